@@ -1,0 +1,91 @@
+"""Turn any supported trace input into the model's tables (dict of Arrow tables keyed by model table name).
+
+Formats are recognised by content where possible (SQLite and Arrow magic bytes, gzip/JSON for Kineto), by
+directory layout for parquetdir exports, bundles and Kineto rank directories, and by suffix for `.nsys-rep`.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import pyarrow as pa
+
+from ..errors import TraceInputError
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+ARROW_STREAM_MAGIC = b"\xff\xff\xff\xff"
+REP_SUFFIXES = (".nsys-rep", ".qdrep")
+
+
+def detect(path: Path) -> str:
+    """Return the format name of `path` or raise TraceInputError with what to do."""
+    if not path.exists():
+        raise TraceInputError(f"{path}: no such file or directory")
+    if path.is_dir():
+        if (path / "manifest.json").exists():
+            return "bundle"
+        if any(path.glob("*.parquet")) and (
+            (path / "StringIds.parquet").exists() or any(path.glob("CUPTI_ACTIVITY_KIND_*.parquet"))
+            or (path / "META_DATA_EXPORT.parquet").exists()
+        ):
+            return "nsys-parquetdir"
+        if any(p.name.endswith((".json", ".json.gz")) for p in path.iterdir()):
+            return "kineto-dir"
+        raise TraceInputError(
+            f"{path}: directory holds no trace (expected an InferScope bundle, an nsys parquetdir export or "
+            "Kineto *.json[.gz] files)"
+        )
+    if path.stat().st_size == 0:
+        raise TraceInputError(f"{path}: file is empty; re-export or re-record the trace")
+    with path.open("rb") as f:
+        head = f.read(16)
+    if head.startswith(SQLITE_MAGIC):
+        return "nsys-sqlite"
+    if path.name.endswith(REP_SUFFIXES):
+        return "nsys-rep"
+    if head.startswith(ARROW_STREAM_MAGIC) or path.suffix in (".arrows", ".arrow"):
+        return "nsys-arrow"
+    if head.startswith(b"\x1f\x8b") or head.lstrip()[:1] in (b"{", b"["):
+        return "kineto"
+    raise TraceInputError(
+        f"{path}: not a trace InferScope can read (expected .nsys-rep, an nsys .sqlite/.arrows/parquetdir export, "
+        "an InferScope bundle, or a PyTorch profiler .json/.json.gz)"
+    )
+
+
+def load(path: Path, fmt: str | None = None, step: Callable[[str], None] | None = None) -> dict[str, pa.Table]:
+    fmt = fmt or detect(path)
+    step = step or (lambda _msg: None)
+    if fmt.startswith("nsys-") and fmt != "nsys-rep":
+        from . import nsys, nsys_raw
+
+        step("reading nsys export")
+        reader = {"nsys-sqlite": nsys_raw.read_sqlite, "nsys-arrow": nsys_raw.read_arrow_streams,
+                  "nsys-parquetdir": nsys_raw.read_parquetdir}[fmt]
+        raw = reader(path)
+        step("converting to the trace model")
+        return nsys.convert(raw, fmt)
+    if fmt == "nsys-rep":
+        from . import nsys_rep
+
+        with tempfile.TemporaryDirectory(prefix="inferscope-export-") as tmp:
+            step("exporting .nsys-rep with the local nsys")
+            exported_fmt, exported = nsys_rep.export(path, Path(tmp))
+            tables = load(exported, "nsys-" + exported_fmt, step)
+        meta = tables["trace_meta"].to_pylist()
+        for row in meta:
+            if row["key"] == "source_format":
+                row["value"] = f"nsys-rep (exported as {exported_fmt})"
+        tables["trace_meta"] = pa.Table.from_pylist(meta, schema=tables["trace_meta"].schema)
+        return tables
+    if fmt in ("kineto", "kineto-dir"):
+        from . import kineto
+
+        step("reading PyTorch profiler trace")
+        return kineto.load(path)
+    if fmt == "bundle":
+        from . import bundle
+
+        return bundle.load(path, step)
+    raise TraceInputError(f"{path}: unsupported format {fmt}")

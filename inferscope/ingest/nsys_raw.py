@@ -1,0 +1,170 @@
+"""Read the nsys export tables InferScope needs, from SQLite, Arrow (.arrows) or parquetdir exports.
+
+Only the columns listed in RAW_COLUMNS are read: selecting columns is what makes ADBC SQLite -> Arrow fast, and it
+also makes the reader indifferent to extra columns (user ALTER TABLEs, newer schemas). A column missing in an
+older schema comes back as all-NULL; a missing table (nsys creates tables lazily) comes back empty. The SQL in
+sql/ingest/nsys/ can therefore be written once for every schema from 2.9.1 (nsys 2022.2) on.
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import TraceInputError
+
+_GPU = ["start", "end", "deviceId", "contextId", "streamId", "correlationId", "globalPid"]
+
+RAW_COLUMNS: dict[str, list[str]] = {
+    "StringIds": ["id", "value"],
+    "CUPTI_ACTIVITY_KIND_KERNEL": _GPU
+    + ["demangledName", "shortName", "mangledName", "gridX", "gridY", "gridZ", "blockX", "blockY", "blockZ",
+       "registersPerThread", "staticSharedMemory", "dynamicSharedMemory", "graphNodeId", "graphId"],
+    "CUPTI_ACTIVITY_KIND_MEMCPY": _GPU + ["bytes", "copyKind", "srcKind", "dstKind", "srcDeviceId", "dstDeviceId"],
+    "CUPTI_ACTIVITY_KIND_MEMSET": _GPU + ["bytes", "memKind", "value"],
+    "CUPTI_ACTIVITY_KIND_RUNTIME": ["start", "end", "eventClass", "globalTid", "correlationId", "nameId",
+                                    "returnValue"],
+    "CUPTI_ACTIVITY_KIND_SYNCHRONIZATION": _GPU + ["syncType", "eventId"],
+    "NVTX_EVENTS": ["start", "end", "eventType", "rangeId", "category", "text", "globalTid", "endGlobalTid",
+                    "textId", "domainId", "uint64Value", "int64Value", "doubleValue", "uint32Value", "int32Value",
+                    "floatValue", "jsonTextId", "jsonText"],
+    "OSRT_API": ["start", "end", "eventClass", "globalTid", "nameId", "returnValue", "nestingLevel"],
+    "COMPOSITE_EVENTS": ["id", "start", "cpu", "threadState", "globalTid", "cpuCycles"],
+    "SAMPLING_CALLCHAINS": ["id", "symbol", "module", "stackDepth"],
+    "ThreadNames": ["nameId", "priority", "globalTid"],
+    "PROCESSES": ["globalPid", "pid", "name"],
+    "TARGET_INFO_GPU": ["id", "name", "busLocation", "totalMemory", "memoryBandwidth", "clockRate", "smCount",
+                        "uuid", "cuDevice", "computeMajor", "computeMinor"],
+    "TARGET_INFO_SESSION_START_TIME": ["utcEpochNs"],
+    "PROFILER_OVERHEAD": ["start", "end", "globalTid", "nameId"],
+    "CUDA_GPU_MEMORY_USAGE_EVENTS": ["start", "globalPid", "deviceId", "address", "bytes", "memKind",
+                                     "memoryOperationType"],
+    "EXPORT_META_DATA": ["name", "value"],
+    "META_DATA_EXPORT": ["name", "value"],
+    "META_DATA_CAPTURE": ["name", "value"],
+}
+
+
+def _complete(name: str, table: pa.Table | None) -> pa.Table:
+    """Select the wanted columns, adding all-NULL ones the schema lacks."""
+    wanted = RAW_COLUMNS[name]
+    if table is None:
+        return pa.table({c: pa.nulls(0) for c in wanted})
+    cols = {}
+    for c in wanted:
+        if c not in table.column_names:
+            cols[c] = pa.nulls(table.num_rows)
+            continue
+        col = table.column(c)
+        if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+            col = col.cast(pa.string())  # nsys Arrow exports store text as binary
+        cols[c] = col
+    return pa.table(cols)
+
+
+def read_sqlite(path: Path) -> dict[str, pa.Table]:
+    uri = f"file:{path}?mode=ro&immutable=1"
+    try:
+        con = sqlite3.connect(uri, uri=True)
+        present = {r[0]: r[1] for r in con.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table','view')")}
+    except sqlite3.DatabaseError as exc:
+        raise TraceInputError(f"{path}: not a readable SQLite database ({exc}); re-export it with `nsys export --type sqlite`") from exc
+    if "StringIds" not in present and "CUPTI_ACTIVITY_KIND_KERNEL" not in present and not any(
+        t in present for t in ("EXPORT_META_DATA", "META_DATA_EXPORT")
+    ):
+        con.close()
+        raise TraceInputError(f"{path}: SQLite database without Nsight Systems tables; pass an `nsys export --type sqlite` file")
+    out: dict[str, pa.Table] = {}
+    adbc = _adbc_connect(uri)
+    try:
+        for name, wanted in RAW_COLUMNS.items():
+            if name not in present:
+                out[name] = _complete(name, None)
+                continue
+            have = [r[1] for r in con.execute(f'PRAGMA table_info("{name}")')]
+            cols = [c for c in wanted if c in have]
+            sql = "SELECT " + ", ".join(f'"{c}"' for c in cols) + f' FROM "{name}"'
+            out[name] = _complete(name, _read_table(con, adbc, sql, cols, path))
+    finally:
+        con.close()
+        if adbc is not None:
+            adbc.close()
+    return out
+
+
+def _adbc_connect(uri: str):
+    try:
+        import adbc_driver_sqlite.dbapi as adbc_sqlite
+    except ImportError:  # optional speed-up; sqlite3 is always there
+        return None
+    try:
+        return adbc_sqlite.connect(uri)
+    except Exception:
+        return None
+
+
+def _read_table(con: sqlite3.Connection, adbc, sql: str, cols: list[str], path: Path) -> pa.Table:
+    """ADBC streams SQLite into Arrow about twice as fast as sqlite3; it infers column types from the first
+    rows and gives up on a column whose type changes later, so sqlite3 is the fallback."""
+    if adbc is not None:
+        try:
+            cur = adbc.cursor()
+            try:
+                cur.execute(sql)
+                return cur.fetch_arrow_table()
+            finally:
+                cur.close()
+        except Exception:
+            pass
+    try:
+        rows = con.execute(sql).fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise TraceInputError(f"{path}: corrupt or truncated SQLite export ({exc}); re-export it from the .nsys-rep") from exc
+    columns = list(zip(*rows)) if rows else [[] for _ in cols]
+    arrays = []
+    for values in columns:
+        try:
+            arrays.append(pa.array(values))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arrays.append(pa.array([None if v is None else str(v) for v in values], type=pa.string()))
+    return pa.Table.from_arrays(arrays, names=cols)
+
+
+def read_arrow_streams(path: Path) -> dict[str, pa.Table]:
+    """`nsys export --type arrow`: one file holding one Arrow IPC stream per table (name in schema metadata)."""
+    found: dict[str, pa.Table] = {}
+    try:
+        with pa.OSFile(str(path), "rb") as f:
+            size = f.size()
+            while f.tell() < size:
+                reader = pa.ipc.open_stream(f)
+                table = reader.read_all()
+                meta = reader.schema.metadata or {}
+                name = (meta.get(b"table_name") or b"").decode()
+                if name in RAW_COLUMNS:
+                    found[name] = table
+    except (pa.ArrowInvalid, OSError) as exc:
+        if not found:
+            raise TraceInputError(f"{path}: not a readable nsys Arrow export ({exc})") from exc
+        raise TraceInputError(f"{path}: truncated nsys Arrow export ({exc}); re-export it from the .nsys-rep") from exc
+    if not found:
+        raise TraceInputError(f"{path}: Arrow file without Nsight Systems tables")
+    return {name: _complete(name, found.get(name)) for name in RAW_COLUMNS}
+
+
+def read_parquetdir(path: Path) -> dict[str, pa.Table]:
+    """`nsys export --type parquetdir`: one `<TABLE>.parquet` per table."""
+    out: dict[str, pa.Table] = {}
+    for name, wanted in RAW_COLUMNS.items():
+        file = path / f"{name}.parquet"
+        if not file.exists():
+            out[name] = _complete(name, None)
+            continue
+        try:
+            have = pq.read_schema(file).names
+            out[name] = _complete(name, pq.read_table(file, columns=[c for c in wanted if c in have]))
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise TraceInputError(f"{file}: unreadable Parquet file ({exc}); re-export the report") from exc
+    return out

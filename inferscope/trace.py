@@ -1,0 +1,107 @@
+"""The Python API's central object: an opened trace, backed by the Parquet cache and a DuckDB engine.
+
+The CLI is a thin layer over this class, so anything a command prints a notebook can get as Arrow or pandas.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from . import cache, ingest, model
+from .engine import Engine
+from .errors import QueryError, TraceInputError
+from .progress import spinner
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .stats import StatsResult
+
+
+class Trace:
+    """A trace converted to the InferScope trace model (see `inferscope.model` and docs/trace-model.md).
+
+    Create it with `inferscope.open(path)`. Tables are read lazily from the cache; `sql()` runs DuckDB SQL over
+    the model tables and the views in sql/views/.
+    """
+
+    def __init__(self, path: Path, fmt: str, cache_entry: Path | None, tables: dict[str, pa.Table] | None):
+        self.path = path
+        self.format = fmt
+        self.cache_entry = cache_entry
+        self._tables = tables
+
+    @cached_property
+    def engine(self) -> Engine:
+        return Engine(parquet_dir=self.cache_entry) if self.cache_entry is not None else Engine(tables=self._tables)
+
+    def table(self, name: str) -> pa.Table:
+        """One model table as Arrow (names: `inferscope.model.TABLE_BY_NAME`)."""
+        if name not in model.TABLE_BY_NAME:
+            raise QueryError(f"unknown table {name!r}; tables are {', '.join(model.TABLE_BY_NAME)}")
+        if self.cache_entry is None:
+            return model.conform(name, self._tables[name]) if name in self._tables else model.empty_table(name)
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.cache_entry / f"{name}.parquet")
+
+    def df(self, name: str) -> "pd.DataFrame":
+        """One model table as pandas."""
+        return self.table(name).to_pandas()
+
+    def sql(self, query: str, params: dict | list | None = None, arrow: bool = False):
+        """Run DuckDB SQL over the model; a pandas DataFrame, or Arrow with arrow=True."""
+        result = self.engine.query(query, params)
+        return result if arrow else result.to_pandas()
+
+    @cached_property
+    def meta(self) -> dict[str, str]:
+        """trace_meta as a dict (source format/version, session_start_utc_ns, command, env.*)."""
+        t = self.table("trace_meta")
+        return dict(zip(t.column("key").to_pylist(), t.column("value").to_pylist()))
+
+    def stats(self, report: str) -> "StatsResult":
+        """One nsys-compatible summary report (`inferscope.stats.available()` lists them)."""
+        from .stats import StatsResult, report_sql, resolve
+
+        return StatsResult(resolve(report), self.engine.query(report_sql(report)))
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.close()
+            del self.__dict__["engine"]
+
+    def __enter__(self) -> "Trace":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<inferscope.Trace {self.path} ({self.format})>"
+
+
+def open_trace(path: str | Path, *, cache_dir: str | Path | None = None, use_cache: bool = True,
+               progress: bool | None = None) -> Trace:
+    """Open any supported trace: an InferScope bundle, `.nsys-rep`, nsys SQLite/Arrow/parquetdir export, or a
+    PyTorch profiler (Kineto) JSON file or directory.
+
+    The first open converts the trace and stores the model tables as Parquet beside it (or under `cache_dir`,
+    or in the user cache when the trace's directory is read-only); later opens reuse them. `use_cache=False`
+    converts in memory and writes nothing. Raises `TraceInputError` (and other `InferScopeError`s) for bad input.
+    """
+    p = Path(path).expanduser()
+    fmt = ingest.detect(p)
+    cdir = Path(cache_dir).expanduser() if cache_dir is not None else None
+    with spinner(progress) as step:
+        def build() -> dict[str, pa.Table]:
+            return ingest.load(p, fmt, step)
+
+        try:
+            entry, tables = cache.get_or_build(p, build, cdir, use_cache)
+        except OSError as exc:
+            raise TraceInputError(f"{p}: cannot write the InferScope cache ({exc}); pass --cache-dir or --no-cache") from exc
+    return Trace(p, fmt, entry, tables)

@@ -1,0 +1,35 @@
+-- nvtx_ranges (before nesting): NVTX_EVENTS push/pop (59, NVTXT 70) and start/end (60, NVTXT 71) ranges.
+-- Text is the registered string (textId) when present, else the inline text; the domain name comes from the
+-- domain-create row (eventType 75) of the same process. A range without an end is closed at the latest NVTX
+-- timestamp, as nsys stats does, and flagged. depth/parent_id are filled by ingest/nvtx_nesting.sql.
+-- No parameters.
+WITH domains AS (
+    SELECT domainId, (globalTid >> 24) & 16777215 AS pid, min_by(text, "start") AS name
+    FROM NVTX_EVENTS WHERE eventType = 75
+    GROUP BY 1, 2
+),
+last_ts AS (
+    SELECT greatest(max("start"), max("end")) AS m FROM NVTX_EVENTS
+)
+SELECT
+    n."start" AS start_ns,
+    coalesce(n."end", (SELECT m FROM last_ts)) AS end_ns,
+    coalesce(n."end", (SELECT m FROM last_ts)) - n."start" AS dur_ns,
+    row_number() OVER (ORDER BY n."start", n.globalTid) AS range_id,
+    (n.globalTid >> 24) & 16777215 AS pid,
+    n.globalTid & 16777215 AS tid,
+    CASE WHEN n.endGlobalTid IS NOT NULL THEN n.endGlobalTid & 16777215 END AS end_tid,
+    coalesce(n.endGlobalTid IS NOT NULL AND n.endGlobalTid <> n.globalTid, false) AS cross_thread,
+    coalesce(s.value, n.text) AS name,
+    d.name AS domain,
+    CASE WHEN n.eventType IN (59, 70) THEN 'PushPop' ELSE 'StartEnd' END AS style,
+    'nvtx' AS category,
+    n."end" IS NULL AS unterminated,
+    coalesce(n.int64Value, n.uint64Value, n.int32Value, n.uint32Value) AS payload_int,
+    coalesce(n.doubleValue, n.floatValue) AS payload_double,
+    coalesce(CAST(n.jsonText AS VARCHAR), j.value) AS payload_json
+FROM NVTX_EVENTS n
+LEFT JOIN StringIds s ON s.id = n.textId
+LEFT JOIN StringIds j ON j.id = n.jsonTextId
+LEFT JOIN domains d ON d.domainId = n.domainId AND d.pid = (n.globalTid >> 24) & 16777215
+WHERE n.eventType IN (59, 60, 70, 71)

@@ -1,0 +1,16 @@
+-- cuda_gpu_kern_sum: GPU kernels summarised by (demangled) kernel name, as `nsys stats -r cuda_gpu_kern_sum`
+-- in current nsys (grouping by name only; see cuda_gpu_kern_gb_sum for name + grid + block, the 2022.4
+-- grouping). "Time (%)" is the share of the summed kernel time, concurrent streams added up. No parameters.
+WITH summary AS (
+    SELECT name,
+           sum(dur_ns) AS total, count(*) AS num, avg(dur_ns) AS avg_ns,
+           quantile_cont(dur_ns, 0.5) AS med_ns, min(dur_ns) AS min_ns, max(dur_ns) AS max_ns,
+           coalesce(stddev_samp(dur_ns), 0) AS std_ns
+    FROM kernels
+    GROUP BY name
+)
+SELECT total * 100.0 / sum(total) OVER () AS "Time (%)",
+       total AS "Total Time (ns)", num AS "Instances", avg_ns AS "Avg (ns)", med_ns AS "Med (ns)",
+       min_ns AS "Min (ns)", max_ns AS "Max (ns)", std_ns AS "StdDev (ns)", name AS "Name"
+FROM summary
+ORDER BY total DESC, num, name

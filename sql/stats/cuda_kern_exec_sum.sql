@@ -1,0 +1,24 @@
+-- cuda_kern_exec_sum: kernel launches per (process, thread, device, launch API, kernel), as `nsys stats -r
+-- cuda_kern_exec_sum`: API time (call duration), queue time (kernel start - API end; NULL when negative),
+-- kernel time, and total time max(API end, kernel end) - API start. Kernels join their launch call on
+-- correlation id and pid (view cuda_launches). No parameters.
+WITH runkern AS (
+    SELECT api_pid AS pid, api_tid AS tid, device_id, api_name, op_name AS kernel_name,
+           api_dur_ns AS a, queue_ns AS q, kernel_dur_ns AS k,
+           greatest(api_end_ns, kernel_end_ns) - api_start_ns AS t
+    FROM cuda_launches
+    WHERE op_kind = 'kernel' AND api_name IS NOT NULL
+)
+SELECT pid AS "PID", tid AS "TID", device_id AS "DevId", count(*) AS "Count", count(q) AS "QCount",
+       avg(t) AS "TAvg (ns)", quantile_cont(t, 0.5) AS "TMed (ns)", min(t) AS "TMin (ns)", max(t) AS "TMax (ns)",
+       coalesce(stddev_samp(t), 0) AS "TStdDev (ns)",
+       avg(a) AS "AAvg (ns)", quantile_cont(a, 0.5) AS "AMed (ns)", min(a) AS "AMin (ns)", max(a) AS "AMax (ns)",
+       coalesce(stddev_samp(a), 0) AS "AStdDev (ns)",
+       avg(q) AS "QAvg (ns)", quantile_cont(q, 0.5) AS "QMed (ns)", min(q) AS "QMin (ns)", max(q) AS "QMax (ns)",
+       CASE WHEN count(q) > 0 THEN coalesce(stddev_samp(q), 0) END AS "QStdDev (ns)",
+       avg(k) AS "KAvg (ns)", quantile_cont(k, 0.5) AS "KMed (ns)", min(k) AS "KMin (ns)", max(k) AS "KMax (ns)",
+       coalesce(stddev_samp(k), 0) AS "KStdDev (ns)",
+       api_name AS "API Name", kernel_name AS "Kernel Name"
+FROM runkern
+GROUP BY pid, tid, device_id, api_name, kernel_name
+ORDER BY "TAvg (ns)" DESC, "Kernel Name"

@@ -1,0 +1,22 @@
+-- nvtx_sum: NVTX push/pop and start/end ranges summarised by "domain:name" and style, as `nsys stats -r
+-- nvtx_sum`. Ranges left open at the end of capture count until the last NVTX timestamp (the model already
+-- closes them that way). Only NVTX-origin ranges (category 'nvtx') are included. No parameters.
+WITH ranges AS (
+    SELECT CASE WHEN domain IS NOT NULL THEN domain || ':' || coalesce(name, '') ELSE name END AS range,
+           style, dur_ns
+    FROM nvtx_ranges
+    WHERE category = 'nvtx'
+),
+summary AS (
+    SELECT range, style,
+           sum(dur_ns) AS total, count(*) AS num, avg(dur_ns) AS avg_ns,
+           quantile_cont(dur_ns, 0.5) AS med_ns, min(dur_ns) AS min_ns, max(dur_ns) AS max_ns,
+           coalesce(stddev_samp(dur_ns), 0) AS std_ns
+    FROM ranges
+    GROUP BY range, style
+)
+SELECT total * 100.0 / sum(total) OVER () AS "Time (%)",
+       total AS "Total Time (ns)", num AS "Instances", avg_ns AS "Avg (ns)", med_ns AS "Med (ns)",
+       min_ns AS "Min (ns)", max_ns AS "Max (ns)", std_ns AS "StdDev (ns)", style AS "Style", range AS "Range"
+FROM summary
+ORDER BY total DESC, range, style
