@@ -3,7 +3,7 @@
 -- parameters.
 WITH summary AS (
     SELECT name, grid_x, grid_y, grid_z, block_x, block_y, block_z,
-           sum(dur_ns) AS total, count(*) AS num, avg(dur_ns) AS avg_ns,
+           CAST(sum(dur_ns) AS BIGINT) AS total, count(*) AS num, avg(dur_ns) AS avg_ns,
            quantile_cont(dur_ns, 0.5) AS med_ns, min(dur_ns) AS min_ns, max(dur_ns) AS max_ns,
            coalesce(stddev_samp(dur_ns), 0) AS std_ns
     FROM kernels

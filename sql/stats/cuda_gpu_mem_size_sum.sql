@@ -10,7 +10,7 @@ WITH ops AS (
     UNION ALL
     SELECT '[CUDA memset]', bytes FROM memset
 )
-SELECT sum(bytes) AS "Total (B)", count(*) AS "Count", avg(bytes) AS "Avg (B)",
+SELECT CAST(sum(bytes) AS BIGINT) AS "Total (B)", count(*) AS "Count", avg(bytes) AS "Avg (B)",
        quantile_cont(bytes, 0.5) AS "Med (B)", min(bytes) AS "Min (B)", max(bytes) AS "Max (B)",
        coalesce(stddev_samp(bytes), 0) AS "StdDev (B)", operation AS "Operation"
 FROM ops

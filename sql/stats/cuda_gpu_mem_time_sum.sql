@@ -12,7 +12,7 @@ WITH ops AS (
 ),
 summary AS (
     SELECT operation,
-           sum(dur_ns) AS total, count(*) AS num, avg(dur_ns) AS avg_ns,
+           CAST(sum(dur_ns) AS BIGINT) AS total, count(*) AS num, avg(dur_ns) AS avg_ns,
            quantile_cont(dur_ns, 0.5) AS med_ns, min(dur_ns) AS min_ns, max(dur_ns) AS max_ns,
            coalesce(stddev_samp(dur_ns), 0) AS std_ns
     FROM ops

@@ -15,7 +15,7 @@ SELECT pid AS "PID", tid AS "TID", device_id AS "DevId", count(*) AS "Count", co
        avg(a) AS "AAvg (ns)", quantile_cont(a, 0.5) AS "AMed (ns)", min(a) AS "AMin (ns)", max(a) AS "AMax (ns)",
        coalesce(stddev_samp(a), 0) AS "AStdDev (ns)",
        avg(q) AS "QAvg (ns)", quantile_cont(q, 0.5) AS "QMed (ns)", min(q) AS "QMin (ns)", max(q) AS "QMax (ns)",
-       CASE WHEN count(q) > 0 THEN coalesce(stddev_samp(q), 0) END AS "QStdDev (ns)",
+       coalesce(stddev_samp(q), 0) AS "QStdDev (ns)",
        avg(k) AS "KAvg (ns)", quantile_cont(k, 0.5) AS "KMed (ns)", min(k) AS "KMin (ns)", max(k) AS "KMax (ns)",
        coalesce(stddev_samp(k), 0) AS "KStdDev (ns)",
        api_name AS "API Name", kernel_name AS "Kernel Name"
