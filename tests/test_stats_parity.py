@@ -17,7 +17,9 @@ from collections import defaultdict
 
 import pytest
 
-from .conftest import NSYS_SQLITE, needs_nsys, needs_shared
+import subprocess
+
+from .conftest import NSYS_REPS, NSYS_SQLITE, needs_nsys, needs_shared
 from .nsys_oracle import copy_without_backtrace_rows, fold_api_name, run_stats
 
 pytestmark = [needs_shared, needs_nsys]
@@ -32,12 +34,19 @@ def _close(ours, theirs, decimals=1):
     return ours is not None and abs(float(ours) - float(theirs)) <= 0.5 * 10 ** -decimals + 1e-9 * abs(float(theirs))
 
 
-@pytest.fixture(scope="module", params=NSYS_SQLITE, ids=lambda p: p.stem)
+@pytest.fixture(scope="module", params=NSYS_SQLITE + NSYS_REPS, ids=lambda p: p.name)
 def pair(request, tmp_path_factory, open_trace):
+    """(our trace, nsys's reports, source). A .nsys-rep is opened by InferScope directly (exported with the local
+    nsys in its preferred format, Arrow for 2022.4) while the oracle runs on nsys's own SQLite export of it."""
     src = request.param
     work = tmp_path_factory.mktemp(src.stem)
+    sqlite_src = src
+    if src.suffix == ".nsys-rep":
+        sqlite_src = work / "export.sqlite"
+        subprocess.run(["nsys", "export", "--type", "sqlite", "--output", str(sqlite_src), str(src)],
+                       capture_output=True, check=True, timeout=600)
     oracle_db = work / "oracle.sqlite"
-    copy_without_backtrace_rows(src, oracle_db)
+    copy_without_backtrace_rows(sqlite_src, oracle_db)
     return open_trace(src), run_stats(oracle_db, work), src
 
 

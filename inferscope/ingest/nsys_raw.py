@@ -70,7 +70,7 @@ def read_sqlite(path: Path) -> dict[str, pa.Table]:
         con = sqlite3.connect(uri, uri=True)
         present = {r[0]: r[1] for r in con.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table','view')")}
     except sqlite3.DatabaseError as exc:
-        raise TraceInputError(f"{path}: not a readable SQLite database ({exc}); re-export it with `nsys export --type sqlite`") from exc
+        raise TraceInputError(f"{path}: corrupt or truncated SQLite file ({exc}); re-export it with `nsys export --type sqlite`") from exc
     if "StringIds" not in present and "CUPTI_ACTIVITY_KIND_KERNEL" not in present and not any(
         t in present for t in ("EXPORT_META_DATA", "META_DATA_EXPORT")
     ):

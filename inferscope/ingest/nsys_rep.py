@@ -57,11 +57,9 @@ def export(report: Path, out_dir: Path) -> tuple[str, Path]:
     fmt = types[0]
     target = out_dir / {"parquetdir": "export_parquet", "arrow": "export.arrows", "sqlite": "export.sqlite"}[fmt]
     cmd = [nsys, "export", "--type", fmt, "--force-overwrite", "true", "--output", str(target), str(report)]
-    if fmt == "sqlite":
-        cmd[2:2] = []
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     text = proc.stdout + proc.stderr
-    if "Version number is invalid" in text or "newer version" in text.lower():
+    if "Version number is invalid" in text or "Version not supported" in text or "newer version" in text.lower():
         m = re.search(r"(\d{4})@(\d+)@(\d+)", text)
         needed = ".".join(m.groups()) if m else "a newer release"
         raise NsysVersionError(
