@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -67,7 +67,7 @@ def lookup(path: Path, cache_dir: Path | None) -> Path | None:
     return None
 
 
-def store(path: Path, cache_dir: Path | None, tables: dict[str, pa.Table]) -> Path:
+def store(path: Path, cache_dir: Path | None, tables: Iterable[tuple[str, pa.Table]]) -> Path:
     identity = source_identity(path)
     key = cache_key(identity)
     roots = [r for r in candidate_roots(path, cache_dir) if _writable(r)]
@@ -78,9 +78,8 @@ def store(path: Path, cache_dir: Path | None, tables: dict[str, pa.Table]) -> Pa
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=root))
     try:
-        write_tables(tmp, tables)
-        (tmp / MANIFEST).write_text(json.dumps({"key": key, "source": identity,
-                                                "rows": {n: t.num_rows for n, t in tables.items()}}, indent=1))
+        rows = write_tables(tmp, tables)
+        (tmp / MANIFEST).write_text(json.dumps({"key": key, "source": identity, "rows": rows}, indent=1))
         final = root / key
         try:
             os.replace(tmp, final)
@@ -100,21 +99,25 @@ def store(path: Path, cache_dir: Path | None, tables: dict[str, pa.Table]) -> Pa
         raise
 
 
-def write_tables(directory: Path, tables: dict[str, pa.Table]) -> None:
-    for name in model.TABLE_BY_NAME:
-        table = tables.get(name)
-        if table is None:
-            table = model.empty_table(name)
+def write_tables(directory: Path, tables: Iterable[tuple[str, pa.Table]]) -> dict[str, int]:
+    """Write each (name, table) as it arrives; model tables the source did not produce are written empty."""
+    rows: dict[str, int] = {}
+    for name, table in tables:
         pq.write_table(model.conform(name, table), directory / f"{name}.parquet", compression="zstd")
+        rows[name] = table.num_rows
+    for name in model.TABLE_BY_NAME:
+        if name not in rows:
+            pq.write_table(model.empty_table(name), directory / f"{name}.parquet", compression="zstd")
+            rows[name] = 0
+    return rows
 
 
-def get_or_build(path: Path, build: Callable[[], dict[str, pa.Table]], cache_dir: Path | None = None,
+def get_or_build(path: Path, build: Callable[[], Iterable[tuple[str, pa.Table]]], cache_dir: Path | None = None,
                  use_cache: bool = True) -> tuple[Path | None, dict[str, pa.Table] | None]:
     """Return (cache entry, None) when cached, or (None, tables) when use_cache is False."""
     if not use_cache:
-        return None, build()
+        return None, dict(build())
     hit = lookup(path, cache_dir)
     if hit is not None:
         return hit, None
-    tables = build()
-    return store(path, cache_dir, tables), None
+    return store(path, cache_dir, build()), None

@@ -97,8 +97,8 @@ def open_trace(path: str | Path, *, cache_dir: str | Path | None = None, use_cac
     fmt = ingest.detect(p)
     cdir = Path(cache_dir).expanduser() if cache_dir is not None else None
     with spinner(progress) as step:
-        def build() -> dict[str, pa.Table]:
-            return ingest.load(p, fmt, step)
+        def build():
+            return ingest.iter_tables(p, fmt, step)
 
         try:
             entry, tables = cache.get_or_build(p, build, cdir, use_cache)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pyarrow as pa
 
@@ -55,17 +55,40 @@ def detect(path: Path) -> str:
 
 
 def load(path: Path, fmt: str | None = None, step: Callable[[str], None] | None = None) -> dict[str, pa.Table]:
+    """All model tables of `path` in memory."""
+    return dict(iter_tables(path, fmt, step))
+
+
+def iter_tables(path: Path, fmt: str | None = None,
+                step: Callable[[str], None] | None = None) -> Iterator[tuple[str, pa.Table]]:
+    """Model tables of `path` one at a time (nsys exports stream, so the cache can write each table as it comes
+    and large traces never sit in memory whole)."""
     fmt = fmt or detect(path)
     step = step or (lambda _msg: None)
-    if fmt.startswith("nsys-") and fmt != "nsys-rep":
+    if fmt in ("nsys-sqlite", "nsys-parquetdir"):
         from . import nsys, nsys_raw
 
-        step("reading nsys export")
-        reader = {"nsys-sqlite": nsys_raw.read_sqlite, "nsys-arrow": nsys_raw.read_arrow_streams,
-                  "nsys-parquetdir": nsys_raw.read_parquetdir}[fmt]
-        raw = reader(path)
-        step("converting to the trace model")
-        return nsys.convert(raw, fmt)
+        if fmt == "nsys-sqlite":
+            reader = nsys_raw.SqliteReader(path)
+            read, close = reader, reader.close
+        else:
+            read, close = (lambda name: nsys_raw.read_parquet_table(path, name)), (lambda: None)
+        try:
+            for name, table in nsys.iter_convert(read, fmt):
+                step(f"converted {name}")
+                yield name, table
+        finally:
+            close()
+        return
+    yield from _load_whole(path, fmt, step).items()
+
+
+def _load_whole(path: Path, fmt: str, step: Callable[[str], None]) -> dict[str, pa.Table]:
+    if fmt == "nsys-arrow":
+        from . import nsys, nsys_raw
+
+        step("reading nsys Arrow export")
+        return nsys.convert(nsys_raw.read_arrow_streams(path), fmt)
     if fmt == "nsys-rep":
         from . import nsys_rep
 

@@ -1,61 +1,82 @@
 """nsys export tables -> trace model tables.
 
 The raw tables (see nsys_raw) are registered in a private DuckDB connection under their nsys names and each model
-table is produced by one file in sql/ingest/nsys/. Metadata (versions, session start, capture command and the
+table is produced by the file of the same name in sql/ingest/nsys/. Metadata (versions, session start, capture command and the
 redacted environment) is small key/value data and is gathered here in Python.
 """
 from __future__ import annotations
 
 import re
+from typing import Callable, Iterator
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from .. import model
 from ..redact import redact_text, redact_value
 from ..resources import read_sql
+from . import nesting
 
-# model table -> SQL file under sql/ingest/nsys/
-_TRANSFORMS = {
-    "kernels": "kernels.sql",
-    "memcpy": "memcpy.sql",
-    "memset": "memset.sql",
-    "api_calls": "api_calls.sql",
-    "sync_events": "sync_events.sql",
-    "osrt_calls": "osrt_calls.sql",
-    "cpu_samples": "cpu_samples.sql",
-    "stack_frames": "stack_frames.sql",
-    "threads": "threads.sql",
-    "processes": "processes.sql",
-    "devices": "devices.sql",
-    "memory_events": "memory_events.sql",
-    "profiler_overhead": "profiler_overhead.sql",
-    "nvtx_marks": "nvtx_marks.sql",
+# raw nsys tables each transform reads (StringIds is kept for the whole conversion)
+_NEEDS = {
+    "kernels": ["CUPTI_ACTIVITY_KIND_KERNEL"],
+    "memcpy": ["CUPTI_ACTIVITY_KIND_MEMCPY"],
+    "memset": ["CUPTI_ACTIVITY_KIND_MEMSET"],
+    "api_calls": ["CUPTI_ACTIVITY_KIND_RUNTIME"],
+    "sync_events": ["CUPTI_ACTIVITY_KIND_SYNCHRONIZATION"],
+    "osrt_calls": ["OSRT_API"],
+    "cpu_samples": ["COMPOSITE_EVENTS"],
+    "stack_frames": ["SAMPLING_CALLCHAINS"],
+    "threads": ["ThreadNames"],
+    "processes": ["PROCESSES"],
+    "devices": ["TARGET_INFO_GPU"],
+    "memory_events": ["CUDA_GPU_MEMORY_USAGE_EVENTS"],
+    "profiler_overhead": ["PROFILER_OVERHEAD"],
+    "nvtx_marks": ["NVTX_EVENTS"],
+    "nvtx_ranges": ["NVTX_EVENTS"],
 }
+_META_TABLES = ["META_DATA_EXPORT", "EXPORT_META_DATA", "META_DATA_CAPTURE", "TARGET_INFO_SESSION_START_TIME"]
 
 
 def convert(raw: dict[str, pa.Table], source_format: str) -> dict[str, pa.Table]:
+    return dict(iter_convert(raw.__getitem__, source_format))
+
+
+def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterator[tuple[str, pa.Table]]:
+    """Yield (model table, Arrow table) one at a time, reading each raw table when first needed and dropping it
+    after its last use, so peak memory is about the largest raw table rather than the whole export."""
+    order = list(_NEEDS)
+    last_use = {raw: max(i for i, t in enumerate(order) if raw in _NEEDS[t]) for t in order for raw in _NEEDS[t]}
     con = duckdb.connect()
     try:
-        for name, table in raw.items():
-            con.register(name, table)
-        out = {}
-        for table_name, file in _TRANSFORMS.items():
-            out[table_name] = model.conform(table_name, con.sql(read_sql(f"ingest/nsys/{file}")).to_arrow_table())
-        out["nvtx_ranges"] = nest_ranges(con, con.sql(read_sql("ingest/nsys/nvtx_ranges.sql")).to_arrow_table())
-        out["trace_meta"] = _meta(raw, source_format)
-        return out
+        con.register("StringIds", read("StringIds"))
+        loaded: set[str] = set()
+        for i, table_name in enumerate(order):
+            for raw_name in _NEEDS[table_name]:
+                if raw_name not in loaded:
+                    table = read(raw_name)
+                    if raw_name == "NVTX_EVENTS":  # stable range ids without a global sort
+                        table = table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+                    con.register(raw_name, table)
+                    loaded.add(raw_name)
+            result = con.sql(read_sql(f"ingest/nsys/{table_name}.sql")).to_arrow_table()
+            if table_name == "nvtx_ranges":
+                result = nest_ranges(con, result)
+            yield table_name, model.conform(table_name, result)
+            for raw_name in _NEEDS[table_name]:
+                if last_use[raw_name] == i:
+                    con.unregister(raw_name)
+                    loaded.discard(raw_name)
+        yield "trace_meta", _meta({name: read(name) for name in _META_TABLES}, source_format)
     finally:
         con.close()
 
 
-def nest_ranges(con: duckdb.DuckDBPyConnection, staging: pa.Table) -> pa.Table:
-    """Fill depth/parent_id (shared by every ingest path that produces ranges)."""
-    con.register("_ranges", model.conform("nvtx_ranges", staging))
-    try:
-        return model.conform("nvtx_ranges", con.sql(read_sql("ingest/nvtx_nesting.sql")).to_arrow_table())
-    finally:
-        con.unregister("_ranges")
+def nest_ranges(con: duckdb.DuckDBPyConnection | None, staging: pa.Table) -> pa.Table:
+    """Fill depth/parent_id (shared by every ingest path that produces ranges; `con` is unused and kept for
+    callers written against the earlier SQL implementation)."""
+    return model.conform("nvtx_ranges", nesting.nest(model.conform("nvtx_ranges", staging)))
 
 
 def _pairs(table: pa.Table) -> list[tuple[str, str]]:

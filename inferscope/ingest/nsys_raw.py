@@ -64,34 +64,48 @@ def _complete(name: str, table: pa.Table | None) -> pa.Table:
     return pa.table(cols)
 
 
+class SqliteReader:
+    """Reads one raw table at a time from an nsys SQLite export (callable: name -> Arrow table)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        uri = f"file:{path}?mode=ro&immutable=1"
+        try:
+            self.con = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self.present = {r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')")}
+        except sqlite3.DatabaseError as exc:
+            raise TraceInputError(f"{path}: corrupt or truncated SQLite file ({exc}); re-export it with `nsys export --type sqlite`") from exc
+        if "StringIds" not in self.present and "CUPTI_ACTIVITY_KIND_KERNEL" not in self.present and not any(
+            t in self.present for t in ("EXPORT_META_DATA", "META_DATA_EXPORT")
+        ):
+            self.con.close()
+            raise TraceInputError(f"{path}: SQLite database without Nsight Systems tables; pass an `nsys export --type sqlite` file")
+        self.adbc = _adbc_connect(uri)
+
+    def __call__(self, name: str) -> pa.Table:
+        wanted = RAW_COLUMNS[name]
+        if name not in self.present:
+            return _complete(name, None)
+        try:
+            have = [r[1] for r in self.con.execute(f'PRAGMA table_info("{name}")')]
+        except sqlite3.DatabaseError as exc:
+            raise TraceInputError(f"{self.path}: corrupt or truncated SQLite file ({exc}); re-export it from the .nsys-rep") from exc
+        cols = [c for c in wanted if c in have]
+        sql = "SELECT " + ", ".join(f'"{c}"' for c in cols) + f' FROM "{name}"'
+        return _complete(name, _read_table(self.con, self.adbc, sql, cols, self.path))
+
+    def close(self) -> None:
+        self.con.close()
+        if self.adbc is not None:
+            self.adbc.close()
+
+
 def read_sqlite(path: Path) -> dict[str, pa.Table]:
-    uri = f"file:{path}?mode=ro&immutable=1"
+    reader = SqliteReader(path)
     try:
-        con = sqlite3.connect(uri, uri=True)
-        present = {r[0]: r[1] for r in con.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table','view')")}
-    except sqlite3.DatabaseError as exc:
-        raise TraceInputError(f"{path}: corrupt or truncated SQLite file ({exc}); re-export it with `nsys export --type sqlite`") from exc
-    if "StringIds" not in present and "CUPTI_ACTIVITY_KIND_KERNEL" not in present and not any(
-        t in present for t in ("EXPORT_META_DATA", "META_DATA_EXPORT")
-    ):
-        con.close()
-        raise TraceInputError(f"{path}: SQLite database without Nsight Systems tables; pass an `nsys export --type sqlite` file")
-    out: dict[str, pa.Table] = {}
-    adbc = _adbc_connect(uri)
-    try:
-        for name, wanted in RAW_COLUMNS.items():
-            if name not in present:
-                out[name] = _complete(name, None)
-                continue
-            have = [r[1] for r in con.execute(f'PRAGMA table_info("{name}")')]
-            cols = [c for c in wanted if c in have]
-            sql = "SELECT " + ", ".join(f'"{c}"' for c in cols) + f' FROM "{name}"'
-            out[name] = _complete(name, _read_table(con, adbc, sql, cols, path))
+        return {name: reader(name) for name in RAW_COLUMNS}
     finally:
-        con.close()
-        if adbc is not None:
-            adbc.close()
-    return out
+        reader.close()
 
 
 def _adbc_connect(uri: str):
@@ -154,17 +168,18 @@ def read_arrow_streams(path: Path) -> dict[str, pa.Table]:
     return {name: _complete(name, found.get(name)) for name in RAW_COLUMNS}
 
 
+def read_parquet_table(path: Path, name: str) -> pa.Table:
+    """One table of an `nsys export --type parquetdir` directory (one `<TABLE>.parquet` per table)."""
+    file = path / f"{name}.parquet"
+    if not file.exists():
+        return _complete(name, None)
+    wanted = RAW_COLUMNS[name]
+    try:
+        have = pq.read_schema(file).names
+        return _complete(name, pq.read_table(file, columns=[c for c in wanted if c in have]))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise TraceInputError(f"{file}: unreadable Parquet file ({exc}); re-export the report") from exc
+
+
 def read_parquetdir(path: Path) -> dict[str, pa.Table]:
-    """`nsys export --type parquetdir`: one `<TABLE>.parquet` per table."""
-    out: dict[str, pa.Table] = {}
-    for name, wanted in RAW_COLUMNS.items():
-        file = path / f"{name}.parquet"
-        if not file.exists():
-            out[name] = _complete(name, None)
-            continue
-        try:
-            have = pq.read_schema(file).names
-            out[name] = _complete(name, pq.read_table(file, columns=[c for c in wanted if c in have]))
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise TraceInputError(f"{file}: unreadable Parquet file ({exc}); re-export the report") from exc
-    return out
+    return {name: read_parquet_table(path, name) for name in RAW_COLUMNS}

@@ -1,7 +1,8 @@
 -- nvtx_ranges (before nesting): NVTX_EVENTS push/pop (59, NVTXT 70) and start/end (60, NVTXT 71) ranges.
 -- Text is the registered string (textId) when present, else the inline text; the domain name comes from the
 -- domain-create row (eventType 75) of the same process. A range without an end is closed at the latest NVTX
--- timestamp, as nsys stats does, and flagged. depth/parent_id are filled by ingest/nvtx_nesting.sql.
+-- timestamp, as nsys stats does, and flagged. range_id is the row's position in NVTX_EVENTS (+1);
+-- depth/parent_id are filled by inferscope/ingest/nesting.py.
 -- No parameters.
 WITH domains AS (
     SELECT domainId, (globalTid >> 24) & 16777215 AS pid, min_by(text, "start") AS name
@@ -15,7 +16,7 @@ SELECT
     n."start" AS start_ns,
     coalesce(n."end", (SELECT m FROM last_ts)) AS end_ns,
     coalesce(n."end", (SELECT m FROM last_ts)) - n."start" AS dur_ns,
-    row_number() OVER (ORDER BY n."start", n.globalTid) AS range_id,
+    n._row + 1 AS range_id,
     (n.globalTid >> 24) & 16777215 AS pid,
     n.globalTid & 16777215 AS tid,
     CASE WHEN n.endGlobalTid IS NOT NULL THEN n.endGlobalTid & 16777215 END AS end_tid,
