@@ -45,37 +45,39 @@ def nest(ranges: pa.Table) -> pa.Table:
 
 
 def _nest_one_style(pid, tid, start, end):
-    n = start.size
-    # Sweep events: kind 0 = end of a non-empty range, 1 = start, 2 = end of an empty range.
-    ev_pid = np.concatenate([pid, pid])
-    ev_tid = np.concatenate([tid, tid])
-    ev_ts = np.concatenate([start, end])
-    ev_kind = np.concatenate([np.ones(n, np.int8), np.where(end > start, 0, 2).astype(np.int8)])
-    ev_tie = np.concatenate([-end, np.zeros(n, np.int64)])  # longer ranges start first
-    ev_delta = np.concatenate([np.ones(n, np.int64), -np.ones(n, np.int64)])
-    ev_row = np.concatenate([np.arange(n), np.full(n, -1)])
-    order = np.lexsort((ev_row, ev_tie, ev_kind, ev_ts, ev_tid, ev_pid))
-    running = np.cumsum(ev_delta[order])
-    starts = ev_row[order] >= 0
-    depth = np.empty(n, np.int64)
-    depth[ev_row[order][starts]] = np.maximum(running[starts] - 1, 0)
+    """Depth and parent (row index or -1) of properly nested ranges, one pass per thread.
 
-    # Pre-order of the nesting forest: (pid, tid, start, -end). Parent = nearest earlier range one level up.
-    pre = np.lexsort((np.arange(n), -end, start, tid, pid))
-    d_pre = depth[pre]
-    parent_pre = np.full(n, -1, np.int64)
-    positions = np.arange(n)
-    for level in range(1, int(d_pre.max(initial=0)) + 1):
-        child_pos = positions[d_pre == level]
-        cand_pos = positions[d_pre == level - 1]
-        if not child_pos.size or not cand_pos.size:
-            continue
-        k = np.searchsorted(cand_pos, child_pos, side="right") - 1
-        ok = k >= 0
-        parent_pre[child_pos[ok]] = cand_pos[k[ok]]
+    In pre-order (start ascending, longer first) a range's depth is the number of earlier ranges on its thread
+    that have not ended by its start: (its rank) - (earlier ranges with end <= its start). Ends are counted with
+    one searchsorted over the thread's sorted ends, minus the empty ranges at the same start that sort after it.
+    """
+    n = start.size
+    order = np.lexsort((np.arange(n), -end, start, tid, pid))
+    s, e, p, t = start[order], end[order], pid[order], tid[order]
+    bounds = np.concatenate([[0], np.flatnonzero((p[1:] != p[:-1]) | (t[1:] != t[:-1])) + 1, [n]])
+    depth_sorted = np.empty(n, np.int64)
+    parent_sorted = np.full(n, -1, np.int64)
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        ss, ee = s[a:b], e[a:b]
+        rank = np.arange(b - a)
+        done = np.searchsorted(np.sort(ee), ss, side="right")
+        g0 = np.searchsorted(ss, ss, side="left")
+        g1 = np.searchsorted(ss, ss, side="right")
+        zero_cum = np.concatenate([[0], np.cumsum(ee == ss)])
+        first_zero = g1 - (zero_cum[g1] - zero_cum[g0])
+        done_before = done - (g1 - np.maximum(rank, first_zero))
+        d = rank - done_before
+        depth_sorted[a:b] = d
+        for level in range(1, int(d.max(initial=0)) + 1):
+            child = np.flatnonzero(d == level)
+            cand = np.flatnonzero(d == level - 1)
+            if child.size and cand.size:
+                k = np.searchsorted(cand, child, side="right") - 1
+                ok = k >= 0
+                parent_sorted[a + child[ok]] = a + cand[k[ok]]
+    depth = np.empty(n, np.int64)
+    depth[order] = depth_sorted
     parent = np.full(n, -1, np.int64)
-    has = parent_pre >= 0
-    cand = np.where(has, pre[np.maximum(parent_pre, 0)], -1)
-    same_thread = has & (pid[pre] == pid[np.maximum(cand, 0)]) & (tid[pre] == tid[np.maximum(cand, 0)])
-    parent[pre[same_thread]] = cand[same_thread]
+    has = parent_sorted >= 0
+    parent[order[has]] = order[parent_sorted[has]]
     return depth, parent

@@ -7,6 +7,7 @@ redacted environment) is small key/value data and is gathered here in Python.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator
 
 import duckdb
@@ -47,15 +48,26 @@ def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterato
     """Yield (model table, Arrow table) one at a time, reading each raw table when first needed and dropping it
     after its last use, so peak memory is about the largest raw table rather than the whole export."""
     order = list(_NEEDS)
-    last_use = {raw: max(i for i, t in enumerate(order) if raw in _NEEDS[t]) for t in order for raw in _NEEDS[t]}
+    raw_order = list(dict.fromkeys(raw for t in order for raw in _NEEDS[t]))
+    last_use = {raw: max(i for i, t in enumerate(order) if raw in _NEEDS[t]) for raw in raw_order}
     con = duckdb.connect()
+    # Reading SQLite (ADBC, GIL released) overlaps with DuckDB's transform of the previous table.
+    pool = ThreadPoolExecutor(max_workers=1)
+    pending = {}
+
+    def prefetch(k: int) -> None:
+        if k < len(raw_order) and raw_order[k] not in pending:
+            pending[raw_order[k]] = pool.submit(read, raw_order[k])
+
     try:
         con.register("StringIds", read("StringIds"))
+        prefetch(0)
         loaded: set[str] = set()
         for i, table_name in enumerate(order):
             for raw_name in _NEEDS[table_name]:
                 if raw_name not in loaded:
-                    table = read(raw_name)
+                    table = pending.pop(raw_name).result()
+                    prefetch(raw_order.index(raw_name) + 1)
                     if raw_name == "NVTX_EVENTS":  # stable range ids without a global sort
                         table = table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
                     con.register(raw_name, table)
@@ -64,12 +76,16 @@ def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterato
             if table_name == "nvtx_ranges":
                 result = nest_ranges(con, result)
             yield table_name, model.conform(table_name, result)
+            del result
             for raw_name in _NEEDS[table_name]:
                 if last_use[raw_name] == i:
                     con.unregister(raw_name)
                     loaded.discard(raw_name)
+        for future in pending.values():
+            future.result()
         yield "trace_meta", _meta({name: read(name) for name in _META_TABLES}, source_format)
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         con.close()
 
 

@@ -27,9 +27,8 @@ RAW_COLUMNS: dict[str, list[str]] = {
     "CUPTI_ACTIVITY_KIND_RUNTIME": ["start", "end", "eventClass", "globalTid", "correlationId", "nameId",
                                     "returnValue"],
     "CUPTI_ACTIVITY_KIND_SYNCHRONIZATION": _GPU + ["syncType", "eventId"],
-    "NVTX_EVENTS": ["start", "end", "eventType", "rangeId", "category", "text", "globalTid", "endGlobalTid",
-                    "textId", "domainId", "uint64Value", "int64Value", "doubleValue", "uint32Value", "int32Value",
-                    "floatValue", "jsonTextId", "jsonText"],
+    "NVTX_EVENTS": ["start", "end", "eventType", "text", "globalTid", "endGlobalTid", "textId", "domainId",
+                    "payloadInt", "payloadDouble", "jsonTextId", "jsonText"],
     "OSRT_API": ["start", "end", "eventClass", "globalTid", "nameId", "returnValue", "nestingLevel"],
     "COMPOSITE_EVENTS": ["id", "start", "cpu", "threadState", "globalTid", "cpuCycles"],
     "SAMPLING_CALLCHAINS": ["id", "symbol", "module", "stackDepth"],
@@ -45,6 +44,31 @@ RAW_COLUMNS: dict[str, list[str]] = {
     "META_DATA_EXPORT": ["name", "value"],
     "META_DATA_CAPTURE": ["name", "value"],
 }
+
+
+# Columns computed while reading: NVTX payloads live in one of several typed columns, and reading six mostly
+# empty columns of a multi-million-row table doubles the read time.
+DERIVED: dict[str, dict[str, list[str]]] = {
+    "NVTX_EVENTS": {
+        "payloadInt": ["int64Value", "uint64Value", "int32Value", "uint32Value"],
+        "payloadDouble": ["doubleValue", "floatValue"],
+    },
+}
+
+
+def _derive(name: str, table: pa.Table) -> pa.Table:
+    """Compute DERIVED columns from the raw ones (Arrow and Parquet exports; SQLite does it in its query)."""
+    import pyarrow.compute as pc
+
+    for out, sources in DERIVED.get(name, {}).items():
+        if out in table.column_names:
+            continue
+        cols = [table.column(c) for c in sources if c in table.column_names]
+        target = pa.int64() if out == "payloadInt" else pa.float64()
+        cols = [c.cast(target) for c in cols if not pa.types.is_null(c.type)]
+        value = pc.coalesce(*cols) if len(cols) > 1 else (cols[0] if cols else pa.nulls(table.num_rows, target))
+        table = table.append_column(out, value)
+    return table
 
 
 def _complete(name: str, table: pa.Table | None) -> pa.Table:
@@ -90,8 +114,17 @@ class SqliteReader:
             have = [r[1] for r in self.con.execute(f'PRAGMA table_info("{name}")')]
         except sqlite3.DatabaseError as exc:
             raise TraceInputError(f"{self.path}: corrupt or truncated SQLite file ({exc}); re-export it from the .nsys-rep") from exc
-        cols = [c for c in wanted if c in have]
-        sql = "SELECT " + ", ".join(f'"{c}"' for c in cols) + f' FROM "{name}"'
+        cols, exprs = [], []
+        derived = DERIVED.get(name, {})
+        for c in wanted:
+            if c in have:
+                cols.append(c)
+                exprs.append(f'"{c}"')
+            elif c in derived and any(src in have for src in derived[c]):
+                srcs = [f'"{src}"' for src in derived[c] if src in have]
+                cols.append(c)
+                exprs.append(f"coalesce({', '.join(srcs)})" if len(srcs) > 1 else srcs[0])
+        sql = "SELECT " + ", ".join(exprs) + f' FROM "{name}"'
         return _complete(name, _read_table(self.con, self.adbc, sql, cols, self.path))
 
     def close(self) -> None:
@@ -158,7 +191,7 @@ def read_arrow_streams(path: Path) -> dict[str, pa.Table]:
                 meta = reader.schema.metadata or {}
                 name = (meta.get(b"table_name") or b"").decode()
                 if name in RAW_COLUMNS:
-                    found[name] = table
+                    found[name] = _derive(name, table)
     except (pa.ArrowInvalid, OSError) as exc:
         if not found:
             raise TraceInputError(f"{path}: not a readable nsys Arrow export ({exc})") from exc
@@ -176,7 +209,8 @@ def read_parquet_table(path: Path, name: str) -> pa.Table:
     wanted = RAW_COLUMNS[name]
     try:
         have = pq.read_schema(file).names
-        return _complete(name, pq.read_table(file, columns=[c for c in wanted if c in have]))
+        sources = {src for srcs in DERIVED.get(name, {}).values() for src in srcs}
+        return _complete(name, _derive(name, pq.read_table(file, columns=[c for c in have if c in wanted or c in sources])))
     except (pa.ArrowInvalid, OSError) as exc:
         raise TraceInputError(f"{file}: unreadable Parquet file ({exc}); re-export the report") from exc
 

@@ -10,8 +10,8 @@ SELECT
     n.globalTid & 16777215 AS tid,
     coalesce(s.value, n.text) AS name,
     d.name AS domain,
-    coalesce(n.int64Value, n.uint64Value, n.int32Value, n.uint32Value) AS payload_int,
-    coalesce(n.doubleValue, n.floatValue) AS payload_double,
+    n.payloadInt AS payload_int,
+    n.payloadDouble AS payload_double,
     coalesce(CAST(n.jsonText AS VARCHAR), j.value) AS payload_json
 FROM NVTX_EVENTS n
 LEFT JOIN StringIds s ON s.id = n.textId

@@ -26,8 +26,8 @@ SELECT
     CASE WHEN n.eventType IN (59, 70) THEN 'PushPop' ELSE 'StartEnd' END AS style,
     'nvtx' AS category,
     n."end" IS NULL AS unterminated,
-    coalesce(n.int64Value, n.uint64Value, n.int32Value, n.uint32Value) AS payload_int,
-    coalesce(n.doubleValue, n.floatValue) AS payload_double,
+    n.payloadInt AS payload_int,
+    n.payloadDouble AS payload_double,
     coalesce(CAST(n.jsonText AS VARCHAR), j.value) AS payload_json
 FROM NVTX_EVENTS n
 LEFT JOIN StringIds s ON s.id = n.textId
