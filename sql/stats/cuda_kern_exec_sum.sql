@@ -1,13 +1,14 @@
 -- cuda_kern_exec_sum: kernel launches per (process, thread, device, launch API, kernel), as `nsys stats -r
 -- cuda_kern_exec_sum`: API time (call duration), queue time (kernel start - API end; NULL when negative),
 -- kernel time, and total time max(API end, kernel end) - API start. Kernels join their launch call on
--- correlation id and pid (view cuda_launches). No parameters.
+-- correlation id and pid (the same join as view cuda_launches, written against the tables so the join is not
+-- planned through that view's union of kernels, copies and memsets). No parameters.
 WITH runkern AS (
-    SELECT api_pid AS pid, api_tid AS tid, device_id, api_name, op_name AS kernel_name,
-           api_dur_ns AS a, queue_ns AS q, kernel_dur_ns AS k,
-           greatest(api_end_ns, kernel_end_ns) - api_start_ns AS t
-    FROM cuda_launches
-    WHERE op_kind = 'kernel' AND api_name IS NOT NULL
+    SELECT a.pid, a.tid, k.device_id, a.name AS api_name, k.name AS kernel_name,
+           a.dur_ns AS a, CASE WHEN k.start_ns - a.end_ns >= 0 THEN k.start_ns - a.end_ns END AS q,
+           k.dur_ns AS k, greatest(a.end_ns, k.end_ns) - a.start_ns AS t
+    FROM kernels k
+    JOIN api_calls a ON a.correlation_id = k.correlation_id AND a.pid = k.pid
 )
 SELECT pid AS "PID", tid AS "TID", device_id AS "DevId", count(*) AS "Count", count(q) AS "QCount",
        avg(t) AS "TAvg (ns)", quantile_cont(t, 0.5) AS "TMed (ns)", min(t) AS "TMin (ns)", max(t) AS "TMax (ns)",

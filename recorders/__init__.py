@@ -1,0 +1,1 @@
+"""Code that runs on the GPU box (nsys wrapper, CPU sampler); stdlib-only imports."""
