@@ -1,0 +1,85 @@
+"""The Python API returns the same numbers as the CLI (which is a thin layer over it), and raises documented
+exception types with the CLI's message for bad input."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import inferscope
+from inferscope import model
+
+from .conftest import NSYS_TRACES, SAMPLES, needs_shared, run_cli
+
+SAMPLE = SAMPLES / "h100_2gpu_fastvideo.sqlite"
+
+
+@pytest.fixture(scope="module")
+def trace(cache_dir):
+    return inferscope.open(SAMPLE, cache_dir=cache_dir)
+
+
+def test_tables_as_arrow_and_pandas(trace):
+    for name in model.TABLE_BY_NAME:
+        t = trace.table(name)
+        assert isinstance(t, pa.Table)
+        assert t.schema.names == model.TABLE_BY_NAME[name].column_names
+    df = trace.df("kernels")
+    assert isinstance(df, pd.DataFrame) and len(df) == trace.table("kernels").num_rows == 3442
+
+
+def test_sql_pandas_and_arrow(trace):
+    df = trace.sql("SELECT device_id, count(*) AS n FROM kernels GROUP BY 1 ORDER BY 1")
+    assert isinstance(df, pd.DataFrame) and df["n"].sum() == 3442
+    tbl = trace.sql("SELECT count(*) AS n FROM kernels WHERE device_id = $d", params={"d": 0}, arrow=True)
+    assert isinstance(tbl, pa.Table) and tbl["n"][0].as_py() == int(df.loc[df.device_id == 0, "n"].iloc[0])
+
+
+@pytest.mark.parametrize("report", ["cuda_api_sum", "cuda_gpu_kern_sum", "nvtx_sum", "cuda_kern_exec_sum"])
+def test_stats_api_equals_cli(trace, cache_dir, report):
+    api = trace.stats(report).rows()
+    proc = run_cli("stats", SAMPLE, "-r", report, "-f", "json", "--cache-dir", cache_dir)
+    assert proc.returncode == 0, proc.stderr
+    cli = json.loads(proc.stdout)
+    assert cli == json.loads(json.dumps(api, default=str))
+    csv_proc = run_cli("stats", SAMPLE, "-r", report, "-f", "csv", "--cache-dir", cache_dir)
+    rows = list(csv.DictReader(io.StringIO(csv_proc.stdout)))
+    assert len(rows) == len(api)
+    assert [r[trace.stats(report).columns[-1]] for r in rows] == [r[trace.stats(report).columns[-1]] for r in api]
+
+
+def test_query_api_equals_cli(trace, cache_dir):
+    q = "SELECT name, count(*) AS n FROM api_calls GROUP BY 1 ORDER BY 2 DESC, 1"
+    proc = run_cli("query", SAMPLE, q, "-f", "json", "--cache-dir", cache_dir)
+    assert json.loads(proc.stdout) == trace.sql(q).to_dict(orient="records")
+
+
+def test_errors_are_typed(tmp_path):
+    with pytest.raises(inferscope.TraceInputError, match="no such file"):
+        inferscope.open(tmp_path / "missing.sqlite")
+    empty = tmp_path / "empty.json"
+    empty.touch()
+    with pytest.raises(inferscope.TraceInputError, match="empty"):
+        inferscope.open(empty)
+    assert issubclass(inferscope.TraceInputError, inferscope.InferScopeError)
+
+
+def test_query_errors_are_typed(trace):
+    with pytest.raises(inferscope.QueryError, match="SQL error"):
+        trace.sql("SELECT * FROM no_such_table")
+    with pytest.raises(inferscope.QueryError, match="unknown report"):
+        trace.stats("nope")
+    with pytest.raises(inferscope.QueryError, match="unknown table"):
+        trace.table("nope")
+
+
+@needs_shared
+def test_meta(trace):
+    assert trace.meta["source_format"] == "nsys-sqlite"
+    assert trace.meta["schema_version"] == "3.25.0"
+    assert int(trace.meta["session_start_utc_ns"]) > 1_700_000_000 * 10**9
+    assert (NSYS_TRACES / SAMPLE.name).read_bytes() == SAMPLE.read_bytes()
