@@ -49,7 +49,8 @@ def test_stats_api_equals_cli(trace, cache_dir, report):
     csv_proc = run_cli("stats", SAMPLE, "-r", report, "-f", "csv", "--cache-dir", cache_dir)
     rows = list(csv.DictReader(io.StringIO(csv_proc.stdout)))
     assert len(rows) == len(api)
-    assert [r[trace.stats(report).columns[-1]] for r in rows] == [r[trace.stats(report).columns[-1]] for r in api]
+    label = trace.stats(report).columns[-1]
+    assert [r[label] for r in rows] == [r[label] for r in api]
 
 
 def test_query_api_equals_cli(trace, cache_dir):
