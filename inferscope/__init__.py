@@ -22,6 +22,8 @@ _LAZY = {
     "QueryError": ("inferscope.errors", "QueryError"),
     "RuleError": ("inferscope.errors", "RuleError"),
     "CompareError": ("inferscope.errors", "CompareError"),
+    "scope": ("inferscope.annotate", "scope"),
+    "mark_event": ("inferscope.annotate", "mark_event"),
 }
 
 __all__ = ["__version__", *_LAZY]
