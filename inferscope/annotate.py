@@ -26,7 +26,9 @@ process that sets the variables after importing inferscope).
 from __future__ import annotations
 
 import atexit
+import itertools
 import json
+import math
 import os
 import sys
 import threading
@@ -50,25 +52,41 @@ def encode_text(name: str, attrs: dict) -> str:
     """
     if not attrs:
         return name
-    return name + " " + json.dumps(attrs, separators=(",", ":"), default=str)
+    parts = []
+    for key, value in attrs.items():  # the common scalar types by hand: 3x faster than the JSON encoder
+        kind = type(value)
+        if kind is str:
+            parts.append(_quote(key) + ":" + _quote(value))
+        elif kind is int or (kind is float and math.isfinite(value)):
+            parts.append(_quote(key) + ":" + repr(value))
+        elif kind is float:  # NaN/inf are not JSON: keep them as text
+            parts.append(_quote(key) + ":" + _quote(repr(value)))
+        else:
+            return name + " " + _encode(attrs)
+    return name + " {" + ",".join(parts) + "}"
+
+
+_quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
 class _Null:
-    """What scope() returns when nothing records: a context manager and decorator that does nothing."""
+    """What scope() returns when nothing records: a context manager and decorator that does nothing.
+
+    __enter__/__exit__ are C-level callables set below (a `with` looks them up on the type and calls them
+    without binding): about half the cost of Python methods. __exit__ is "".format, which accepts the three
+    exception arguments and returns '' (falsy), so exceptions propagate.
+    """
 
     __slots__ = ()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> bool:
-        return False
 
     def __call__(self, func: F) -> F:
         return func
 
 
 _NULL = _Null()
+_Null.__enter__ = itertools.repeat(_NULL).__next__  # type: ignore[attr-defined]
+_Null.__exit__ = "".format  # type: ignore[attr-defined]
 
 
 class _NvtxPackage:
