@@ -157,3 +157,49 @@ def test_no_memory_events_gives_empty_views(open_trace):
     t = open_trace(SAMPLES / "h100_2gpu_fastvideo.sqlite")
     for view in ("memory_timeline", "memory_timeline_bins", "memory_peak", "memory_churn", "memory_allocations"):
         assert t.sql(f"SELECT count(*) AS n FROM {view}").n[0] == 0
+
+
+def _run_rule(t, **params) -> list[dict]:
+    """The rule's SELECT with its parameters bound, as the analysis engine runs it."""
+    from inferscope.resources import sql_dir
+
+    sql = (sql_dir() / "rules" / "memory_near_capacity.sql").read_text()
+    body = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+    return t.engine.query(body, {"min_pct": 90.0, **params}).to_pylist()
+
+
+def _time_above(exp, pct: float, end_ns: int) -> int:
+    """Time at or above pct of capacity, from the inserted events (each total holds until the next event)."""
+    events = sorted(exp.events, key=lambda e: (e[0], e[1] > 0))
+    total, above = 0, 0
+    for i, (ts, delta, _) in enumerate(events):
+        total += delta
+        nxt = events[i + 1][0] if i + 1 < len(events) else max(end_ns, ts)
+        if total * 100.0 >= pct * exp.capacity_bytes:
+            above += nxt - ts
+    return above
+
+
+@needs_shared
+def test_near_capacity_rule_fires_with_time_above_threshold(built):
+    t, exp = built
+    rows = _run_rule(t)
+    assert len(rows) == 1
+    r = rows[0]
+    end = t.sql("SELECT max(end_ns) AS e FROM kernels").e[0]
+    assert r["impact_ns"] == _time_above(exp, 90.0, end) > 0
+    assert r["peak_bytes"] == exp.peak_bytes and r["device_id"] == 0
+    assert r["phase"] == exp.peak_phase and r["severity"] is None  # 94.9% < 98%: medium
+    assert _run_rule(t, min_pct=96.0) == []
+
+
+@needs_shared
+def test_near_capacity_rule_quiet_with_headroom_or_unknown_capacity(tmp_path):
+    path = tmp_path / "half.sqlite"
+    exp = memory_trace.build(path, target_fraction=0.5)
+    with inferscope.open(path, cache_dir=tmp_path / "cache") as t:
+        assert 45 < t.sql("SELECT peak_pct FROM memory_peak").peak_pct[0] <= 50
+        assert _run_rule(t) == []
+    rows = [dict(ts_ns=1, pid=1, device_id=0, address=1, bytes=10 << 30, operation="alloc", mem_kind="Device")]
+    with _trace(rows) as t:  # no devices table: capacity unknown, the rule cannot judge
+        assert _run_rule(t, min_pct=0.0) == []
