@@ -3,8 +3,9 @@
     python benchmarks/bench_annotate.py [--number 200000] [--repeat 7]
 
 Each configuration runs in its own interpreter (the backend is chosen from the environment at import) and reports
-the best of --repeat timings, minus nothing: the figures include the loop. A bare loop and an empty function
-call are printed first so the annotation cost can be read against the machine's speed.
+the best of --repeat timings (the figures include the loop). "plain call" is the same call shape to an empty
+Python function (`plain('decode', request=7, ...)`), timed interleaved in the same interpreter, so the
+annotation's own cost can be read against the machine's speed and load.
 The NVTX rows run outside a profiler (INFERSCOPE_NVTX=1): NVTX itself then does nothing, so they measure
 InferScope's and the `nvtx` binding's share; under nsys the tool's own recording cost comes on top.
 """
@@ -40,11 +41,18 @@ import json, sys, timeit
 import inferscope
 from inferscope import scope, mark_event
 def f(): pass
+def plain(name, **attrs): pass
 @inferscope.scope("g")
 def g(): pass
 stmt, number, repeat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-best = min(timeit.repeat(stmt, globals=globals(), number=number, repeat=repeat))
-print(json.dumps({"ns": best * 1e9 / number, "backends": inferscope.annotate.backends()}))
+# the same call shape to a plain Python function, timed in the same interpreter, interleaved
+base = stmt.replace("with scope(", "plain(").replace("): pass", ")").replace("mark_event(", "plain(")
+t, b = [], []
+for _ in range(repeat):
+    t.append(timeit.timeit(stmt, globals=globals(), number=number))
+    b.append(timeit.timeit(base, globals=globals(), number=number))
+print(json.dumps({"ns": min(t) * 1e9 / number, "base_ns": min(b) * 1e9 / number,
+                  "backends": inferscope.annotate.backends()}))
 """
 
 
@@ -64,12 +72,13 @@ def main() -> None:
     args = ap.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f}; best of {args.repeat} x {args.number:,} calls")
-    print(f"{'case':44} {'ns/call':>9}  backends")
+    print(f"{'case':44} {'ns/call':>9} {'plain call':>10}  backends")
     with tempfile.TemporaryDirectory() as tmp:
         for label, stmt, env in CASES:
             r = run(stmt, env, args.number, args.repeat, tmp)
             b = r["backends"]
-            print(f"{label:44} {r['ns']:9.0f}  nvtx={b['nvtx']} file={'yes' if b['file'] else None}")
+            base = f"{r['base_ns']:10.0f}" if "scope(" in stmt or "mark_event" in stmt else f"{'':10}"
+            print(f"{label:44} {r['ns']:9.0f} {base}  nvtx={b['nvtx']} file={'yes' if b['file'] else None}")
 
 
 if __name__ == "__main__":

@@ -50,20 +50,23 @@ def encode_text(name: str, attrs: dict) -> str:
     Values that JSON cannot hold are written with str(). The SQL views (sql/views/annotation_text.sql) find the
     attributes as the ' {' after which the rest is one JSON object, so a name may itself contain ' {'.
     """
-    if not attrs:
-        return name
+    return name + " " + encode_attrs(attrs) if attrs else name
+
+
+def encode_attrs(attrs: dict) -> str:
+    """Attributes as one compact JSON object; NaN/infinity become strings (they are not JSON)."""
     parts = []
     for key, value in attrs.items():  # the common scalar types by hand: 3x faster than the JSON encoder
         kind = type(value)
         if kind is str:
-            parts.append(_quote(key) + ":" + _quote(value))
+            parts.append(_quote(str(key)) + ":" + _quote(value))
         elif kind is int or (kind is float and math.isfinite(value)):
-            parts.append(_quote(key) + ":" + repr(value))
-        elif kind is float:  # NaN/inf are not JSON: keep them as text
-            parts.append(_quote(key) + ":" + _quote(repr(value)))
+            parts.append(_quote(str(key)) + ":" + repr(value))
+        elif kind is float:
+            parts.append(_quote(str(key)) + ":" + _quote(repr(value)))
         else:
-            return name + " " + _encode(attrs)
-    return name + " {" + ",".join(parts) + "}"
+            return _encode(attrs)
+    return "{" + ",".join(parts) + "}"
 
 
 _quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
@@ -199,7 +202,7 @@ class _FileSink:
         with self._lock:
             lines = []
             if not self._header_written:
-                lines.append(json.dumps({"type": "process", "version": FILE_FORMAT_VERSION, "pid": self.pid,
+                lines.append(_encode({"type": "process", "version": FILE_FORMAT_VERSION, "pid": self.pid,
                                          "monotonic_ns": monotonic_ns(), "realtime_ns": time_ns(),
                                          "argv": sys.argv[:8]}))
             while True:
@@ -207,13 +210,13 @@ class _FileSink:
                     name, attrs, start, end, tid = self.pending.popleft()
                 except IndexError:
                     break
+                tail = ',"attrs":' + encode_attrs(attrs) + "}" if attrs else "}"
                 if end is None:
-                    rec = {"type": "mark", "name": name, "ts_ns": start, "tid": tid}
+                    lines.append('{"type":"mark","name":' + _quote(name) + ',"ts_ns":' + str(start) + ',"tid":'
+                                 + str(tid) + tail)
                 else:
-                    rec = {"type": "range", "name": name, "start_ns": start, "end_ns": end, "tid": tid}
-                if attrs:
-                    rec["attrs"] = attrs
-                lines.append(json.dumps(rec, default=str))
+                    lines.append('{"type":"range","name":' + _quote(name) + ',"start_ns":' + str(start)
+                                 + ',"end_ns":' + str(end) + ',"tid":' + str(tid) + tail)
             self._last_flush = monotonic_ns()
             if not lines:
                 return
