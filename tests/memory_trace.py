@@ -6,7 +6,7 @@ cudaMalloc 76 times and cudaFree 68 times) and add a CUDA_GPU_MEMORY_USAGE_EVENT
 nsys writes (see /work/shared/research/nsys.md §1.2), one allocation event inside each real cudaMalloc call and
 one free inside each real cudaFree call, carrying that call's correlationId. Sizes are chosen by the test.
 The real export has no NVTX, so an NVTX_EVENTS table (real columns) is added with "inferscope" annotations that
-tile the run into four phases. `expected` is computed here from the inserted rows, independently of InferScope.
+tile the run into four phases (alternately naming requests r0 and r1). `expected` is computed here from the inserted rows, independently of InferScope.
 """
 from __future__ import annotations
 
@@ -114,8 +114,8 @@ def build(dst: Path, target_fraction: float) -> Expected:
         for k in range(4):
             name = ["load", "prefill", "decode", "teardown"][k]
             exp.phases.append((name, cuts[k], cuts[k + 1]))
-            nvtx.append((cuts[k], cuts[k + 1], 59, None, None, None, f'{name} {{"phase_no":{k}}}', gtid, None,
-                         None, 1))
+            text = f'{name} {{"phase_no":{k},"request":"r{k % 2}"}}'
+            nvtx.append((cuts[k], cuts[k + 1], 59, None, None, None, text, gtid, None, None, 1))
             if cuts[k] <= exp.peak_ns < cuts[k + 1]:
                 exp.peak_phase = name
         con.executemany("INSERT INTO NVTX_EVENTS (start, end, eventType, rangeId, category, color, text, globalTid, "

@@ -21,7 +21,7 @@ import inferscope
 from inferscope import model
 from inferscope.annotate import encode_text
 from inferscope.ingest import annotation_files
-from tests.conftest import REPO, SAMPLES
+from tests.conftest import REPO, SAMPLES, needs_shared
 
 EXAMPLE = REPO / "examples" / "annotated_inference.py"
 NSYS_SAMPLE = SAMPLES / "annotated_inference_nsys2022.4.sqlite"
@@ -281,3 +281,37 @@ def test_example_recorded_with_inferscope_record(tmp_path):
     assert out.returncode == 0, out.stderr
     t = inferscope.open(tmp_path / "run", cache_dir=tmp_path / "cache")
     _check_requests(t)
+
+
+# --- GPU time attributed to annotations ---------------------------------------------------------------------
+
+
+@needs_shared
+def test_gpu_time_of_annotated_ranges_matches_the_raw_export(tmp_path):
+    """Kernels belong to the annotation range in which their launch call started (same thread). Checked against
+    the raw nsys tables with sqlite3 on a real export with annotation ranges added (tests/memory_trace.py)."""
+    import sqlite3
+
+    from tests import memory_trace
+
+    path = tmp_path / "annotated.sqlite"
+    exp = memory_trace.build(path, target_fraction=0.5)
+    con = sqlite3.connect(path)
+    want = {}
+    for name, start, end in exp.phases:
+        want[name] = con.execute(
+            "SELECT count(*), coalesce(sum(k.end - k.start), 0) FROM CUPTI_ACTIVITY_KIND_KERNEL k "
+            "JOIN CUPTI_ACTIVITY_KIND_RUNTIME r ON r.correlationId = k.correlationId "
+            "AND (r.globalTid >> 24) = (k.globalPid >> 24) WHERE r.start >= ? AND r.start < ?", (start, end)).fetchone()
+    con.close()
+    assert sum(n for n, _ in want.values()) > 0
+    with inferscope.open(path, cache_dir=tmp_path / "cache") as t:
+        got = {r.name: (r.kernels, r.gpu_ns) for r in t.sql("SELECT * FROM annotation_ranges").itertuples()}
+        assert got == want
+        # phases 0 and 2 name request r0, 1 and 3 r1: each request gets its phases' GPU time
+        req = t.sql("SELECT request, gpu_ns FROM annotation_requests").set_index("request").gpu_ns
+        names = [n for n, _, _ in exp.phases]
+        assert req["r0"] == want[names[0]][1] + want[names[2]][1]
+        assert req["r1"] == want[names[1]][1] + want[names[3]][1]
+        ph = t.sql("SELECT phase, kernels, gpu_ns FROM annotation_phases").set_index("phase")
+        assert {p: (ph.loc[p, "kernels"], ph.loc[p, "gpu_ns"]) for p in names} == want
