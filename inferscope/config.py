@@ -332,11 +332,13 @@ def parse_assignments(items: list[str], option: str) -> list[tuple[str, str]]:
 
 def load_config(start_dir: str | Path | None = None, *, config_file: str | Path | None = None,
                 environ: Mapping[str, str] | None = None, params: list[str] = (), sets: list[str] = (),
-                use_file: bool = True) -> Config:
+                rules_dirs: list[str | Path] = (), use_file: bool = True) -> Config:
     """The effective configuration for a command run in `start_dir` (default: the working directory).
 
     `params` are `--param RULE.KEY=VALUE` strings, `sets` are `--set KEY=VALUE` strings (any dotted key);
-    both win over the environment, which wins over the file. Raises ConfigError naming the file/variable and key.
+    both win over the environment, which wins over the file. `rules_dirs` are extra rule directories given on the
+    command line (their rules' parameters are then known too). Raises ConfigError naming the file/variable and
+    key.
     """
     env = os.environ if environ is None else environ
     cfg = Config()
@@ -367,7 +369,7 @@ def load_config(start_dir: str | Path | None = None, *, config_file: str | Path 
     dirs_value = None
     for _, _, items in layers:
         dirs_value = dict(items).get("analyze.rules_dirs", dirs_value)
-    rules = known_rules(_rules_dirs_for_check(cfg.path, dirs_value))
+    rules = known_rules(_rules_dirs_for_check(cfg.path, dirs_value) + [Path(d) for d in rules_dirs])
 
     for rule, defaults in rules.items():
         for param, default in defaults.items():

@@ -231,6 +231,18 @@ def test_per_request_rows_from_annotation_files(recorded):
         assert 0 <= span.a < span.b < time.time_ns() - t0  # placed on the timeline through the clock pair
 
 
+def test_bundle_reader_mapping_is_used_when_given(recorded):
+    d, _ = recorded
+    lines = [json.loads(x) for x in next(d.glob("annotations-*.jsonl")).read_text().splitlines()]
+    first = min(x["start_ns"] for x in lines if x["type"] == "range")
+    tables = {name: model.empty_table(name) for name in model.TABLE_BY_NAME}
+    merged = annotation_files.merge(tables, d, to_session=lambda m: m - first + 1000)
+    starts = merged["nvtx_ranges"].column("start_ns").to_pylist()
+    assert min(starts) == 1000
+    marks = merged["nvtx_marks"].column("ts_ns").to_pylist()
+    assert sorted(marks) == sorted(x["ts_ns"] - first + 1000 for x in lines if x["type"] == "mark")
+
+
 def test_merge_skips_files_when_the_trace_already_has_the_annotations(recorded, open_trace):
     d, t0 = recorded
     t = open_trace(NSYS_SAMPLE)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 import pyarrow as pa
 
@@ -19,12 +20,16 @@ from ..annotate import DOMAIN, encode_text
 from ..errors import TraceInputError
 
 
-def read(directory: Path, session_start_utc_ns: int) -> tuple[list[dict], list[dict]]:
+def read(directory: Path, session_start_utc_ns: int | None = None,
+         to_session: Callable[[int], int] | None = None) -> tuple[list[dict], list[dict]]:
     """Ranges and marks (model column dicts, no range_id/depth yet) from every annotation file in `directory`.
 
-    Times are placed on the trace timeline through each file's (monotonic, realtime) pair:
-    trace_ns = monotonic_ns + (realtime0 - monotonic0) - session_start_utc_ns.
+    Times are CLOCK_MONOTONIC. `to_session` (the bundle reader's monotonic -> trace-timeline mapping, built from
+    the recording's clock pairs and alignment) places them when given; otherwise each file's own
+    (monotonic, realtime) pair does: trace_ns = monotonic_ns + (realtime0 - monotonic0) - session_start_utc_ns.
     """
+    if to_session is None and session_start_utc_ns is None:
+        raise ValueError("read() needs session_start_utc_ns or to_session")
     ranges: list[dict] = []
     marks: list[dict] = []
     for file in sorted(Path(directory).glob("annotations-*.jsonl")):
@@ -43,7 +48,11 @@ def read(directory: Path, session_start_utc_ns: int) -> tuple[list[dict], list[d
                 kind = rec.get("type")
                 if kind == "process":
                     pid = int(rec["pid"])
-                    offset = int(rec["realtime_ns"]) - int(rec["monotonic_ns"]) - session_start_utc_ns
+                    if to_session is None:
+                        shift = int(rec["realtime_ns"]) - int(rec["monotonic_ns"]) - session_start_utc_ns
+                        offset = lambda m, d=shift: m + d  # noqa: E731
+                    else:
+                        offset = to_session
                     continue
                 if offset is None:
                     raise TraceInputError(f"{file}:{lineno}: annotation event before the process header line")
@@ -51,27 +60,29 @@ def read(directory: Path, session_start_utc_ns: int) -> tuple[list[dict], list[d
                 text = encode_text(rec["name"], attrs)
                 payload = json.dumps(attrs, separators=(",", ":")) if attrs else None
                 if kind == "range":
-                    start, end = int(rec["start_ns"]) + offset, int(rec["end_ns"]) + offset
+                    start, end = offset(int(rec["start_ns"])), offset(int(rec["end_ns"]))
                     ranges.append({"start_ns": start, "end_ns": end, "dur_ns": end - start, "pid": pid,
                                    "tid": int(rec["tid"]), "cross_thread": False, "name": text, "domain": DOMAIN,
                                    "style": "PushPop", "category": "user_annotation", "unterminated": False,
                                    "payload_json": payload})
                 elif kind == "mark":
-                    marks.append({"ts_ns": int(rec["ts_ns"]) + offset, "pid": pid, "tid": int(rec["tid"]),
+                    marks.append({"ts_ns": offset(int(rec["ts_ns"])), "pid": pid, "tid": int(rec["tid"]),
                                   "name": text, "domain": DOMAIN, "payload_json": payload})
     return ranges, marks
 
 
-def merge(tables: dict[str, pa.Table], directory: Path, session_start_utc_ns: int) -> dict[str, pa.Table]:
+def merge(tables: dict[str, pa.Table], directory: Path, session_start_utc_ns: int | None = None,
+          to_session: Callable[[int], int] | None = None) -> dict[str, pa.Table]:
     """`tables` with the annotation files' ranges and marks added (range ids continue after the existing ones,
-    nesting recomputed). Returns `tables` unchanged when there are no files or the trace already has them."""
+    nesting recomputed). Returns `tables` unchanged when there are no files or the trace already has them.
+    The bundle reader calls `merge(tables, bundle / "annotations", to_session=to_session)`."""
     directory = Path(directory)
     if not directory.is_dir():
         return tables
     have = tables.get("nvtx_ranges", model.empty_table("nvtx_ranges"))
     if have.num_rows and DOMAIN in set(have.column("domain").to_pylist()):
         return tables
-    ranges, marks = read(directory, session_start_utc_ns)
+    ranges, marks = read(directory, session_start_utc_ns, to_session)
     if not ranges and not marks:
         return tables
     out = dict(tables)
