@@ -203,3 +203,27 @@ def test_near_capacity_rule_quiet_with_headroom_or_unknown_capacity(tmp_path):
     rows = [dict(ts_ns=1, pid=1, device_id=0, address=1, bytes=10 << 30, operation="alloc", mem_kind="Device")]
     with _trace(rows) as t:  # no devices table: capacity unknown, the rule cannot judge
         assert _run_rule(t, min_pct=0.0) == []
+
+
+@needs_shared
+def test_memory_by_annotated_phase(built):
+    t, exp = built
+    events = sorted(exp.events, key=lambda e: (e[0], e[1] > 0))
+
+    def total_at(ts):  # allocated after every event at or before ts
+        return sum(b for t_, b, _ in events if t_ <= ts)
+
+    got = t.sql("SELECT * FROM memory_by_phase").set_index("phase")
+    for name, start, end in exp.phases:
+        inside = [(ts, b) for ts, b, _ in events if start <= ts < end]
+        running, peak = total_at(start), total_at(start)
+        for _, b in inside:
+            running += b
+            peak = max(peak, running)
+        row = got.loc[name]
+        assert row.peak_bytes == peak
+        assert row.max_delta_bytes == total_at(end) - total_at(start)
+        assert row.allocs == sum(1 for _, b in inside if b > 0)
+        assert row.alloc_bytes == sum(b for _, b in inside if b > 0)
+    assert got.peak_bytes.max() == exp.peak_bytes
+    assert got.loc[exp.peak_phase, "peak_bytes"] == exp.peak_bytes
