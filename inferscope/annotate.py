@@ -47,7 +47,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def encode_text(name: str, attrs: dict) -> str:
     """The NVTX text of an annotation: the name alone, or the name, one space and the attributes as compact JSON.
 
-    Values that JSON cannot hold are written with str(). The SQL views (sql/views/annotation_text.sql) find the
+    Values that JSON cannot hold are written with str(). The SQL views (sql/views/annotation_attrs.sql) find the
     attributes as the ' {' after which the rest is one JSON object, so a name may itself contain ' {'.
     """
     return name + " " + encode_attrs(attrs) if attrs else name

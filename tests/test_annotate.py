@@ -132,7 +132,7 @@ def test_text_format_round_trips_through_the_sql_macros():
     from inferscope.resources import sql_dir
 
     con = duckdb.connect()
-    con.execute((sql_dir() / "views" / "annotation_text.sql").read_text())
+    con.execute((sql_dir() / "views" / "annotation_attrs.sql").read_text())
     for text, (name, attrs) in texts.items():
         got_name, got_attrs, reqs = con.execute(
             "SELECT annotation_name($1), annotation_attrs($1), annotation_requests(annotation_attrs($1))",

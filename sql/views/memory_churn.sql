@@ -1,8 +1,8 @@
 -- memory_churn: how much allocation traffic each GPU sees. Frequent short-lived allocations cost allocator
 -- calls (cudaMalloc/cudaFree synchronise the device) and fragment memory; a steady-state inference loop
 -- should allocate almost nothing.
--- params: memory_short_lived_ns (SET VARIABLE memory_short_lived_ns = ...; default 10000000 = 10 ms):
--- allocations freed sooner than this count as short-lived. Grain: one row per device. No other parameters.
+-- Parameters: memory_short_lived_ns (SET VARIABLE memory_short_lived_ns = ...; default 10000000 = 10 ms):
+-- allocations freed sooner than this count as short-lived. Grain: one row per device.
 CREATE OR REPLACE VIEW memory_churn(
     -- GPU id.
     device_id,

@@ -2,7 +2,7 @@
 -- highest allocated total reached, the total at the bin's end (carried through bins without events) and the
 -- allocation traffic. The window spans the GPU operations and the memory events together, so the chart shares
 -- its time axis with the GPU-utilisation chart of the same trace.
--- params: memory_n_bins (SET VARIABLE memory_n_bins = 240; default 240).
+-- Parameters: memory_n_bins (SET VARIABLE memory_n_bins = 240; default 240).
 -- Grain: one row per (device, bin), empty bins included.
 CREATE OR REPLACE VIEW memory_timeline_bins(
     -- GPU id.

@@ -1,4 +1,4 @@
--- annotation_text: how the views read the text that inferscope.scope()/mark_event() write (docs/annotations.md).
+-- annotation_attrs: how the views read the text that inferscope.scope()/mark_event() write (docs/annotations.md).
 -- A text is `name` or `name {"key":value,...}`: the attributes start at a ' {' after which the rest of the text
 -- is one valid JSON object (the first such place, else the last, so a ' {' inside the name or inside a string
 -- value does not break it); torch.cuda.nvtx texts (no NVTX domain) carry an "inferscope:" prefix, dropped here.
