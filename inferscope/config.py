@@ -360,9 +360,9 @@ def load_config(start_dir: str | Path | None = None, *, config_file: str | Path 
         key = _env_key(name)
         if key is not None:
             env_items.append((name, key, literal(env[name])))
-    cli_items = [(f"rules.{k}", literal(v)) for k, v in parse_assignments(list(params), "--param")]
-    cli_items += [(k, literal(v)) for k, v in parse_assignments(list(sets), "--set")]
-    for key, _ in cli_items:
+    cli_items = [(f"--param {k}", f"rules.{k}", literal(v)) for k, v in parse_assignments(list(params), "--param")]
+    cli_items += [(f"--set {k}", k, literal(v)) for k, v in parse_assignments(list(sets), "--set")]
+    for _, key, _ in cli_items:
         if key.startswith("rules.") and key.count(".") != 2:
             raise ConfigError(f"--param {key[6:]!r}: expected RULE.KEY=VALUE, e.g. gpu_gaps.gap_ns=1000000")
 
@@ -381,8 +381,8 @@ def load_config(start_dir: str | Path | None = None, *, config_file: str | Path 
             cfg.settings[key] = Setting(key, _check(key, value, rules, where), label)
     for name, key, value in env_items:
         cfg.settings[key] = Setting(key, _check(key, value, rules, f"environment variable {name}"), f"env {name}")
-    for key, value in cli_items:
-        cfg.settings[key] = Setting(key, _check(key, value, rules, "command line"), "command line")
+    for option, key, value in cli_items:
+        cfg.settings[key] = Setting(key, _check(key, value, rules, option), "command line")
     return cfg
 
 

@@ -132,9 +132,12 @@ def test_bad_environment_and_options(project):
         load_config(project, environ={"INFERSCOPE_STEPS__PATERNS": "x"})
     with pytest.raises(ConfigError, match="environment variable INFERSCOPE_RULES__SLOW_THING__STRICT: .*true or false"):
         load_config(project, environ={"INFERSCOPE_RULES__SLOW_THING__STRICT": "maybe"})
+    with pytest.raises(ConfigError, match="--param slow_thing.nope: key 'rules.slow_thing.nope': rule 'slow_thing' "
+                                          "has no parameter 'nope'"):
+        load_config(project, environ={}, params=["slow_thing.nope=1"])
     with pytest.raises(ConfigError, match="--param 'slow_thing': expected RULE.KEY=VALUE"):
         load_config(project, environ={}, params=["slow_thing=3"])
-    with pytest.raises(ConfigError, match="command line: unknown key 'compare.nope'"):
+    with pytest.raises(ConfigError, match="--set compare.nope: unknown key 'compare.nope'"):
         load_config(project, environ={}, sets=["compare.nope=1"])
     with pytest.raises(ConfigError, match="--config: no such configuration file"):
         load_config(project, config_file=project / "missing.toml", environ={})
