@@ -22,6 +22,10 @@ _LAZY = {
     "QueryError": ("inferscope.errors", "QueryError"),
     "RuleError": ("inferscope.errors", "RuleError"),
     "CompareError": ("inferscope.errors", "CompareError"),
+    "ConfigError": ("inferscope.errors", "ConfigError"),
+    "load_config": ("inferscope.config", "load_config"),
+    "scope": ("inferscope.annotate", "scope"),
+    "mark_event": ("inferscope.annotate", "mark_event"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -31,5 +31,10 @@ class RuleError(InferScopeError):
     """A rule file is malformed (the message names the file and line)."""
 
 
+class ConfigError(InferScopeError):
+    """A configuration file, INFERSCOPE_* variable or option has an unknown key or a bad value (the message names
+    the file or variable and the key)."""
+
+
 class CompareError(InferScopeError):
     """Two traces cannot be compared (different GPUs, nothing in common)."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"
 
 I64 = pa.int64()
 F64 = pa.float64()
@@ -261,11 +261,16 @@ TABLES: tuple[Table, ...] = (
         (
             Column("ts_ns", I64, "time of the operation (ns)"),
             Column("pid", I64, "process id"),
+            Column("tid", I64, "thread that allocated or freed, when known (nsys: through the API call's "
+                   "correlation id; Kineto: the event's thread)"),
+            Column("correlation_id", I64, "joins the API call that allocated or freed (nsys), else NULL"),
             Column("device_id", I64, "GPU id"),
             Column("address", I64, "allocation address"),
-            Column("bytes", I64, "bytes allocated (positive) or freed (negative)"),
+            Column("bytes", I64, "bytes allocated (positive) or freed (negative; the matching allocation's size when "
+                   "the source records 0)"),
             Column("operation", STR, "alloc | free"),
-            Column("mem_kind", STR, "memory kind label"),
+            Column("mem_kind", STR, "memory kind label: Device, Device Static, Array, Managed, Managed Static, Pinned, "
+                   "Pageable (host memory), Unknown"),
             Column("total_allocated_bytes", I64, "allocator total after the event, when the source records it"),
         ),
     ),

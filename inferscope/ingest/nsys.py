@@ -25,6 +25,8 @@ _NEEDS = {
     "memcpy": ["CUPTI_ACTIVITY_KIND_MEMCPY"],
     "memset": ["CUPTI_ACTIVITY_KIND_MEMSET"],
     "api_calls": ["CUPTI_ACTIVITY_KIND_RUNTIME"],
+    # right after api_calls, so the runtime table is not held longer than before
+    "memory_events": ["CUDA_GPU_MEMORY_USAGE_EVENTS", "CUPTI_ACTIVITY_KIND_RUNTIME"],
     "sync_events": ["CUPTI_ACTIVITY_KIND_SYNCHRONIZATION"],
     "osrt_calls": ["OSRT_API"],
     "cpu_samples": ["COMPOSITE_EVENTS"],
@@ -32,7 +34,6 @@ _NEEDS = {
     "threads": ["ThreadNames"],
     "processes": ["PROCESSES"],
     "devices": ["TARGET_INFO_GPU"],
-    "memory_events": ["CUDA_GPU_MEMORY_USAGE_EVENTS"],
     "profiler_overhead": ["PROFILER_OVERHEAD"],
     "nvtx_marks": ["NVTX_EVENTS"],
     "nvtx_ranges": ["NVTX_EVENTS"],

@@ -39,7 +39,7 @@ RAW_COLUMNS: dict[str, list[str]] = {
     "TARGET_INFO_SESSION_START_TIME": ["utcEpochNs"],
     "PROFILER_OVERHEAD": ["start", "end", "globalTid", "nameId"],
     "CUDA_GPU_MEMORY_USAGE_EVENTS": ["start", "globalPid", "deviceId", "address", "bytes", "memKind",
-                                     "memoryOperationType"],
+                                     "memoryOperationType", "correlationId"],
     "EXPORT_META_DATA": ["name", "value"],
     "META_DATA_EXPORT": ["name", "value"],
     "META_DATA_CAPTURE": ["name", "value"],
