@@ -10,12 +10,12 @@ from ..analysis import Analysis
 from ..units import fmt_bytes, fmt_ns, fmt_pct
 
 _CAUSES = {
-    "idle_sync_ns": "after host synchronisations (sync-bound)",
-    "idle_launch_ns": "while the host was busy launching work (launch-bound)",
-    "idle_host_ns": "while the host did CPU work before launching (host-bound)",
-    "idle_copy_ns": "while the host was issuing copies (copy-bound)",
-    "idle_dependency_ns": "waiting on other streams, events or devices",
-    "idle_unknown_ns": "before work with no recorded launch call",
+    "idle_sync_ns": ("sync-bound", "began while the host was blocked in a synchronisation"),
+    "idle_launch_ns": ("launch-bound", "passed while the host was busy in CUDA launch calls"),
+    "idle_host_ns": ("host-bound", "passed while the host did CPU work before launching"),
+    "idle_copy_ns": ("copy-bound", "passed while the host was inside copy calls"),
+    "idle_dependency_ns": ("dependency-bound", "passed with work queued behind other streams, events or devices"),
+    "idle_unknown_ns": ("unattributed", "preceded work with no recorded launch call"),
 }
 
 
@@ -36,10 +36,13 @@ def sentence(a: Analysis) -> str:
     copy = v("copy_busy_pct") or 0.0
     idle = {k: v(k) or 0 for k in _CAUSES}
     cause, idle_ns = max(idle.items(), key=lambda kv: kv[1])
-    why = f", mostly {_CAUSES[cause]}: {fmt_ns(idle_ns)}" if idle_ns > 0 else ""
+    total_idle = v("gpu_idle_ns") or 0
+    label, desc = _CAUSES[cause]
+    lead = "mostly" if idle_ns >= 0.5 * total_idle else "largest share"
+    why = f", {lead} {label}: {fmt_ns(idle_ns)} {desc}" if idle_ns > 0 else ""
     if busy < 60:
         return (f"{gpus[0].upper() + gpus[1:]} sat idle {fmt_pct(100 - busy)} of the {span} active span "
-                f"({fmt_ns(v('gpu_idle_ns'))} idle{why}){tail}.")
+                f"({fmt_ns(total_idle)}){why}{tail}.")
     if copy > compute and copy >= 25:
         return (f"Copy-bound: memory copies kept {gpus} busy {fmt_pct(copy)} of the {span} active span "
                 f"({fmt_bytes(v('h2d_bytes'))} host-to-device) against {fmt_pct(compute)} for kernels{tail}.")

@@ -153,9 +153,19 @@ def execute(con: duckdb.DuckDBPyConnection, rule: Rule, values: dict) -> pa.Tabl
         table = con.sql(rule.sql, params=bound or None).to_arrow_table()
     except duckdb.Error as exc:
         raise RuleError(_sql_error(rule, exc)) from exc
+    table = _plain_numbers(table)
     if "impact_ns" not in table.column_names:
         raise RuleError(f"{rule.path}:{rule.header.body_line}: rule {rule.id} returns no impact_ns column "
                         f"(columns: {', '.join(table.column_names)})")
+    return table
+
+
+def _plain_numbers(table: pa.Table) -> pa.Table:
+    """DuckDB sums of BIGINT are HUGEINT, which arrive as decimals: make them int64 (float64 with a scale)."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_decimal(f.type):
+            target = pa.int64() if f.type.scale == 0 else pa.float64()
+            table = table.set_column(i, f.name, table.column(i).cast(target, safe=False))
     return table
 
 
@@ -247,7 +257,9 @@ def _template_fields(rows: pa.Table, values: dict, impact: int, basis_ns: int, d
             fields[f"avg_{name}"] = pc.mean(col).as_py()
     fields.update({f"p_{k}": v for k, v in values.items()})
     gpu = f"GPU {device_id}" if device_id is not None else "all GPUs"
-    fields.update(n=rows.num_rows, impact=impact, impact_ns=impact, basis_ns=basis_ns,
+    fields.update(n=rows.num_rows, s="" if rows.num_rows == 1 else "s", es="" if rows.num_rows == 1 else "es",
+                  ies="y" if rows.num_rows == 1 else "ies",
+                  impact=impact, impact_ns=impact, basis_ns=basis_ns,
                   share=(impact * 100.0 / basis_ns) if basis_ns else None, gpu=gpu,
                   device_id=device_id if device_id is not None else first.get("device_id"),
                   pid=pid if pid is not None else first.get("pid"),
@@ -274,7 +286,7 @@ _FMT = _Formatter()
 def _fill(rule: Rule, key: str, fields: dict) -> str:
     template = getattr(rule, key)
     try:
-        return _FMT.vformat(template, (), fields)
+        return " ".join(_FMT.vformat(template, (), fields).split())
     except KeyError as exc:
         raise RuleError(f"{rule.header.where(key)}: rule {rule.id}: {key} refers to {{{exc.args[0]}}}, which the "
                         f"query does not return") from exc

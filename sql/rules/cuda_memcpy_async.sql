@@ -7,7 +7,7 @@
 --   Differences: the launch call is matched on correlation id and process (nsys: correlation id only),
 --   --cudabacktrace duplicate API rows do not list a copy twice, and there is no 50-row cap.
 -- impact: the copy's GPU duration: copy time that would overlap host work and compute with a pinned buffer.
--- summary: {n} cudaMemcpyAsync copies on {gpu} (pid {pid}) used pageable host memory: {sum_bytes:bytes} in
+-- summary: {n} cudaMemcpyAsync cop{ies} on {gpu} (pid {pid}) used pageable host memory: {sum_bytes:bytes} in
 --   {impact:time} of copy time, each one blocking the host like a synchronous copy.
 -- recommendation: Pin the host buffers (cudaHostAlloc / cudaMallocHost; in PyTorch tensor.pin_memory() or
 --   DataLoader(pin_memory=True)) so the copies run asynchronously and overlap compute.

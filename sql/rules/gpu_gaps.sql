@@ -8,7 +8,7 @@
 --   process that lie strictly inside that device's active span; gaps between the first and the last operation
 --   longer than the threshold. Difference: no 50-row cap. idle_gap_attribution explains gaps of any length.
 -- impact: the gap length.
--- summary: {gpu} (pid {pid}) sat idle in {n} gaps longer than {p_gap_ns:time}, {impact:time} in total; the
+-- summary: {gpu} (pid {pid}) sat idle in {n} gap{s} longer than {p_gap_ns:time}, {impact:time} in total; the
 --   longest was {max_dur_ns:time}.
 -- recommendation: Look at what the launching thread did during the longest gaps (CPU samples, OS runtime calls,
 --   synchronisation); the idle_gap_attribution finding names the cause per gap. Annotate the host code with NVTX

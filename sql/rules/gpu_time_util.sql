@@ -11,7 +11,7 @@
 --   kept and consecutive ones merged with a length-weighted average rounded to 0.1. Differences: no 50-row cap,
 --   and empty chunks of different processes/devices are never merged (nsys groups them by NULL keys).
 -- impact: the idle share of the low stretch: its length * (100 - in-use %) / 100.
--- summary: {gpu} (pid {pid}) spent {n} stretches ({sum_dur_ns:time}) below {p_threshold_pct}% time
+-- summary: {gpu} (pid {pid}) spent {sum_dur_ns:time} in {n} stretch{es} below {p_threshold_pct}% time
 --   utilisation; the costliest ran at {in_use_pct}% for {dur_ns:time}.
 -- recommendation: Find what the host did in the low stretches (idle_gap_attribution, CPU samples, OS runtime
 --   calls); startup, data loading and synchronisation are the usual suspects.
