@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 # Derived views worth computing once per analysis, in dependency order. A temporary table with a view's name
 # shadows the view for every later query on the connection, so later views and rules read the stored rows.
 MATERIALIZE = ("gpu_ops", "cuda_launches", "gpu_busy", "gpu_busy_by_pid", "gpu_idle_gaps", "gpu_device_summary",
-               "sync_calls", "sync_stalls", "host_point_ranges", "step_matches", "step_ranges", "steps",
-               "gpu_idle_causes", "gpu_exposed")
+               "sync_calls", "sync_stalls", "gpu_idle_causes", "host_point_ranges", "step_matches", "step_ranges",
+               "steps", "step_summary", "gpu_exposed")
 
 
 def prepare(trace: "Trace", step_patterns: Sequence[str] | None = None) -> None:

@@ -4,8 +4,8 @@
 -- group_by: pid
 -- param max_busy_pct = 50: a step is host-bound when its process's GPUs were busy less than this share of its wall
 --   time ...
--- param max_sync_frac = 0.5: ... and host waits (sync_ns) explain less than this fraction of its GPU-idle time
---   (otherwise sync_stall is the finding)
+-- param max_sync_frac = 0.5: ... and less than this fraction of its GPU-idle time is attributed to host waits
+--   (steps.sync_idle_ns; otherwise sync_stall is the finding)
 -- param min_step_frac = 0.2: report a process when at least this fraction of its steps are host-bound
 -- impact: for each host-bound step, wall time minus GPU busy time: the part of the step in which the GPU waited.
 -- summary: {n} of {step_count:int} steps of process {pid} were host-bound: the GPU was busy a median
@@ -19,7 +19,7 @@
 WITH flagged AS (
     SELECT s.*
     FROM steps s
-    WHERE s.gpu_busy_pct < $max_busy_pct AND s.sync_ns < $max_sync_frac * (s.dur_ns - s.gpu_busy_ns)
+    WHERE s.gpu_busy_pct < $max_busy_pct AND s.sync_idle_ns < $max_sync_frac * (s.dur_ns - s.gpu_busy_ns)
 ),
 per_pid AS (
     SELECT f.pid, count(*) AS n, quantile_cont(f.gpu_busy_pct, 0.5) AS median_busy_pct FROM flagged f GROUP BY f.pid

@@ -7,8 +7,11 @@
 -- * gpu_busy_ns: time inside the step window in which any GPU operation of the process ran (interval union across
 --   its devices, via the running totals of gpu_busy_by_pid); gpu_busy_pct = gpu_busy_ns / dur_ns * 100.
 -- * sync_ns: host time in waits (sync_calls) of the process that started inside the step.
+-- * sync_idle_ns: GPU idle time of the process's devices, in gaps that began inside the step, that
+--   gpu_idle_causes attributes to host waits (cause 'sync').
 -- Columns: step_id, pid, tid, step_index (0-based per process), name, phase, start_ns, end_ns, dur_ns,
--- kernel_count, kernel_time_ns, memcpy_count, memcpy_bytes, launch_count, gpu_busy_ns, gpu_busy_pct, sync_ns.
+-- kernel_count, kernel_time_ns, memcpy_count, memcpy_bytes, launch_count, gpu_busy_ns, gpu_busy_pct, sync_ns,
+-- sync_idle_ns.
 -- No parameters.
 CREATE OR REPLACE VIEW steps AS
 WITH s AS (
@@ -58,6 +61,13 @@ waits AS (
     ASOF JOIN s ON s.pid = y.pid AND s.start_ns <= y.start_ns
     WHERE y.start_ns < s.end_ns
     GROUP BY s.step_id
+),
+sync_idle AS (
+    SELECT s.step_id, CAST(sum(least(g.end_ns, s.end_ns) - g.start_ns) AS BIGINT) AS sync_idle_ns
+    FROM gpu_idle_causes g
+    ASOF JOIN s ON s.pid = g.pid AND s.start_ns <= g.start_ns
+    WHERE g.start_ns < s.end_ns AND g.cause = 'sync'
+    GROUP BY s.step_id
 )
 SELECT s.step_id, s.pid, s.tid, s.step_index, s.name, ph.phase,
        s.start_ns, s.end_ns, s.dur_ns,
@@ -66,10 +76,11 @@ SELECT s.step_id, s.pid, s.tid, s.step_index, s.name, ph.phase,
        coalesce(w.launch_count, 0) AS launch_count,
        b.b_end - b.b_start AS gpu_busy_ns,
        (b.b_end - b.b_start) * 100.0 / s.dur_ns AS gpu_busy_pct,
-       coalesce(y.sync_ns, 0) AS sync_ns
+       coalesce(y.sync_ns, 0) AS sync_ns, coalesce(z.sync_idle_ns, 0) AS sync_idle_ns
 FROM s
 LEFT JOIN phases ph USING (step_id)
 LEFT JOIN work w USING (step_id)
 LEFT JOIN busy_at b USING (step_id)
 LEFT JOIN waits y USING (step_id)
+LEFT JOIN sync_idle z USING (step_id)
 ORDER BY s.step_id
