@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 # Derived views worth computing once per analysis, in dependency order. A temporary table with a view's name
 # shadows the view for every later query on the connection, so later views and rules read the stored rows.
 MATERIALIZE = ("gpu_ops", "cuda_launches", "gpu_busy", "gpu_busy_by_pid", "gpu_idle_gaps", "gpu_device_summary",
-               "sync_calls", "sync_stalls", "gpu_idle_causes", "host_point_ranges", "step_matches", "step_ranges",
+               "sync_calls", "sync_stalls", "api_busy_by_thread", "gpu_idle_causes", "host_point_ranges", "step_matches", "step_ranges",
                "steps", "step_summary", "gpu_exposed")
 
 

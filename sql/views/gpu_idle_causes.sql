@@ -9,33 +9,35 @@
 --   copy        the next operation is a memcpy whose call started before the gap's midpoint: the host was inside
 --               the copy call (staging pageable memory, a synchronous copy) for most of the gap;
 --   launch      the launching thread spent most of the gap inside CUDA API calls (launching, querying, recording
---               events) before the next launch: launch overhead, typical of many tiny kernels;
---   host        the launching thread spent most of the gap outside CUDA calls (Python, data preparation, other
---               CPU work) before it launched the next operation;
+--               events, allocating) before the next launch: launch overhead, typical of many tiny kernels;
+--   host        the launching thread spent most of the gap outside CUDA calls (Python, data preparation, MPI,
+--               other CPU work) before it launched the next operation;
 --   unknown     the next operation has no recorded launch call.
 -- "Most" is half the gap. waited_ns is the part of the gap before the latest such wait returned;
--- host_outside_api_ns is the time the launching thread spent outside any CUDA API call between the gap start and
--- the next launch. Columns: gpu_idle_gaps columns, waited_ns, host_outside_api_ns, cause.
+-- host_outside_api_ns is the time the launching thread spent outside CUDA API calls between the gap start and the
+-- start of the next launch call (running API-time totals of api_busy_by_thread, so no interval join).
+-- Columns: gpu_idle_gaps columns, waited_ns, host_outside_api_ns, cause.
 -- No parameters.
 CREATE OR REPLACE VIEW gpu_idle_causes AS
-WITH thread_api AS (
-    SELECT pid, tid, correlation_id, start_ns,
-           max(end_ns) OVER (PARTITION BY pid, tid ORDER BY start_ns, end_ns
-                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end_ns
-    FROM api_calls
-),
-after_sync AS (
+WITH after_sync AS (
     SELECT gap_id, max(end_ns) - any_value(gap_start_ns) AS waited_ns
     FROM sync_stalls WHERE start_ns <= gap_start_ns GROUP BY gap_id
 ),
+api_at AS (
+    SELECT g.gap_id,
+           coalesce(a0.cum_before_ns + least(greatest(g.start_ns - a0.start_ns, 0), a0.dur_ns), 0) AS a_start,
+           coalesce(a1.cum_before_ns + least(greatest(g.next_api_start_ns - a1.start_ns, 0), a1.dur_ns), 0) AS a_next
+    FROM gpu_idle_gaps g
+    ASOF LEFT JOIN api_busy_by_thread a0 ON a0.pid = g.pid AND a0.tid = g.tid AND a0.start_ns <= g.start_ns
+    ASOF LEFT JOIN api_busy_by_thread a1
+      ON a1.pid = g.pid AND a1.tid = g.tid AND a1.start_ns <= g.next_api_start_ns
+    WHERE g.next_api_start_ns > g.start_ns
+),
 gaps AS (
     SELECT g.*, coalesce(s.waited_ns, 0) AS waited_ns,
-           greatest(g.next_api_start_ns - greatest(coalesce(t.prev_end_ns, g.start_ns), g.start_ns), 0)
-               AS host_outside_api_ns
+           coalesce(g.next_api_start_ns - g.start_ns - (a.a_next - a.a_start), 0) AS host_outside_api_ns
     FROM gpu_idle_gaps g
-    LEFT JOIN gpu_ops o ON o.op_id = g.next_op_id
-    LEFT JOIN thread_api t
-      ON t.pid = o.pid AND t.correlation_id = o.correlation_id AND t.start_ns = g.next_api_start_ns
+    LEFT JOIN api_at a ON a.gap_id = g.gap_id
     LEFT JOIN after_sync s ON s.gap_id = g.gap_id
 )
 SELECT gap_id, device_id, start_ns, end_ns, dur_ns, pid, tid, next_op_id, next_op_kind, next_op_name,
