@@ -176,6 +176,13 @@ def _sql_error(rule: Rule, exc: Exception) -> str:
     m = re.search(r"LINE (\d+):", text)
     if m:
         line += int(m.group(1)) - 1
+    else:  # binder errors carry no position: point at the first line naming the quoted identifier
+        name = re.search(r'(?:name|column|function) "?([A-Za-z_][A-Za-z0-9_.]*)"?', first)
+        if name:
+            for i, code in enumerate(rule.sql.splitlines()):
+                if re.search(rf"\b{re.escape(name.group(1))}\b", code.split("--", 1)[0]):
+                    line += i
+                    break
     return f"{rule.path}:{line}: rule {rule.id}: {first}"
 
 
@@ -311,3 +318,80 @@ def run_all(con, rules: list[Rule], values: dict[str, dict], basis: Basis) -> tu
         runs.append(run)
         out.extend(found)
     return out, runs, errors
+
+
+_DOC_INTRO = """# InferScope rules
+
+Generated from the headers of `sql/rules/*.sql` by `python -m inferscope.analyze.rules`.
+
+## Writing a rule
+
+A rule is one `.sql` file: a comment header, then one DuckDB `SELECT` over the trace model tables and the views
+in `sql/views/` (docs/trace-model.md; `inferscope query TRACE "SELECT * FROM gpu_idle_causes"` shows a view).
+Load your own with `inferscope analyze TRACE --rules DIR` (or `Trace.analyze(rules_dirs=[DIR])`).
+
+```sql
+-- rule: long_kernels
+-- title: Kernels longer than a threshold
+-- severity: auto
+-- group_by: device_id
+-- param min_ns = 1000000: shortest kernel reported (ns)
+-- impact: the kernel's duration.
+-- summary: {n} kernel{s} on {gpu} ran longer than {p_min_ns:time}, {impact:time} in total; the longest is
+--   {name} ({dur_ns:time}).
+-- recommendation: Look at these kernels with Nsight Compute.
+-- why: Long kernels dominate step time.
+SELECT dur_ns AS impact_ns, start_ns, end_ns, dur_ns, device_id, pid, name
+FROM kernels WHERE dur_ns >= $min_ns
+```
+
+Header keys (one per line, `-- key: value`; a value continues on lines indented by two spaces):
+
+| key | required | meaning |
+|---|---|---|
+| `rule` | yes | id, lower_snake_case, unique across all loaded rules |
+| `title` | yes | short name of the problem |
+| `severity` | yes | `high`, `medium`, `low`, `info`, or `auto` (by impact relative to the device's active span: >= 10 % high, >= 3 % medium, > 0 low, 0 info) |
+| `summary` | yes | one sentence template (below) |
+| `recommendation` | yes | what to do; also a template |
+| `group_by` | no | columns whose values split the rows into findings (default `device_id, pid`; absent columns are ignored) |
+| `param NAME = DEFAULT: doc` | no | a parameter, used in the SQL as `$NAME`; override with `--param RULE.NAME=VALUE` (typed like the default) |
+| `impact`, `why`, `parity` | no | what impact_ns measures; why the recommendation helps; relation to an nsys rule |
+
+The query must return `impact_ns` (GPU time lost or at stake for the row, ns). Optional columns with a meaning:
+`start_ns`/`end_ns` (the finding's time windows), `device_id`, `pid`, `tid` (where), `severity` (overrides the
+header per row). Rows are grouped by `group_by` into findings; a finding's impact is the sum of its rows'
+impact_ns; findings of all rules are ranked by impact.
+
+Templates are Python format strings over the finding's rows: `{col}` is the value in its costliest row, `{sum_col}`,
+`{max_col}`, `{min_col}`, `{avg_col}` aggregate numeric columns, `{n}` counts rows (`{s}`, `{es}`, `{ies}` pluralise),
+`{impact}` is the finding's impact, `{share}` its percentage of the device's active span, `{gpu}` reads "GPU 3" or
+"all GPUs", `{p_NAME}` is a parameter value. Unit formats: `{x:time}` (ns), `{x:bytes}`, `{x:rate}` (bytes/s),
+`{x:pct}`, `{x:int}`.
+
+A malformed rule (bad header line, SQL error, missing impact_ns, a template naming a column the query does not
+return) is reported as `FILE:LINE: message` in `rule_errors` (and as a warning by the CLI); the other rules still run.
+
+## Built-in rules
+"""
+
+
+def markdown() -> str:
+    rules, errors = discover()
+    if errors:
+        raise RuleError("; ".join(errors))
+    out = [_DOC_INTRO]
+    for r in rules:
+        out += [f"### `{r.id}`: {r.title}", "", f"Severity: {r.severity}. Findings per: {', '.join(r.group_by)}.", ""]
+        if r.parity:
+            out += [f"nsys parity: {r.parity}", ""]
+        out += [f"Impact: {r.impact_doc}", "", f"Why: {r.why}", "", f"Recommendation: {r.recommendation}", ""]
+        if r.params:
+            out += ["| parameter | default | meaning |", "|---|---|---|"]
+            out += [f"| `{p.name}` | `{p.default}` | {p.doc} |" for p in r.params.values()]
+            out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    Path("docs/rules.md").write_text(markdown(), encoding="utf-8")
