@@ -17,10 +17,13 @@
 --   (torch.compile, fused optimizers/attention), and batch more work per kernel.
 -- why: When a kernel takes less time than the host needs to launch it, the GPU finishes before the next launch
 --   arrives: throughput is set by the CPU's launch rate, not the GPU. A CUDA graph launches a whole step in one call.
-WITH launched AS (
-    SELECT l.*, k.short_name
+WITH short_names AS (
+    SELECT name, any_value(short_name) AS short_name FROM kernels GROUP BY name
+),
+launched AS (
+    SELECT l.*, coalesce(k.short_name, l.op_name) AS short_name
     FROM cuda_launches l
-    JOIN gpu_ops k USING (op_id)
+    LEFT JOIN short_names k ON k.name = l.op_name
     WHERE l.op_kind = 'kernel' AND l.api_name IS NOT NULL AND l.graph_id IS NULL
 ),
 per_device AS (

@@ -18,7 +18,7 @@ WITH e AS (
 ),
 names AS (
     SELECT device_id, short_name, count(*) AS count, sum(dur_ns) AS dur_ns
-    FROM gpu_ops WHERE is_comm GROUP BY device_id, short_name
+    FROM kernels WHERE name ILIKE '%nccl%' GROUP BY device_id, short_name
 )
 SELECT CAST(round(e.exposed_ns * n.dur_ns / sum(n.dur_ns) OVER (PARTITION BY n.device_id)) AS BIGINT) AS impact_ns,
        n.device_id, n.short_name, n.count, n.dur_ns, e.comm_busy_ns, e.exposed_ns

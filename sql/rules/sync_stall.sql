@@ -20,11 +20,14 @@ WITH thresholds AS (
     SELECT s.pid, greatest($min_idle_ns, coalesce($min_idle_step_frac * ss.p50_ns, 0)) AS min_idle_ns
     FROM (SELECT DISTINCT pid FROM sync_stalls) s LEFT JOIN step_summary ss USING (pid)
 ),
+sync_points AS (
+    SELECT sync_id AS point_id, pid, tid, start_ns AS ts_ns FROM sync_calls WHERE tid IS NOT NULL
+),
 waits AS (
     SELECT st.*, coalesce(nvtx_label(i.name), '(no annotation)') AS context, nvtx_label(o.name) AS outer_context
     FROM sync_stalls st
     JOIN thresholds t USING (pid)
-    LEFT JOIN host_point_ranges h ON h.point_kind = 'sync' AND h.point_id = st.sync_id
+    LEFT JOIN nvtx_ranges_at(sync_points) h ON h.point_id = st.sync_id
     LEFT JOIN nvtx_ranges i ON i.range_id = h.innermost_range_id
     LEFT JOIN nvtx_ranges o ON o.range_id = h.outermost_range_id
     WHERE st.exposed_idle_ns >= t.min_idle_ns

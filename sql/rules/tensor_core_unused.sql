@@ -11,22 +11,25 @@
 -- recommendation: {advice}
 -- why: FP32 GEMMs run on the CUDA cores; the same GPU runs TF32/BF16/FP16 GEMMs on Tensor Cores several times
 --   faster, usually with no accuracy loss that matters for inference.
-WITH arch AS (
+WITH names AS (
+    -- one row per distinct kernel name and device: the name tests below run per name, not per execution
+    SELECT device_id, name AS label, short_name, count(*) AS count, sum(dur_ns) AS dur_ns
+    FROM kernels GROUP BY ALL
+),
+arch AS (
     -- compute capability from the device table, else from the sm_XX / cutlass_XX architecture tags of kernel names
-    SELECT o.device_id,
+    SELECT n.device_id,
            coalesce(max(d.compute_major * 10 + d.compute_minor),
-                    max(TRY_CAST(nullif(regexp_extract(o.label, '(?:^|_)sm_?([0-9]{2,3})_', 1), '') AS INTEGER)),
-                    max(TRY_CAST(nullif(regexp_extract(o.label, 'cutlass_([0-9]{2,3})_', 1), '') AS INTEGER))) AS cc,
+                    max(TRY_CAST(nullif(regexp_extract(n.label, '(?:^|_)sm_?([0-9]{2,3})_', 1), '') AS INTEGER)),
+                    max(TRY_CAST(nullif(regexp_extract(n.label, 'cutlass_([0-9]{2,3})_', 1), '') AS INTEGER))) AS cc,
            max(d.compute_major) IS NOT NULL AS from_table
-    FROM gpu_ops o LEFT JOIN devices d USING (device_id)
-    WHERE o.op_kind = 'kernel'
-    GROUP BY o.device_id
+    FROM names n LEFT JOIN devices d USING (device_id)
+    GROUP BY n.device_id
 ),
 fp32 AS (
-    SELECT device_id, short_name, count(*) AS count, sum(dur_ns) AS dur_ns
-    FROM gpu_ops
-    WHERE op_kind = 'kernel'
-      AND regexp_matches(label, '(?i)(gemm|matmul)')
+    SELECT device_id, short_name, sum(count) AS count, sum(dur_ns) AS dur_ns
+    FROM names
+    WHERE regexp_matches(label, '(?i)(gemm|matmul)')
       AND regexp_matches(label, '(?i)(ffma|simt|sgemm|f32f32_f32f32_f32)')
       AND NOT regexp_matches(label, '(?i)(tf32|tensorop|hmma|imma|bf16|f16|s1688|s16816|s884|i8)')
     GROUP BY device_id, short_name

@@ -21,5 +21,7 @@ FROM (
            END AS priority
     FROM nvtx_ranges
     WHERE category IS DISTINCT FROM 'gpu_user_annotation' AND dur_ns > 0
+      -- one cheap pass discards the (usually millions of) names that cannot match any pattern
+      AND regexp_matches(name, '(?i)(step|iter|prefill|decod|context|forward|fwd)')
 )
 WHERE priority IS NOT NULL
