@@ -64,3 +64,23 @@ def test_cli_terminal_summary_opens_with_the_headline(cache_dir, open_trace):
     headline = open_trace(trace).analyze().headline
     assert " ".join(r.stdout.split())[: 60] == " ".join(headline.split())[:60]
     assert "Findings" in r.stdout and "Key metrics" in r.stdout
+
+
+@needs_shared
+def test_metrics_api_gives_the_analysis_metrics(open_trace):
+    t = open_trace(next(p for p in NSYS_SQLITE if p.stem.startswith("a100x4")))
+    assert [(m.qualified_id, m.value) for m in t.metrics()] == [(m.qualified_id, m.value) for m in t.analyze().metrics]
+    df = t.analyze().metrics_df()
+    assert set(df.columns) >= {"id", "value", "unit", "polarity", "scope", "device_id", "key"}
+
+
+@needs_shared
+def test_headline_states_the_measured_figures(open_trace):
+    from inferscope.units import fmt_ns, fmt_pct
+
+    saxpy = open_trace(next(p for p in NSYS_SQLITE if p.stem.startswith("a100_saxpy"))).analyze()
+    busy, span = saxpy.value("gpu_busy_pct"), saxpy.value("gpu_span_ns")
+    assert saxpy.headline.startswith(f"The GPU sat idle {fmt_pct(100 - busy)} of the {fmt_ns(span)} active span")
+    h100 = open_trace(next(p for p in NSYS_SQLITE if p.stem.startswith("h100"))).analyze()
+    assert h100.headline.startswith(f"Copy-bound: memory copies kept the 2 GPUs busy {fmt_pct(h100.value('copy_busy_pct'))}")
+    assert h100.findings[0].rule_id == "copy_bound"

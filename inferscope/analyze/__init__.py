@@ -20,9 +20,11 @@ if TYPE_CHECKING:
 
 # Derived views worth computing once per analysis, in dependency order. A temporary table with a view's name
 # shadows the view for every later query on the connection, so later views and rules read the stored rows.
-MATERIALIZE = ("gpu_ops", "cuda_launches", "gpu_busy", "gpu_busy_by_pid", "gpu_idle_gaps", "gpu_device_summary",
-               "sync_calls", "sync_stalls", "api_busy_by_thread", "gpu_idle_causes", "step_matches", "step_ranges",
+MATERIALIZE = ("gpu_ops", "cuda_launches", "gpu_busy", "gpu_idle_gaps", "gpu_device_summary", "sync_calls",
+               "sync_stalls", "api_busy_by_thread", "gpu_idle_causes", "step_matches", "step_ranges", "gpu_busy_by_pid",
                "steps", "step_summary", "gpu_exposed")
+# Only the step figures need these; without step markers they are left as (unused) views.
+STEP_ONLY = ("gpu_busy_by_pid", "steps", "step_summary")
 
 
 def prepare(trace: "Trace", step_patterns: Sequence[str] | None = None) -> None:
@@ -32,9 +34,9 @@ def prepare(trace: "Trace", step_patterns: Sequence[str] | None = None) -> None:
     for name in MATERIALIZE:
         if name == "step_matches" and step_patterns:
             con.execute(_custom_step_matches(con, step_patterns))
-        elif name in ("steps", "step_summary") and not con.execute("SELECT count(*) FROM step_ranges").fetchall()[0][0]:
-            # no step markers: skip the per-step joins (and the phase-name scan) over every launch and range
-            con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM main.{name} WHERE false")
+        elif name in STEP_ONLY and not con.execute("SELECT count(*) FROM step_ranges").fetchall()[0][0]:
+            if name != "gpu_busy_by_pid":  # no step markers: skip the per-step joins over every launch and range
+                con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM main.{name} WHERE false")
         else:
             con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM main.{name}")
 

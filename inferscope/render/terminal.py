@@ -34,8 +34,12 @@ KEY_METRICS = (
 )
 
 
+_HIDE_ZERO = {mid for mid, _ in KEY_METRICS if mid.startswith("idle_")} | {"comm_exposed_ns", "step_count"}
+
+
 def render(a: Analysis, color: bool = False, width: int | None = None) -> str:
     from rich.console import Console
+    from rich.padding import Padding
     from rich.table import Table
     from rich.text import Text
 
@@ -51,7 +55,7 @@ def render(a: Analysis, color: bool = False, width: int | None = None) -> str:
     table.add_column("value", justify="right")
     for mid, label in KEY_METRICS:
         m = a.metric(mid)
-        if m is None or m.value is None or (mid.startswith("idle_") and mid != "idle_gap_count" and not m.value):
+        if m is None or m.value is None or (mid in _HIDE_ZERO and not m.value):
             continue
         table.add_row(label, fmt_value(m.value, m.unit))
     console.print(table)
@@ -74,8 +78,8 @@ def render(a: Analysis, color: bool = False, width: int | None = None) -> str:
             head.append(f" {f.title}", style="bold")
             head.append(f"  {fmt_ns(f.impact_ns)}  ({f.rule_id})", style="dim")
             console.print(head)
-            console.print(Text("    " + f.summary))
-            console.print(Text("    → " + f.recommendation, style="green" if color else ""))
+            console.print(Padding(Text(f.summary), (0, 0, 0, 4)))
+            console.print(Padding(Text("→ " + f.recommendation, style="green" if color else ""), (0, 0, 0, 4)))
     for err in a.rule_errors:
         console.print(Text(f"warning: {err}", style="yellow"))
     return buf.getvalue()

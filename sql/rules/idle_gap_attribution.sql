@@ -22,7 +22,7 @@ causes AS (
     SELECT g.*, sum(dur_ns) OVER (PARTITION BY device_id, cause) AS cause_ns FROM gaps g
 )
 SELECT c.dur_ns AS impact_ns, c.start_ns, c.end_ns, c.dur_ns, c.device_id, c.cause, c.pid, c.tid, c.next_op_kind,
-       c.next_op_name, c.next_api_name, c.host_outside_api_ns,
+       o.label AS next_op_name, c.next_api_name, c.host_outside_api_ns,
        CASE c.cause
            WHEN 'sync' THEN 'the host was blocked in a synchronisation when the GPU ran out of work'
            WHEN 'host' THEN 'the launching thread was busy outside CUDA (Python, data preparation) before launching'
@@ -44,4 +44,5 @@ SELECT c.dur_ns AS impact_ns, c.start_ns, c.end_ns, c.dur_ns, c.device_id, c.cau
        END AS advice
 FROM causes c
 JOIN gpu_device_summary d USING (device_id)
+LEFT JOIN gpu_ops o ON o.op_id = c.next_op_id
 WHERE c.cause_ns >= $min_share * d.span_ns

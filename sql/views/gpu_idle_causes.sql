@@ -40,7 +40,7 @@ gaps AS (
     LEFT JOIN api_at a ON a.gap_id = g.gap_id
     LEFT JOIN after_sync s ON s.gap_id = g.gap_id
 )
-SELECT gap_id, device_id, start_ns, end_ns, dur_ns, pid, tid, next_op_id, next_op_kind, next_op_name,
+SELECT gap_id, device_id, start_ns, end_ns, dur_ns, pid, tid, next_op_id, next_op_kind,
        next_api_name, next_api_start_ns, next_api_end_ns, waited_ns, host_outside_api_ns,
        CASE
            WHEN waited_ns >= dur_ns / 2 THEN 'sync'
