@@ -10,7 +10,7 @@ from ..analysis import Analysis
 from ..units import fmt_bytes, fmt_ns, fmt_pct
 
 _CAUSES = {
-    "idle_sync_ns": ("sync-bound", "began while the host was blocked in a synchronisation"),
+    "idle_sync_ns": ("sync-bound", "passed while the host was blocked waiting for the GPU"),
     "idle_launch_ns": ("launch-bound", "passed while the host was busy in CUDA launch calls"),
     "idle_host_ns": ("host-bound", "passed while the host did CPU work before launching"),
     "idle_copy_ns": ("copy-bound", "passed while the host was inside copy calls"),
@@ -23,15 +23,17 @@ def sentence(a: Analysis) -> str:
     v = a.value
     ops = (v("kernel_count") or 0) + (v("memcpy_count") or 0) + (v("memset_count") or 0)
     if ops == 0:
+        steps = len(a.steps)
         return ("This trace has no GPU work (no kernels, copies or memsets), so nothing limits a GPU here; "
-                f"it holds {int(v('api_call_count') or 0):,} CUDA API calls and {len(a.steps)} steps.")
+                f"it holds {int(v('api_call_count') or 0):,} CUDA API calls and {steps} "
+                f"step{'' if steps == 1 else 's'}.")
     devices = int(v("device_count") or 1)
     gpus, was = ("the GPU", "was") if devices == 1 else (f"the {devices} GPUs", "were")
     busy = v("gpu_busy_pct") or 0.0
     span = fmt_ns(v("gpu_span_ns"))
     top = a.findings[0] if a.findings else None
-    tail = f"; the costliest finding is {top.title[0].lower() + top.title[1:]} ({fmt_ns(top.impact_ns)})" \
-        if top and top.impact_ns > 0 else ""
+    title = top.title if not top or top.title[1:2].isupper() else top.title[0].lower() + top.title[1:]
+    tail = f"; the costliest finding is {title} ({fmt_ns(top.impact_ns)})" if top and top.impact_ns > 0 else ""
     compute = v("compute_busy_pct") or 0.0
     copy = v("copy_busy_pct") or 0.0
     idle = {k: v(k) or 0 for k in _CAUSES}
@@ -40,6 +42,10 @@ def sentence(a: Analysis) -> str:
     label, desc = _CAUSES[cause]
     lead = "mostly" if idle_ns >= 0.5 * total_idle else "largest share"
     why = f", {lead} {label}: {fmt_ns(idle_ns)} {desc}" if idle_ns > 0 else ""
+    step_busy = v("step_gpu_busy_pct_p50")
+    if step_busy is not None and step_busy < 50:
+        return (f"Host-bound steps: the median step ({fmt_ns(v('step_time_p50_ns'))}) kept {gpus} busy only "
+                f"{fmt_pct(step_busy)} of its wall time, so the CPU sets the pace{why}{tail}.")
     if busy < 60:
         return (f"{gpus[0].upper() + gpus[1:]} sat idle {fmt_pct(100 - busy)} of the {span} active span "
                 f"({fmt_ns(total_idle)}){why}{tail}.")

@@ -265,7 +265,7 @@ def _template_fields(rows: pa.Table, values: dict, impact: int, basis_ns: int, d
     fields.update({f"p_{k}": v for k, v in values.items()})
     gpu = f"GPU {device_id}" if device_id is not None else "all GPUs"
     fields.update(n=rows.num_rows, s="" if rows.num_rows == 1 else "s", es="" if rows.num_rows == 1 else "es",
-                  ies="y" if rows.num_rows == 1 else "ies",
+                  ies="y" if rows.num_rows == 1 else "ies", were="was" if rows.num_rows == 1 else "were",
                   impact=impact, impact_ns=impact, basis_ns=basis_ns,
                   share=(impact * 100.0 / basis_ns) if basis_ns else None, gpu=gpu,
                   device_id=device_id if device_id is not None else first.get("device_id"),
@@ -364,7 +364,7 @@ header per row). Rows are grouped by `group_by` into findings; a finding's impac
 impact_ns; findings of all rules are ranked by impact.
 
 Templates are Python format strings over the finding's rows: `{col}` is the value in its costliest row, `{sum_col}`,
-`{max_col}`, `{min_col}`, `{avg_col}` aggregate numeric columns, `{n}` counts rows (`{s}`, `{es}`, `{ies}` pluralise),
+`{max_col}`, `{min_col}`, `{avg_col}` aggregate numeric columns, `{n}` counts rows (`{s}`, `{es}`, `{ies}`, `{were}` agree with it),
 `{impact}` is the finding's impact, `{share}` its percentage of the device's active span, `{gpu}` reads "GPU 3" or
 "all GPUs", `{p_NAME}` is a parameter value. Unit formats: `{x:time}` (ns), `{x:bytes}`, `{x:rate}` (bytes/s),
 `{x:pct}`, `{x:int}`.

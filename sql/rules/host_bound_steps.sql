@@ -20,6 +20,7 @@ WITH flagged AS (
     SELECT s.*
     FROM steps s
     WHERE s.gpu_busy_pct < $max_busy_pct AND s.sync_idle_ns < $max_sync_frac * (s.dur_ns - s.gpu_busy_ns)
+      AND s.pid IN (SELECT pid FROM gpu_ops)  -- a process with no GPU work at all is not held back by its host
 ),
 per_pid AS (
     SELECT f.pid, count(*) AS n, quantile_cont(f.gpu_busy_pct, 0.5) AS median_busy_pct FROM flagged f GROUP BY f.pid

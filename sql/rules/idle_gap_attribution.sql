@@ -7,7 +7,7 @@
 --   median step time (0 = off)
 -- param min_share = 0.02: report a cause when its gaps add up to at least this fraction of the device's active span
 -- impact: the idle time of the gaps with that cause.
--- summary: {gpu} sat idle {impact:time} ({share:pct} of its active span) in {n} gap{s} that were {cause}-bound: {meaning}.
+-- summary: {gpu} sat idle {impact:time} ({share:pct} of its active span) in {n} gap{s} that {were} {cause}-bound: {meaning}.
 --   The longest lasted {max_dur_ns:time}.
 -- recommendation: {advice}
 -- why: An idle GPU inside the run is waiting for something; the thread that launched the work ending each gap shows
@@ -24,9 +24,10 @@ causes AS (
 SELECT c.dur_ns AS impact_ns, c.start_ns, c.end_ns, c.dur_ns, c.device_id, c.cause, c.pid, c.tid, c.next_op_kind,
        o.label AS next_op_name, c.next_api_name, c.host_outside_api_ns,
        CASE c.cause
-           WHEN 'sync' THEN 'the host was blocked in a synchronisation when the GPU ran out of work'
+           WHEN 'sync' THEN 'the host was blocked in waits for the GPU (synchronisations, synchronous copies, cudaFree)'
            WHEN 'host' THEN 'the launching thread was busy outside CUDA (Python, data preparation) before launching'
-           WHEN 'launch' THEN 'the launching thread was inside CUDA API calls, launching work slower than the GPU ran it'
+           WHEN 'launch' THEN 'the launching thread was inside CUDA API calls (launching, allocating, recording events) '
+                              || 'and issued work slower than the GPU ran it'
            WHEN 'copy' THEN 'the host was inside the call issuing the next copy'
            WHEN 'dependency' THEN 'the next work was already queued but waited on another stream, event or device'
            ELSE 'the next work had no recorded launch call'

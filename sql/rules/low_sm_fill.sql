@@ -2,7 +2,8 @@
 -- title: Kernels with fewer thread blocks than the GPU has SMs
 -- severity: auto
 -- group_by: device_id
--- param min_kernel_ns = 10000: ignore kernel executions shorter than this (ns)
+-- param min_kernel_ns = 10000: ignore kernel executions shorter than this (ns); NCCL kernels are ignored too, as they
+--   use few blocks by design
 -- param min_share = 0.01: report a device when the estimated idle SM time is at least this fraction of its active
 --   span
 -- impact: for each kernel, its duration x the fraction of SMs without a block (1 - blocks / SMs): SM time left idle,
@@ -20,7 +21,7 @@ WITH sms AS (
 small AS (
     SELECT k.device_id, k.short_name, k.grid_x * k.grid_y * k.grid_z AS blocks, s.sm_count, k.dur_ns
     FROM kernels k JOIN sms s USING (device_id)
-    WHERE k.grid_x * k.grid_y * k.grid_z < s.sm_count AND k.dur_ns >= $min_kernel_ns
+    WHERE k.grid_x * k.grid_y * k.grid_z < s.sm_count AND k.dur_ns >= $min_kernel_ns AND k.name NOT ILIKE '%nccl%'
 ),
 shapes AS (
     SELECT device_id, short_name, blocks, any_value(sm_count) AS sm_count, count(*) AS count, sum(dur_ns) AS dur_ns,

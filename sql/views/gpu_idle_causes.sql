@@ -1,9 +1,9 @@
 -- gpu_idle_causes: why each GPU idle gap (gpu_idle_gaps) happened, judged from the host thread that launched the
 -- operation ending the gap. First matching cause wins:
---   sync        the process was blocked in a host wait (sync_stalls) when the device drained (the wait started at
---               or before the gap and returned inside it) and the wait covers at least half of the gap, so no
---               work could be queued meanwhile; when the host spent most of the gap after the wait returned, the
---               rest of the classification decides (a wait followed by long CPU work is host-bound);
+--   sync        the process spent at least half of the gap blocked in host waits that returned inside it
+--               (sync_stalls: synchronisations, synchronous copies, cudaFree), so no work could be queued
+--               meanwhile; when the host spent most of the gap after the wait returned, the rest of the
+--               classification decides (a wait followed by long CPU work is host-bound);
 --   dependency  the next operation had already been launched before the gap began: it waited on something else
 --               (an event or stream dependency, another device, a CUDA graph), not on the host;
 --   copy        the next operation is a memcpy whose call started before the gap's midpoint: the host was inside
@@ -13,15 +13,16 @@
 --   host        the launching thread spent most of the gap outside CUDA calls (Python, data preparation, MPI,
 --               other CPU work) before it launched the next operation;
 --   unknown     the next operation has no recorded launch call.
--- "Most" is half the gap. waited_ns is the part of the gap before the latest such wait returned;
+-- "Most" is half the gap. waited_ns is the time inside the gap covered by such waits (summed, capped at the gap);
 -- host_outside_api_ns is the time the launching thread spent outside CUDA API calls between the gap start and the
 -- start of the next launch call (running API-time totals of api_busy_by_thread, so no interval join).
 -- Columns: gpu_idle_gaps columns, waited_ns, host_outside_api_ns, cause.
 -- No parameters.
 CREATE OR REPLACE VIEW gpu_idle_causes AS
 WITH after_sync AS (
-    SELECT gap_id, max(end_ns) - any_value(gap_start_ns) AS waited_ns
-    FROM sync_stalls WHERE start_ns <= gap_start_ns GROUP BY gap_id
+    SELECT gap_id, least(sum(end_ns - greatest(start_ns, gap_start_ns)), any_value(gap_end_ns - gap_start_ns))
+               AS waited_ns
+    FROM sync_stalls GROUP BY gap_id
 ),
 api_at AS (
     SELECT g.gap_id,
