@@ -15,7 +15,7 @@ per_device AS (
     FROM sync_calls s
     JOIN pid_devices d ON d.pid = s.pid
     WHERE s.sync_device_id IS NULL OR s.sync_device_id = d.device_id
-)
+),
 in_gap AS (
     SELECT p.*, g.gap_id, g.start_ns AS gap_start_ns, g.end_ns AS gap_end_ns,
            lag(p.end_ns) OVER w AS prev_end_ns, lead(p.end_ns) OVER w IS NULL AS last_in_gap
