@@ -21,6 +21,8 @@ class Engine:
     def __init__(self, parquet_dir: Path | None = None, tables: dict[str, pa.Table] | None = None,
                  view_dirs: tuple[str, ...] = ("views",)):
         self.con = duckdb.connect(config={"threads": 2} if False else {})
+        # DuckDB draws a progress bar on stdout for slow queries, which would corrupt JSON printed to stdout.
+        self.con.execute("SET enable_progress_bar = false")
         for name in model.TABLE_BY_NAME:
             if parquet_dir is not None:
                 file = str(parquet_dir / f"{name}.parquet").replace("'", "''")

@@ -18,6 +18,7 @@ from .progress import spinner
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .analysis import Analysis, Metric
     from .stats import StatsResult
 
 
@@ -68,6 +69,24 @@ class Trace:
         from .stats import StatsResult, report_sql, resolve
 
         return StatsResult(resolve(report), self.engine.query(report_sql(report)))
+
+    def analyze(self, rules_dirs=(), params: dict[str, dict] | None = None, step_patterns=None,
+                evidence_rows: int = 50) -> "Analysis":
+        """Metrics, ranked findings and per-step rows (`inferscope.analysis.Analysis`).
+
+        rules_dirs: extra directories of rule .sql files; params: {rule_id: {param: value}} overriding header
+        defaults; step_patterns: regular expressions naming step ranges, replacing the defaults;
+        evidence_rows: evidence rows per finding kept in the JSON form.
+        """
+        from .analyze import run
+
+        return run(self, rules_dirs, params, step_patterns, evidence_rows)
+
+    def metrics(self, step_patterns=None) -> "list[Metric]":
+        """The metrics of `analyze()` without running the rules (ids listed in docs/metrics.md)."""
+        from .analyze import compute_metrics
+
+        return compute_metrics(self, step_patterns)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

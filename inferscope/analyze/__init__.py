@@ -1,0 +1,90 @@
+"""The analysis engine behind `Trace.analyze()` and `inferscope analyze`.
+
+Order of work: materialise the derived views the metrics and rules share (so a 1M-kernel trace sweeps its
+intervals once, not once per rule), compute metrics (sql/metrics), run rules (sql/rules + user dirs), rank the
+findings and write the headline. The SQL files are the definitions; this package only schedules them and turns
+rows into `inferscope.analysis` objects.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+from ..analysis import Analysis, Metric
+from ..errors import QueryError
+from . import headline as _headline
+from . import metrics as _metrics
+from . import rules as _rules
+
+if TYPE_CHECKING:
+    from ..trace import Trace
+
+# Derived views worth computing once per analysis, in dependency order. A temporary table with a view's name
+# shadows the view for every later query on the connection, so later views and rules read the stored rows.
+MATERIALIZE = ("gpu_ops", "cuda_launches", "gpu_busy", "gpu_idle_gaps", "gpu_device_summary", "sync_calls",
+               "sync_stalls", "api_busy_by_thread", "gpu_idle_causes", "step_matches", "step_ranges", "gpu_busy_by_pid",
+               "steps", "step_summary", "gpu_exposed")
+# Only the step figures need these; without step markers they are left as (unused) views.
+STEP_ONLY = ("gpu_busy_by_pid", "steps", "step_summary")
+
+
+def prepare(trace: "Trace", step_patterns: Sequence[str] | None = None) -> None:
+    con = trace.engine.con
+    for name in reversed(MATERIALIZE):
+        con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+    for name in MATERIALIZE:
+        if name == "step_matches" and step_patterns:
+            con.execute(_custom_step_matches(con, step_patterns))
+        elif name in STEP_ONLY and not con.execute("SELECT count(*) FROM step_ranges").fetchall()[0][0]:
+            if name != "gpu_busy_by_pid":  # no step markers: skip the per-step joins over every launch and range
+                con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM main.{name} WHERE false")
+        else:
+            con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM main.{name}")
+
+
+def _custom_step_matches(con, patterns: Sequence[str]) -> str:
+    """User patterns all share priority 1: every range matching any of them is a step."""
+    import duckdb
+
+    for p in patterns:
+        try:
+            con.execute("SELECT regexp_matches('', $p)", {"p": p}).fetchall()
+        except duckdb.Error as exc:
+            raise QueryError(f"--step-pattern {p!r}: not a valid regular expression ({str(exc).splitlines()[0]})")
+    test = " OR ".join(f"regexp_matches(name, '{p.replace(chr(39), chr(39) * 2)}')" for p in patterns)
+    return ("CREATE TEMP TABLE step_matches AS SELECT range_id, 1 AS priority FROM nvtx_ranges "
+            f"WHERE category IS DISTINCT FROM 'gpu_user_annotation' AND dur_ns > 0 AND ({test})")
+
+
+def compute_metrics(trace: "Trace", step_patterns: Sequence[str] | None = None) -> list[Metric]:
+    prepare(trace, step_patterns)
+    return _metrics.compute(trace.engine.con)
+
+
+def run(trace: "Trace", rules_dirs: Sequence[str] = (), params: dict[str, dict] | None = None,
+        step_patterns: Sequence[str] | None = None, evidence_rows: int = 50) -> Analysis:
+    rules, errors = _rules.discover(rules_dirs)
+    values = _rules.resolve_params(rules, params)
+    prepare(trace, step_patterns)
+    con = trace.engine.con
+    metrics = _metrics.compute(con)
+    devices = con.sql("SELECT * FROM gpu_device_summary ORDER BY device_id").to_arrow_table()
+    basis = _rules.Basis(
+        device_span_ns={r["device_id"]: r["span_ns"] or 0 for r in devices.to_pylist()},
+        gpu_span_ns=con.execute("SELECT coalesce(max(end_ns) - min(start_ns), 0) FROM gpu_ops").fetchall()[0][0])
+    findings, runs, rule_errors = _rules.run_all(con, rules, values, basis)
+    findings.sort(key=lambda f: (-f.impact_ns, ("high", "medium", "low", "info").index(f.severity), f.rule_id))
+    steps = con.sql("SELECT * FROM steps ORDER BY step_id").to_arrow_table()
+    analysis = Analysis(trace_path=str(trace.path), source_format=trace.meta.get("source_format", trace.format),
+                        headline="", metrics=metrics, findings=findings, steps=steps, devices=devices,
+                        rules=runs, rule_errors=errors + rule_errors, step_source=_step_source(con, step_patterns),
+                        evidence_rows=evidence_rows)
+    analysis.headline = _headline.sentence(analysis)
+    return analysis
+
+
+def _step_source(con, step_patterns) -> str | None:
+    row = con.execute("SELECT count(*), min(name), any_value(priority) FROM step_ranges").fetchall()[0]
+    if not row[0]:
+        return None
+    origin = "--step-pattern " + ", ".join(repr(p) for p in step_patterns) if step_patterns else "default patterns"
+    return f"{row[0]} annotation ranges such as {row[1]!r} ({origin})"

@@ -1,0 +1,82 @@
+"""`inferscope analyze`: what limits this trace, ranked findings and what to do (a thin layer over Trace.analyze)."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import QueryError
+from ._common import CacheDirOpt, NoCacheOpt, TraceArg, app, open_trace
+
+
+def parse_params(items: list[str]) -> dict[str, dict[str, str]]:
+    """RULE.KEY=VALUE strings -> {rule: {key: value}} (values are typed against the rule's defaults later)."""
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        target, sep, value = item.partition("=")
+        rule, dot, key = target.partition(".")
+        if not sep or not dot or not rule or not key:
+            raise QueryError(f"--param {item!r}: expected RULE.KEY=VALUE, e.g. gpu_gaps.gap_ns=1000000")
+        out.setdefault(rule.strip(), {})[key.strip()] = value.strip()
+    return out
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file in the same directory and rename, so a failed run leaves no partial file."""
+    path = path.expanduser()
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+@app.command()
+def analyze(
+    trace: TraceArg,
+    format: Annotated[Optional[str], typer.Option("--format", "-f", help="terminal or json (default: terminal on "
+                      "stdout; with -o, from the file suffix, else json).", show_default=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file (atomically) "
+                      "instead of stdout.")] = None,
+    rules: Annotated[Optional[list[Path]], typer.Option("--rules", help="Directory of extra rule .sql files "
+                     "(repeatable).")] = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", help="Override a rule parameter: "
+                     "RULE.KEY=VALUE (repeatable).")] = None,
+    step_pattern: Annotated[Optional[list[str]], typer.Option("--step-pattern", help="Regular expression naming "
+                            "step ranges (repeatable; replaces the defaults).")] = None,
+    evidence_rows: Annotated[int, typer.Option("--evidence-rows", help="Evidence rows per finding in "
+                             "JSON.")] = 50,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Say what limits the trace, how much it costs and what to do: metrics and findings ranked by impact.
+
+    Example: inferscope analyze run.nsys-rep --param gpu_gaps.gap_ns=1000000 -o analysis.json
+    """
+    from ..render import FORMATS, SUFFIXES, render
+
+    fmt = format or (SUFFIXES.get(output.suffix.lower(), "json") if output is not None else "terminal")
+    if fmt not in FORMATS:
+        raise QueryError(f"unknown format {fmt!r}; choose from {', '.join(sorted(FORMATS))}")
+    params = parse_params(param or [])
+    t = open_trace(trace, cache_dir, no_cache)
+    analysis = t.analyze(rules_dirs=[str(r) for r in rules or []], params=params, step_patterns=step_pattern or None,
+                         evidence_rows=evidence_rows)
+    for err in analysis.rule_errors:
+        typer.echo(f"inferscope: warning: {err}", err=True)
+    text = render(analysis, fmt, color=output is None and sys.stdout.isatty())
+    if output is not None:
+        write_atomic(output, text)
+    else:
+        sys.stdout.write(text)

@@ -1,0 +1,41 @@
+"""Output formats for an `Analysis`: one function per format, looked up by name.
+
+`inferscope analyze --format NAME` and `-o FILE.ext` pick a renderer from FORMATS; a new format is one module
+that adds itself here (FORMATS["md"] = render_markdown). A renderer takes the Analysis and returns the whole
+document as text, so the CLI can write it atomically; it never computes anything the Analysis does not hold.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from ..analysis import Analysis
+
+Renderer = Callable[..., str]
+
+
+def render_json(analysis: Analysis, **_options) -> str:
+    return analysis.to_json() + "\n"
+
+
+def render_terminal(analysis: Analysis, color: bool = False, width: int | None = None, **_options) -> str:
+    from .terminal import render
+
+    return render(analysis, color=color, width=width)
+
+
+FORMATS: dict[str, Renderer] = {"terminal": render_terminal, "json": render_json}
+SUFFIXES: dict[str, str] = {".json": "json", ".txt": "terminal"}
+
+
+def register(name: str, renderer: Renderer, *suffixes: str) -> None:
+    FORMATS[name] = renderer
+    for s in suffixes:
+        SUFFIXES[s] = name
+
+
+def render(analysis: Analysis, fmt: str, **options) -> str:
+    from ..errors import QueryError
+
+    if fmt not in FORMATS:
+        raise QueryError(f"unknown format {fmt!r}; choose from {', '.join(sorted(FORMATS))}")
+    return FORMATS[fmt](analysis, **options)

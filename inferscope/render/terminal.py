@@ -1,0 +1,85 @@
+"""The terminal summary of an analysis: headline first, then key metrics, then findings by impact."""
+from __future__ import annotations
+
+import io
+
+from ..analysis import Analysis
+from ..units import fmt_ns, fmt_value
+
+_SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+# (metric id, label) shown in the key-metrics table when the trace has a value for them.
+KEY_METRICS = (
+    ("gpu_span_ns", "GPU active span"),
+    ("gpu_busy_pct", "GPU busy (union, all devices)"),
+    ("compute_busy_pct", "  kernels"),
+    ("copy_busy_pct", "  copies"),
+    ("gpu_idle_ns", "GPU idle inside the span"),
+    ("idle_sync_ns", "  after synchronisation"),
+    ("idle_launch_ns", "  launch-bound"),
+    ("idle_host_ns", "  host-bound"),
+    ("idle_copy_ns", "  copy-bound"),
+    ("idle_dependency_ns", "  waiting on dependencies"),
+    ("kernel_count", "Kernels"),
+    ("kernel_dur_p50_ns", "Median kernel"),
+    ("short_kernel_pct", "Kernels shorter than their launch"),
+    ("h2d_rate", "Achieved H2D bandwidth"),
+    ("sync_exposed_idle_ns", "GPU idle exposed by host waits"),
+    ("comm_exposed_ns", "Exposed NCCL time"),
+    ("step_count", "Steps"),
+    ("step_time_p50_ns", "Step time p50"),
+    ("step_time_p90_ns", "Step time p90"),
+    ("step_time_p99_ns", "Step time p99"),
+    ("step_gpu_busy_pct_p50", "GPU busy per step (p50)"),
+)
+
+
+_HIDE_ZERO = {mid for mid, _ in KEY_METRICS if mid.startswith("idle_")} | {"comm_exposed_ns", "step_count"}
+
+
+def render(a: Analysis, color: bool = False, width: int | None = None) -> str:
+    from rich.console import Console
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=color, color_system="standard" if color else None,
+                      width=width or 110, highlight=False)
+    console.print(Text(a.headline, style="bold"))
+    console.print(Text(f"{a.trace_path} ({a.source_format})", style="dim"))
+    console.print()
+
+    table = Table(title="Key metrics", title_justify="left", show_header=False, box=None, padding=(0, 2))
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for mid, label in KEY_METRICS:
+        m = a.metric(mid)
+        if m is None or m.value is None or (mid in _HIDE_ZERO and not m.value):
+            continue
+        table.add_row(label, fmt_value(m.value, m.unit))
+    console.print(table)
+    if a.step_source:
+        console.print(Text(f"Steps: {a.step_source}", style="dim"))
+    for phase in sorted({m.key for m in a.metrics if m.scope == "phase" and m.key}):
+        n = a.value("phase_step_count", key=phase)
+        p50 = a.value("phase_step_time_p50_ns", key=phase)
+        p99 = a.value("phase_step_time_p99_ns", key=phase)
+        console.print(f"  {phase}: {int(n or 0)} steps, p50 {fmt_ns(p50)}, p99 {fmt_ns(p99)}")
+    console.print()
+
+    if not a.findings:
+        console.print("No findings: no rule fired on this trace.")
+    else:
+        console.print(Text(f"Findings ({len(a.findings)}, by GPU time at stake)", style="bold"))
+        for i, f in enumerate(a.findings, 1):
+            head = Text(f"{i:>2}. ")
+            head.append(f"[{f.severity}]", style=_SEVERITY_STYLE.get(f.severity, ""))
+            head.append(f" {f.title}", style="bold")
+            head.append(f"  {fmt_ns(f.impact_ns)}  ({f.rule_id})", style="dim")
+            console.print(head)
+            console.print(Padding(Text(f.summary), (0, 0, 0, 4)))
+            console.print(Padding(Text("→ " + f.recommendation, style="green" if color else ""), (0, 0, 0, 4)))
+    for err in a.rule_errors:
+        console.print(Text(f"warning: {err}", style="yellow"))
+    return buf.getvalue()

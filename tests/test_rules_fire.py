@@ -1,0 +1,164 @@
+"""Every built-in rule on a trace where it must fire and on one where it must not.
+
+Shared exports are used where they show the pattern; otherwise tests/synth.py builds a small trace on the real nsys
+schema (a copy of a shared export edited with sqlite3) and the case names say so ("synth_..."). Where a number can
+be computed independently from the raw export, the test checks the finding's figure against it.
+"""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from tests import synth
+from tests.conftest import NSYS_TRACES, needs_shared
+
+pytestmark = needs_shared
+
+SAXPY = "a100_saxpy_mpi_nsys2022.2.sqlite"
+CLOVER = "a100x4_cloverleaf_nsys2024.5.sqlite"
+H100 = "h100_2gpu_fastvideo.sqlite"
+MOCK = "nsys_ai_mock.sqlite"
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    d = tmp_path_factory.mktemp("synth")
+    return {
+        "synth_memset_sync": synth.memset_sync(d),
+        "synth_long_gap": synth.long_gap(d),
+        "synth_steps": synth.stepped(d, "synth_steps")[0],
+        "synth_host_bound_steps": synth.stepped(d, "synth_host_bound_steps", hole_ns=60_000_000)[0],
+        "synth_nccl_exposed": synth.nccl(d, overlapped=False),
+        "synth_nccl_overlapped": synth.nccl(d, overlapped=True),
+        "synth_uneven_gpus": synth.uneven_gpus(d),
+    }
+
+
+def trace_path(name, built):
+    return built[name] if name.startswith("synth_") else NSYS_TRACES / name
+
+
+# (rule, trace, params) where the rule must report at least one finding
+FIRES = [
+    ("cuda_memcpy_async", H100, {}),
+    ("cuda_memcpy_sync", CLOVER, {}),
+    ("cuda_memset_sync", "synth_memset_sync", {}),
+    ("cuda_api_sync", CLOVER, {}),
+    ("gpu_gaps", "synth_long_gap", {}),
+    ("gpu_gaps", SAXPY, {"gap_ns": 1_000_000}),
+    ("gpu_time_util", SAXPY, {}),
+    ("sync_stall", SAXPY, {}),
+    ("sync_stall", CLOVER, {}),
+    ("idle_gap_attribution", SAXPY, {}),
+    ("idle_gap_attribution", MOCK, {}),
+    ("launch_overhead", H100, {}),
+    ("launch_overhead", MOCK, {"min_kernels": 1}),
+    ("copy_bound", H100, {}),
+    ("tensor_core_unused", H100, {}),
+    ("low_sm_fill", SAXPY, {}),
+    ("alloc_churn", CLOVER, {}),
+    ("alloc_churn", "synth_steps", {}),
+    ("nccl_exposed", "synth_nccl_exposed", {}),
+    ("device_imbalance", "synth_uneven_gpus", {}),
+    ("host_bound_steps", "synth_host_bound_steps", {}),
+]
+
+# (rule, trace, params) where the rule must stay silent, and why
+SILENT = [
+    ("cuda_memcpy_async", CLOVER, {}),            # its copies are synchronous cudaMemcpy
+    ("cuda_memcpy_sync", H100, {}),               # only cudaMemcpyAsync
+    ("cuda_memset_sync", H100, {}),               # memsets are cudaMemsetAsync of device memory
+    ("cuda_api_sync", SAXPY, {}),                 # no device/stream synchronisation calls
+    ("gpu_gaps", SAXPY, {}),                      # longest gap 196 ms < 500 ms default
+    ("gpu_time_util", H100, {}),                  # copies keep both GPUs ~99 % busy
+    ("sync_stall", H100, {}),                     # its 8 stream syncs expose < 1 % idle
+    ("idle_gap_attribution", H100, {}),           # idle is 0.7 % of the span
+    ("launch_overhead", CLOVER, {}),              # 9 % of kernels shorter than their launch
+    ("copy_bound", CLOVER, {}),                   # copies 2.7 % of the span
+    ("tensor_core_unused", CLOVER, {}),           # no GEMM kernels
+    ("low_sm_fill", CLOVER, {}),                  # its 16-block kernels last ~5 µs
+    ("alloc_churn", H100, {}),                    # no allocation calls
+    ("nccl_exposed", "synth_nccl_overlapped", {}),
+    ("nccl_exposed", H100, {}),                   # no NCCL kernels
+    ("device_imbalance", H100, {}),               # two equally busy GPUs
+    ("device_imbalance", CLOVER, {}),             # one GPU did all the work; the idle three ran nothing
+    ("host_bound_steps", "synth_steps", {}),      # same steps without host holes: GPU busy ~88 %
+]
+
+
+def findings_of(open_trace, path, rule, params):
+    a = open_trace(path).analyze(params={rule: params} if params else None)
+    assert a.rule_errors == []
+    return a, [f for f in a.findings if f.rule_id == rule]
+
+
+@pytest.mark.parametrize("rule,trace,params", FIRES, ids=[f"{r}-{t.split('.')[0]}" for r, t, _ in FIRES])
+def test_rule_fires(rule, trace, params, built, open_trace):
+    a, found = findings_of(open_trace, trace_path(trace, built), rule, params)
+    assert found, f"{rule} did not fire on {trace}"
+    for f in found:
+        assert f.summary and f.recommendation and "{" not in f.summary + f.recommendation
+        assert f.evidence.num_rows > 0 and f.evidence_total >= f.evidence.num_rows
+        assert f.impact_ns == sum(f.evidence.column("impact_ns").to_pylist()) or f.evidence_total > f.evidence.num_rows
+
+
+@pytest.mark.parametrize("rule,trace,params", SILENT, ids=[f"{r}-{t.split('.')[0]}" for r, t, _ in SILENT])
+def test_rule_stays_silent(rule, trace, params, built, open_trace):
+    _, found = findings_of(open_trace, trace_path(trace, built), rule, params)
+    assert found == [], [f.summary for f in found]
+
+
+def test_every_builtin_rule_is_covered():
+    from inferscope.analyze import rules
+
+    ids = {r.id for r in rules.discover()[0]}
+    assert ids == {r for r, _, _ in FIRES} == {r for r, _, _ in SILENT}
+
+
+# --- figures checked against the raw export -----------------------------------------------------------------------
+
+def test_memset_sync_reports_the_edited_memset(built, open_trace):
+    con = sqlite3.connect(built["synth_memset_sync"])
+    start, end = con.execute("SELECT start, \"end\" FROM CUPTI_ACTIVITY_KIND_MEMSET WHERE memKind = 1").fetchone()
+    _, found = findings_of(open_trace, built["synth_memset_sync"], "cuda_memset_sync", {})
+    assert [(r["start_ns"], r["impact_ns"]) for f in found for r in f.evidence.to_pylist()] == [(start, end - start)]
+
+
+def test_long_gap_is_the_inserted_hole(built, open_trace):
+    _, found = findings_of(open_trace, built["synth_long_gap"], "gpu_gaps", {})
+    (f,) = found
+    assert f.evidence_total == 1 and 600_000_000 <= f.impact_ns < 700_000_000
+
+
+def test_nccl_exposed_equals_the_renamed_kernel_time(built, open_trace):
+    con = sqlite3.connect(built["synth_nccl_exposed"])
+    total = con.execute("SELECT sum(k.\"end\" - k.start) FROM CUPTI_ACTIVITY_KIND_KERNEL k JOIN StringIds s "
+                        "ON s.id = k.shortName WHERE s.value LIKE 'nccl%'").fetchone()[0]
+    _, found = findings_of(open_trace, built["synth_nccl_exposed"], "nccl_exposed", {})
+    # one stream: nothing overlaps the NCCL kernels, so all of their time is exposed (rounding of the split: +-1 ns each)
+    assert abs(sum(f.impact_ns for f in found) - total) <= 2
+
+
+def test_device_imbalance_impact_is_the_busy_difference(built, open_trace):
+    a, found = findings_of(open_trace, built["synth_uneven_gpus"], "device_imbalance", {})
+    busy = {r["device_id"]: r["busy_ns"] for r in a.devices.to_pylist()}
+    assert sum(f.impact_ns for f in found) == max(busy.values()) - min(busy.values()) > 0
+
+
+def test_host_bound_steps_flags_the_steps_with_holes(built, open_trace):
+    a, found = findings_of(open_trace, built["synth_host_bound_steps"], "host_bound_steps", {})
+    (f,) = found
+    steps = a.steps.to_pylist()
+    flagged = {r["step_id"] for r in f.evidence.to_pylist()}
+    assert flagged == {s["step_id"] for s in steps if s["gpu_busy_pct"] < 50}
+    assert len(flagged) >= 0.5 * len(steps)
+    # each hole is 60 ms of step time with an idle GPU
+    assert all(r["impact_ns"] >= 60_000_000 for r in f.evidence.to_pylist())
+
+
+def test_low_sm_fill_uses_the_sm_count(open_trace):
+    _, found = findings_of(open_trace, NSYS_TRACES / SAXPY, "low_sm_fill", {})
+    row = found[0].evidence.to_pylist()[0]
+    assert (row["short_name"], row["blocks"], row["sm_count"]) == ("saxpy", 2, 108)
+    assert row["impact_ns"] == round(row["dur_ns"] * (1 - 2 / 108))
