@@ -32,7 +32,17 @@ def built(tmp_path_factory):
         "synth_nccl_exposed": synth.nccl(d, overlapped=False),
         "synth_nccl_overlapped": synth.nccl(d, overlapped=True),
         "synth_uneven_gpus": synth.uneven_gpus(d),
+        # real cloverleaf export with GPU memory events added on the real schema (tests/memory_trace.py)
+        "synth_memory_95pct": _memory_trace(d / "memory_95.sqlite", 0.95),
+        "synth_memory_50pct": _memory_trace(d / "memory_50.sqlite", 0.50),
     }
+
+
+def _memory_trace(dst, fraction):
+    from tests import memory_trace
+
+    memory_trace.build(dst, fraction)
+    return dst
 
 
 def trace_path(name, built):
@@ -62,6 +72,7 @@ FIRES = [
     ("nccl_exposed", "synth_nccl_exposed", {}),
     ("device_imbalance", "synth_uneven_gpus", {}),
     ("host_bound_steps", "synth_host_bound_steps", {}),
+    ("memory_near_capacity", "synth_memory_95pct", {}),
 ]
 
 # (rule, trace, params) where the rule must stay silent, and why
@@ -84,6 +95,8 @@ SILENT = [
     ("device_imbalance", H100, {}),               # two equally busy GPUs
     ("device_imbalance", CLOVER, {}),             # one GPU did all the work; the idle three ran nothing
     ("host_bound_steps", "synth_steps", {}),      # same steps without host holes: GPU busy ~88 %
+    ("memory_near_capacity", "synth_memory_50pct", {}),  # peak at half of the device's memory
+    ("memory_near_capacity", H100, {}),           # no memory events, no device capacity
 ]
 
 

@@ -69,10 +69,15 @@ def analyze(
     fmt = format or (SUFFIXES.get(output.suffix.lower(), "json") if output is not None else "terminal")
     if fmt not in FORMATS:
         raise QueryError(f"unknown format {fmt!r}; choose from {', '.join(sorted(FORMATS))}")
-    params = parse_params(param or [])
+    from ..config import load_config
+
+    cfg = load_config(rules_dirs=rules or [])  # inferscope.toml / [tool.inferscope] / INFERSCOPE_* defaults
+    params = cfg.rule_params()
+    for rule, values in parse_params(param or []).items():  # --param wins
+        params.setdefault(rule, {}).update(values)
     t = open_trace(trace, cache_dir, no_cache)
-    analysis = t.analyze(rules_dirs=[str(r) for r in rules or []], params=params, step_patterns=step_pattern or None,
-                         evidence_rows=evidence_rows)
+    analysis = t.analyze(rules_dirs=[str(r) for r in rules or []] + [str(d) for d in cfg.rules_dirs], params=params,
+                         step_patterns=step_pattern or cfg.step_patterns or None, evidence_rows=evidence_rows)
     for err in analysis.rule_errors:
         typer.echo(f"inferscope: warning: {err}", err=True)
     text = render(analysis, fmt, color=output is None and sys.stdout.isatty())
