@@ -1,0 +1,30 @@
+"""`inferscope export-perfetto`: the trace (and its findings) as Chrome-trace JSON for ui.perfetto.dev."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import CacheDirOpt, NoCacheOpt, TraceArg, app, open_trace
+
+
+@app.command("export-perfetto")
+def export_perfetto(
+    trace: TraceArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="JSON file to write.", show_default=False)],
+    findings: Annotated[bool, typer.Option("--findings/--no-findings", help="Run the analysis and add its "
+                                           "findings as their own track.")] = True,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Write a Chrome-trace JSON file that ui.perfetto.dev opens: GPU streams, API calls, NVTX, CPU samples, findings.
+
+    Example: inferscope export-perfetto trace.nsys-rep -o trace.json
+    """
+    from ..perfetto import export_perfetto as _export
+
+    t = open_trace(trace, cache_dir, no_cache)
+    found = t.analyze().findings if findings and hasattr(t, "analyze") else None
+    written = _export(t, out, findings=found)
+    typer.echo(f"wrote {written}", err=True)
