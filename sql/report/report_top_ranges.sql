@@ -1,0 +1,24 @@
+-- report_top_ranges: the annotated ranges (NVTX, PyTorch annotations) that take the most wall time, by name,
+-- with their call counts. Nested ranges each count their full duration, as nsys stats nvtx_sum does.
+-- params: report_top_n (SET VARIABLE report_top_n = 10), rows returned.
+-- Grain: one row per (name, category), most time first.
+CREATE OR REPLACE VIEW report_top_ranges(
+    -- Range text ("domain:name" for a non-default NVTX domain).
+    name,
+    -- nvtx | user_annotation | cpu_op | profiler_step | ...
+    category,
+    -- Occurrences.
+    instances,
+    -- Summed duration, ns.
+    total_ns,
+    -- Mean duration, ns.
+    avg_ns,
+    -- Longest, ns.
+    max_ns
+) AS
+SELECT CASE WHEN domain IS NOT NULL THEN domain || ':' || coalesce(name, '') ELSE coalesce(name, '') END,
+       category, count(*), sum(dur_ns), avg(dur_ns), max(dur_ns)
+FROM nvtx_ranges
+GROUP BY ALL
+ORDER BY 4 DESC, 1
+LIMIT getvariable('report_top_n')
