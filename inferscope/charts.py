@@ -108,7 +108,7 @@ def timeline(bins: dict[int, dict[str, Sequence[float]]], span_ns: int, steps: S
             for k, (s, e) in enumerate(steps):
                 if k % 2 == 0:
                     ax.axvspan((s - t0_ns) / 1e6, (e - t0_ns) / 1e6, color=STEP, alpha=0.08, lw=0)
-            ax.fill_between(x, 0, pct("busy"), step="post", color=IDLE, alpha=0.0)
+            ax.fill_between(x, pct("busy"), 100, step="post", color=IDLE, alpha=0.7, lw=0, label="idle")
             ax.fill_between(x, 0, pct("compute"), step="post", color=COMPUTE, alpha=0.85, lw=0, label="compute")
             ax.step(x, pct("copy"), where="post", color=COPY, lw=1.2, label="copy")
             ax.step(x, pct("busy"), where="post", color=INK, lw=0.6, alpha=0.55, label="any GPU work")

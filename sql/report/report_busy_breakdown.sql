@@ -18,9 +18,9 @@ CREATE OR REPLACE VIEW report_busy_breakdown(
 ) AS
 WITH per_kind AS (
     SELECT device_id,
-           sum(end_ns - start_ns) FILTER (WHERE kind = 'compute') AS compute_ns,
-           sum(end_ns - start_ns) FILTER (WHERE kind = 'copy') AS copy_ns,
-           sum(end_ns - start_ns) FILTER (WHERE kind = 'any') AS busy_ns
+           CAST(sum(end_ns - start_ns) FILTER (WHERE kind = 'compute') AS BIGINT) AS compute_ns,
+           CAST(sum(end_ns - start_ns) FILTER (WHERE kind = 'copy') AS BIGINT) AS copy_ns,
+           CAST(sum(end_ns - start_ns) FILTER (WHERE kind = 'any') AS BIGINT) AS busy_ns
     FROM report_gpu_islands
     GROUP BY device_id
 ),

@@ -18,8 +18,8 @@ CREATE OR REPLACE VIEW report_devices(
     -- Bytes copied.
     memcpy_bytes
 ) AS
-WITH k AS (SELECT device_id, count(*) AS n, sum(dur_ns) AS ns FROM kernels GROUP BY 1),
-     m AS (SELECT device_id, count(*) AS n, sum(bytes) AS b FROM memcpy GROUP BY 1),
+WITH k AS (SELECT device_id, count(*) AS n, CAST(sum(dur_ns) AS BIGINT) AS ns FROM kernels GROUP BY 1),
+     m AS (SELECT device_id, count(*) AS n, CAST(sum(bytes) AS BIGINT) AS b FROM memcpy GROUP BY 1),
      ids AS (SELECT device_id FROM k UNION SELECT device_id FROM m UNION SELECT device_id FROM devices)
 SELECT i.device_id, any_value(d.name), any_value(d.sm_count), any_value(d.total_memory_bytes),
        coalesce(any_value(k.n), 0), coalesce(any_value(k.ns), 0), coalesce(any_value(m.n), 0),

@@ -32,7 +32,7 @@ spread AS (
 ),
 pieces AS (
     SELECT device_id, kind, bin,
-           sum(least(end_ns, t0_ns + (bin + 1) * bin_ns) - greatest(start_ns, t0_ns + bin * bin_ns)) AS ns
+           CAST(sum(least(end_ns, t0_ns + (bin + 1) * bin_ns) - greatest(start_ns, t0_ns + bin * bin_ns)) AS BIGINT) AS ns
     FROM spread
     GROUP BY device_id, kind, bin
 ),
@@ -42,9 +42,9 @@ cells AS (
          (SELECT unnest(range(n_bins)) AS bin FROM grid) b
 )
 SELECT c.device_id, c.bin, c.bin_start_ns, c.bin_ns,
-       coalesce(sum(p.ns) FILTER (WHERE p.kind = 'compute'), 0),
-       coalesce(sum(p.ns) FILTER (WHERE p.kind = 'copy'), 0),
-       coalesce(sum(p.ns) FILTER (WHERE p.kind = 'any'), 0)
+       CAST(coalesce(sum(p.ns) FILTER (WHERE p.kind = 'compute'), 0) AS BIGINT),
+       CAST(coalesce(sum(p.ns) FILTER (WHERE p.kind = 'copy'), 0) AS BIGINT),
+       CAST(coalesce(sum(p.ns) FILTER (WHERE p.kind = 'any'), 0) AS BIGINT)
 FROM cells c
 LEFT JOIN pieces p ON p.device_id = c.device_id AND p.bin = c.bin
 GROUP BY ALL

@@ -24,7 +24,7 @@ CREATE OR REPLACE VIEW report_top_kernels(
 ) AS
 WITH grouped AS (
     SELECT coalesce(short_name, name) AS name, any_value(name) AS example_name, count(*) AS instances,
-           sum(dur_ns) AS total_ns, avg(dur_ns) AS avg_ns, quantile_cont(dur_ns, 0.5) AS med_ns,
+           CAST(sum(dur_ns) AS BIGINT) AS total_ns, avg(dur_ns) AS avg_ns, quantile_cont(dur_ns, 0.5) AS med_ns,
            max(dur_ns) AS max_ns, count(DISTINCT device_id) AS devices
     FROM kernels
     GROUP BY 1

@@ -1,5 +1,7 @@
 -- report_top_ranges: the annotated ranges (NVTX, PyTorch annotations) that take the most wall time, by name,
--- with their call counts. Nested ranges each count their full duration, as nsys stats nvtx_sum does.
+-- with their call counts. Nested ranges each count their full duration, as nsys stats nvtx_sum does. PyTorch's
+-- emit_nvtx appends ", seq = N, op_id = M, sizes = [...]" to every op, which makes each name unique: that
+-- suffix is dropped so ranges group by op name.
 -- params: report_top_n (SET VARIABLE report_top_n = 10), rows returned.
 -- Grain: one row per (name, category), most time first.
 CREATE OR REPLACE VIEW report_top_ranges(
@@ -16,8 +18,9 @@ CREATE OR REPLACE VIEW report_top_ranges(
     -- Longest, ns.
     max_ns
 ) AS
-SELECT CASE WHEN domain IS NOT NULL THEN domain || ':' || coalesce(name, '') ELSE coalesce(name, '') END,
-       category, count(*), sum(dur_ns), avg(dur_ns), max(dur_ns)
+SELECT CASE WHEN domain IS NOT NULL THEN domain || ':' ELSE '' END
+           || regexp_replace(coalesce(name, ''), ',\s*(seq|op_id|sizes|input_op_ids)\s*=.*$', ''),
+       category, count(*), CAST(sum(dur_ns) AS BIGINT), avg(dur_ns), max(dur_ns)
 FROM nvtx_ranges
 GROUP BY ALL
 ORDER BY 4 DESC, 1

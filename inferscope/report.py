@@ -1,0 +1,251 @@
+"""Markdown and HTML reports rendered from `report_data.ReportData` with the jinja2 templates in templates/.
+
+Trace strings (kernel names, NVTX text, thread and process names, the capture command) come from whoever ran
+the profiled program, so both formats escape every value by default: HTML through jinja2's autoescape, Markdown
+through a `finalize` hook that escapes everything not explicitly built as Markdown by a filter here. The HTML is
+one file with inline CSS and inline SVG and a Content-Security-Policy that forbids scripts and every fetch, so it
+opens offline and stays inert even if a string slipped through. Markdown is sized for a GitHub PR comment
+(65,536 characters): evidence tables shrink, then findings are cut, until it fits.
+"""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+
+from . import charts
+from .errors import InferScopeError
+from .outputs import atomic_write
+from .report_data import ReportData, build
+from .resources import templates_dir
+
+if TYPE_CHECKING:
+    from .trace import Trace
+
+GITHUB_COMMENT_LIMIT = 65_536
+FORMATS = ("md", "html")
+
+
+# ---------------------------------------------------------------- number formatting (shared by both formats)
+
+def fmt_ns(ns: Any) -> str:
+    if ns is None or (isinstance(ns, float) and math.isnan(ns)):
+        return "–"
+    ns = float(ns)
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if abs(ns) >= scale:
+            v = ns / scale
+            return f"{v:,.{_digits(v)}f} {unit}"
+    return f"{ns:,.0f} ns"
+
+
+def _digits(v: float) -> int:
+    return 0 if abs(v) >= 100 else 1 if abs(v) >= 10 else 2
+
+
+def fmt_bytes(b: Any) -> str:
+    if b is None:
+        return "–"
+    b = float(b)
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(b) >= scale:
+            return f"{b / scale:,.{_digits(b / scale)}f} {unit}"
+    return f"{b:,.0f} B"
+
+
+def fmt_num(v: Any, digits: int | None = None) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        d = digits if digits is not None else _digits(v) if abs(v) >= 1 else 3
+        return f"{v:,.{d}f}"
+    return str(v)
+
+
+def fmt_value(v: Any, unit: str = "") -> str:
+    """A metric value in its unit: ns/bytes scale themselves, percentages get %, counts get separators."""
+    u = (unit or "").lower()
+    if v is None:
+        return "–"
+    if u in ("ns", "nanoseconds"):
+        return fmt_ns(v)
+    if u in ("bytes", "b"):
+        return fmt_bytes(v)
+    if u in ("bps", "bytes/s", "b/s"):
+        return fmt_bytes(v) + "/s"
+    if u in ("pct", "percent", "%"):
+        return f"{float(v):.1f} %"
+    if u in ("ratio", "fraction"):
+        return f"{float(v) * 100:.1f} %"
+    text = fmt_num(v)
+    return f"{text} {unit}" if unit and u not in ("count", "1", "") else text
+
+
+def fmt_cell(column: str, v: Any) -> str:
+    """An evidence-table cell: units from the column name (`*_ns`, `*bytes`, `*_pct`)."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if column.endswith("_ns"):
+            return fmt_ns(v)
+        if column.endswith("bytes"):
+            return fmt_bytes(v)
+        if column.endswith("_pct"):
+            return f"{float(v):.1f} %"
+    return fmt_num(v) if v is not None else ""
+
+
+def shorten(text: Any, limit: int = 120) -> str:
+    text = " ".join(str(text if text is not None else "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------- Markdown escaping
+
+class Md(str):
+    """Text that is already Markdown; the Markdown environment's finalize hook leaves it alone."""
+
+
+_MD_ESCAPE = {"\\": "\\\\", "`": "\\`", "*": "\\*", "_": "\\_", "[": "\\[", "]": "\\]", "|": "\\|", "~": "\\~",
+              "#": "\\#", "<": "&lt;", ">": "&gt;", "&": "&amp;", "@": "&#64;", "!": "\\!"}
+_MD_RE = re.compile("|".join(re.escape(k) for k in _MD_ESCAPE))
+
+
+def md_text(value: Any) -> Md:
+    """Plain text for anywhere in Markdown: no emphasis, links, HTML, table breaks or @mentions survive."""
+    if isinstance(value, Md):
+        return value
+    flat = " ".join(str(value if value is not None else "").split())
+    return Md(_MD_RE.sub(lambda m: _MD_ESCAPE[m.group(0)], flat))
+
+
+def md_code(value: Any, limit: int = 100) -> Md:
+    """An identifier (kernel name, range) as an inline code span that is safe inside a GFM table cell."""
+    text = shorten(value, limit)
+    if not text:
+        return Md("")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or longest else ""
+    return Md(f"{fence}{pad}{text.replace('|', chr(92) + '|')}{pad}{fence}")
+
+
+def _md_finalize(value: Any) -> Any:
+    if value is None:
+        return ""
+    return value if isinstance(value, Md) else md_text(value)
+
+
+# ---------------------------------------------------------------- environments
+
+def _environment(markdown: bool):
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        autoescape=not markdown,
+        finalize=_md_finalize if markdown else None,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    wrap = Md if markdown else str
+    env.filters.update({
+        "ns": lambda v: wrap(fmt_ns(v)), "bytes": lambda v: wrap(fmt_bytes(v)), "num": lambda v, d=None: wrap(fmt_num(v, d)),
+        "value": lambda v, u="": wrap(fmt_value(v, u)), "cell": lambda v, c: fmt_cell(c, v),
+        "shorten": shorten, "pct": lambda v: wrap("–" if v is None else f"{float(v):.1f} %"),
+    })
+    if markdown:
+        env.filters.update({"code": md_code, "md": md_text, "bar": lambda pct, width=20: Md(_bar(pct, width))})
+    return env
+
+
+def _bar(pct: Any, width: int) -> str:
+    filled = 0 if pct is None else max(0, min(width, round(float(pct) / 100 * width)))
+    return "█" * filled + "░" * (width - filled)
+
+
+# ---------------------------------------------------------------- rendering
+
+def _chart_svgs(data: ReportData) -> dict[str, Markup]:
+    """Inline SVG per chart; matplotlib wrote (and XML-escaped) the text in them, so they are trusted markup."""
+    if not charts.available():
+        return {}
+    out: dict[str, str] = {}
+    if data.has_gpu and data.bins:
+        out["timeline"] = charts.timeline(
+            data.bins, data.window["dur_ns"], steps=[(s["start_ns"], s["end_ns"]) for s in data.steps][:400],
+            phases=[(p["phase"], p["start_ns"], p["end_ns"]) for p in data.phases], t0_ns=data.window["start_ns"])
+    if data.breakdown:
+        w = {b["device_id"]: max(b["window_ns"] or 1, 1) for b in data.breakdown}
+        parts = {label: [100.0 * (b[key] or 0) / w[b["device_id"]] for b in data.breakdown]
+                 for label, key in (("compute only", "compute_only_ns"), ("compute + copy", "overlap_ns"),
+                                    ("copy only", "copy_only_ns"), ("idle", "idle_ns"))}
+        out["breakdown"] = charts.breakdown([b["device_id"] for b in data.breakdown], parts)
+    if data.top_kernels:
+        out["kernels"] = charts.top_kernels([k["name"] for k in data.top_kernels],
+                                            [k["total_ns"] / 1e6 for k in data.top_kernels],
+                                            [k["time_pct"] for k in data.top_kernels])
+    if data.step_stats and data.step_stats["count"] >= 2:
+        st = data.step_stats
+        out["steps"] = charts.step_histogram([s["dur_ns"] / 1e6 for s in data.steps], st["p50_ns"] / 1e6,
+                                             st["p90_ns"] / 1e6, st["p99_ns"] / 1e6)
+    return {k: Markup(v) for k, v in out.items()}
+
+
+def render_html(data: ReportData) -> str:
+    env = _environment(markdown=False)
+    return env.get_template("report.html.j2").render(r=data, charts=_chart_svgs(data),
+                                                     charts_available=charts.available())
+
+
+def render_markdown(data: ReportData, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    """Markdown no longer than `limit` characters: fewer evidence rows first, then fewer findings."""
+    template = _environment(markdown=True).get_template("report.md.j2")
+    n = len(data.findings)
+    plans = [(rows, n) for rows in (12, 8, 5, 3, 0)] + [(0, k) for k in (20, 10, 5, 3, 1, 0) if k < n]
+    text = ""
+    for rows, findings in plans:
+        text = template.render(r=data, evidence_rows=rows, max_findings=findings)
+        if len(text) <= limit:
+            return text
+    note = "\n\n_(report cut to fit the size limit; use --format html for the full report)_\n"
+    cut = text[: limit - len(note)]
+    return cut[: cut.rfind("\n")] + note
+
+
+def render(data: ReportData, fmt: str) -> str:
+    if fmt == "html":
+        return render_html(data)
+    if fmt == "md":
+        return render_markdown(data)
+    raise InferScopeError(f"unknown report format {fmt!r}; use {' or '.join(FORMATS)}")
+
+
+def format_for(out: Path | None, fmt: str | None) -> str:
+    """The report format: explicit `fmt` wins, else the output suffix (.html/.htm, .md/.markdown)."""
+    if fmt:
+        fmt = {"markdown": "md", "htm": "html"}.get(fmt.lower(), fmt.lower())
+        if fmt not in FORMATS:
+            raise InferScopeError(f"unknown report format {fmt!r}; use {' or '.join(FORMATS)}")
+        return fmt
+    suffix = (out.suffix.lower() if out else "")
+    by_suffix = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
+    if suffix not in by_suffix:
+        raise InferScopeError(f"cannot tell the report format from {out}; name it .html or .md, or pass --format")
+    return by_suffix[suffix]
+
+
+def write_report(trace: "Trace", out: str | Path, fmt: str | None = None, analysis: Any = None) -> Path:
+    """Render the report for `trace` (and `analysis`) into `out`, atomically."""
+    out = Path(out)
+    text = render(build(trace, analysis), format_for(out, fmt))
+    with atomic_write(out) as fh:
+        fh.write(text.encode("utf-8"))
+    return out
