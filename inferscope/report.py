@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from . import charts
 from .errors import InferScopeError
@@ -112,8 +112,10 @@ class Md(str):
 
 
 _MD_ESCAPE = {"\\": "\\\\", "`": "\\`", "*": "\\*", "_": "\\_", "[": "\\[", "]": "\\]", "|": "\\|", "~": "\\~",
-              "#": "\\#", "<": "&lt;", ">": "&gt;", "&": "&amp;", "@": "&#64;", "!": "\\!"}
+              "#": "\\#", "<": "&lt;", ">": "&gt;", "&": "&amp;", "!": "\\!"}
 _MD_RE = re.compile("|".join(re.escape(k) for k in _MD_ESCAPE))
+_AUTOLINK = re.compile(r"(?i)[a-z0-9]:(?=//)|\bwww\.")
+_MENTION = re.compile(r"@(?=\w)")
 
 
 def md_text(value: Any) -> Md:
@@ -121,7 +123,12 @@ def md_text(value: Any) -> Md:
     if isinstance(value, Md):
         return value
     flat = " ".join(str(value if value is not None else "").split())
-    return Md(_MD_RE.sub(lambda m: _MD_ESCAPE[m.group(0)], flat))
+    text = _MD_RE.sub(lambda m: _MD_ESCAPE[m.group(0)], flat)
+    # GFM autolinks bare URLs and www. names; a backslash before the ':' / '.' stops it and renders nothing.
+    text = _AUTOLINK.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], text)
+    # GitHub links @name (and pings the user) and a@b.c after rendering, whatever the escaping; an invisible
+    # zero-width space after the @ is the only thing that stops it.
+    return Md(_MENTION.sub("@\u200b", text))
 
 
 def md_code(value: Any, limit: int = 100) -> Md:
@@ -162,7 +169,8 @@ def _environment(markdown: bool):
         "shorten": shorten, "pct": lambda v: wrap("–" if v is None else f"{float(v):.1f} %"),
     })
     if markdown:
-        env.filters.update({"code": md_code, "md": md_text, "bar": lambda pct, width=20: Md(_bar(pct, width))})
+        env.filters.update({"code": md_code, "md": md_text, "bar": lambda pct, width=20: Md(_bar(pct, width)),
+                            "html": lambda v: Md(escape(shorten(v, 200)))})
     return env
 
 

@@ -1,0 +1,157 @@
+"""Markdown and HTML reports: numbers that agree with an independent computation, output that fits where it is
+pasted, self-contained HTML, and trace strings that stay text (GitHub's own cmark-gfm renders the Markdown)."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inferscope.errors import InferScopeError
+from inferscope.report import GITHUB_COMMENT_LIMIT, format_for, md_code, md_text, render_html, render_markdown
+from inferscope.report_data import build
+from tests.conftest import ARTIFACTS, NSYS_REPS, NSYS_SQLITE, REPO, SAMPLES
+from tests.hostile import IMG, MARKDOWN, SCRIPT, THREAD, hostile_copy
+
+H100 = SAMPLES / "h100_2gpu_fastvideo.sqlite"
+TRACES = NSYS_SQLITE + NSYS_REPS if NSYS_SQLITE else [H100]
+
+
+def _gfm(markdown: str) -> str:
+    """GitHub's cmark-gfm with raw HTML let through (stricter than GitHub, which would also sanitise)."""
+    cmarkgfm = pytest.importorskip("cmarkgfm", reason="cmarkgfm (GitHub's Markdown renderer) is a test extra")
+    from cmarkgfm.cmark import Options
+
+    return cmarkgfm.github_flavored_markdown_to_html(markdown, options=Options.CMARK_OPT_UNSAFE)
+
+
+def test_format_from_suffix_or_option(tmp_path):
+    assert format_for(Path("r.html"), None) == "html"
+    assert format_for(Path("r.HTM"), None) == "html"
+    assert format_for(Path("r.md"), None) == "md"
+    assert format_for(Path("r.txt"), "markdown") == "md"
+    with pytest.raises(InferScopeError, match="cannot tell the report format"):
+        format_for(Path("r.pdf"), None)
+    with pytest.raises(InferScopeError, match="unknown report format"):
+        format_for(Path("r.md"), "pdf")
+
+
+def test_markdown_escaping_survives_github_rendering():
+    hostile = [SCRIPT, IMG, MARKDOWN, "a|b", "``x`y``", "#42 @octocat ~~gone~~ _em_ ![i](x.png)"]
+    md = "| name | text |\n|---|---|\n" + "".join(f"| {md_code(h)} | {md_text(h)} |\n" for h in hostile)
+    html = _gfm(md)
+    assert "<script" not in html and "<img" not in html and "<b>" not in html and "<a " not in html
+    assert "<em>" not in html and "<del>" not in html and "<strong>" not in html
+    rows = re.findall(r"<tr>(.*?)</tr>", html, flags=re.S)
+    assert len(rows) == 1 + len(hostile)
+    assert all(len(re.findall(r"<t[hd][ >]", r)) == 2 for r in rows), "a pipe in a value split a table cell"
+    import html as htmllib
+
+    text = htmllib.unescape(re.sub(r"<[^>]+>", "", html))
+    assert "@\u200bocto" in text  # a zero-width space keeps GitHub from turning @name into a mention
+    for h in hostile:
+        assert text.replace("\u200b", "").count(h) == 2, h  # once as a code span, once as escaped text, verbatim
+
+
+def _union_ns(starts, ends) -> int:
+    """Independent interval union: sort, merge, sum (the test's own oracle for the SQL sweep)."""
+    order = np.argsort(starts, kind="stable")
+    total, cur_s, cur_e = 0, None, None
+    for s, e in zip(np.asarray(starts)[order].tolist(), np.asarray(ends)[order].tolist()):
+        if cur_e is None or s > cur_e:
+            if cur_e is not None:
+                total += cur_e - cur_s
+            cur_s, cur_e = s, e
+        else:
+            cur_e = max(cur_e, e)
+    return total + (cur_e - cur_s if cur_e is not None else 0)
+
+
+@pytest.mark.parametrize("path", TRACES, ids=lambda p: p.name)
+def test_gpu_time_agrees_with_an_independent_union(path, open_trace):
+    if path.suffix == ".nsys-rep":
+        pytest.importorskip("shutil").which("nsys") or pytest.skip("the nsys CLI is needed to export .nsys-rep")
+    t = open_trace(path)
+    data = build(t)
+    ops = t.sql("SELECT device_id, 'compute' AS kind, start_ns, end_ns FROM kernels UNION ALL "
+                "SELECT device_id, 'copy', start_ns, end_ns FROM memcpy UNION ALL "
+                "SELECT device_id, 'copy', start_ns, end_ns FROM memset")
+    if ops.empty:
+        assert data.window is None and data.breakdown == [] and data.bins == {}
+        return
+    assert data.window["start_ns"] == ops["start_ns"].min() and data.window["end_ns"] == ops["end_ns"].max()
+    for b in data.breakdown:
+        d = ops[ops.device_id == b["device_id"]]
+        compute = _union_ns(d[d.kind == "compute"].start_ns.values, d[d.kind == "compute"].end_ns.values)
+        copy = _union_ns(d[d.kind == "copy"].start_ns.values, d[d.kind == "copy"].end_ns.values)
+        busy = _union_ns(d.start_ns.values, d.end_ns.values)
+        assert b["compute_only_ns"] == busy - copy
+        assert b["copy_only_ns"] == busy - compute
+        assert b["overlap_ns"] == compute + copy - busy
+        assert b["idle_ns"] == data.window["dur_ns"] - busy
+        # the chart's bins add up to the same unions, so aggregation loses no time
+        bins = data.bins[b["device_id"]]
+        assert sum(bins["busy"]) == busy and sum(bins["compute"]) == compute and sum(bins["copy"]) == copy
+        assert all(0 <= v <= bins["w_ns"] for v in bins["busy"])
+
+
+@pytest.mark.parametrize("path", TRACES, ids=lambda p: p.name)
+def test_report_for_every_nsys_export(path, open_trace, artifacts):
+    if path.suffix == ".nsys-rep":
+        pytest.importorskip("shutil").which("nsys") or pytest.skip("the nsys CLI is needed to export .nsys-rep")
+    t = open_trace(path)
+    data = build(t, t.analyze() if hasattr(t, "analyze") else None)
+    md = render_markdown(data)
+    html = render_html(data)
+    out = artifacts / "reports"
+    out.mkdir(exist_ok=True)
+    (out / f"{path.stem}.md").write_text(md, encoding="utf-8")
+    (out / f"{path.stem}.html").write_text(html, encoding="utf-8")
+
+    assert len(md) <= GITHUB_COMMENT_LIMIT
+    rendered = _gfm(md)
+    assert "<h2>" in rendered and path.name.split(".")[0].split("_")[0] in rendered
+    for table in re.findall(r"<table>.*?</table>", rendered, flags=re.S):
+        widths = {len(re.findall(r"<t[hd][ >]", row)) for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)}
+        assert len(widths) == 1, "ragged Markdown table"
+
+    # One self-contained file: no scripts, nothing fetched, a CSP that forbids both.
+    assert "<script" not in html.lower()
+    assert not re.search(r"""(src|href)\s*=\s*(?!["']?#)""", html), "external reference in the HTML"
+    assert not re.search(r"""url\(\s*(?!["']?#)""", html) and "@import" not in html
+    assert "default-src 'none'" in html
+    assert len(html) < 600_000
+    for section in ("verdict", "metrics", "trace"):
+        assert f'id="{section}"' in html
+    if data.has_gpu:
+        assert 'id="timeline"' in html and 'id="kernels"' in html and html.count("<svg") >= 3
+        for k in data.top_kernels[:3]:
+            assert k["name"][:40].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in html
+
+
+def test_hostile_strings_are_text_in_both_formats(tmp_path, open_trace):
+    t = open_trace(hostile_copy(H100, tmp_path))
+    data = build(t, t.analyze() if hasattr(t, "analyze") else None)
+    assert any(SCRIPT in r["name"] for r in data.top_ranges) and any(IMG in k["name"] for k in data.top_kernels)
+    html = render_html(data)
+    assert "<script" not in html and "<img" not in html and "onerror=alert" not in html.replace("&lt;img src=x "
+                                                                                                "onerror=alert", "")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    rendered = _gfm(render_markdown(data))
+    assert "<script" not in rendered and "<img" not in rendered and "<b>" not in rendered
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered
+    assert THREAD not in html or "&lt;script&gt;alert(2)" in html
+
+
+def test_html_without_matplotlib_says_how_to_get_charts(tmp_path, cache_dir):
+    code = ("import sys; sys.modules['matplotlib'] = None\n"
+            "import inferscope\nfrom inferscope.report import render_html\nfrom inferscope.report_data import build\n"
+            f"t = inferscope.open({str(H100)!r}, cache_dir={str(cache_dir)!r})\n"
+            "sys.stdout.write(render_html(build(t)))\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "pip install &#39;inferscope[charts]&#39;" in r.stdout and "<svg" not in r.stdout
+    assert 'id="breakdown"' in r.stdout  # the tables are still there
