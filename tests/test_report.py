@@ -153,5 +153,5 @@ def test_html_without_matplotlib_says_how_to_get_charts(tmp_path, cache_dir):
             "sys.stdout.write(render_html(build(t)))\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert "pip install &#39;inferscope[charts]&#39;" in r.stdout and "<svg" not in r.stdout
+    assert "pip install 'inferscope[charts]'" in r.stdout and "<svg" not in r.stdout
     assert 'id="breakdown"' in r.stdout  # the tables are still there
