@@ -64,10 +64,18 @@ def _svg(fig) -> str:
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    # Geometry to 0.1 px (the figure is ~700 units wide) and path commands on one line: a third of the bytes.
+    svg = re.sub(r'\b(d|x|y|width|height|transform)="([^"]*)"',
+                 lambda m: f'{m.group(1)}="{_round_numbers(m.group(2))}"', svg)
     # Scale with the page: keep the viewBox, let CSS size it.
     svg = re.sub(r'(<svg[^>]*?) width="[^"]*" height="[^"]*"', r'\1 role="img" preserveAspectRatio="xMinYMin meet"',
                  svg, count=1)
     return svg
+
+
+def _round_numbers(text: str) -> str:
+    text = re.sub(r"(-?\d+)\.(\d)\d*", lambda m: m.group(1) if m.group(2) == "0" else f"{m.group(1)}.{m.group(2)}", text)
+    return re.sub(r"\s*\n\s*", " ", text).strip()
 
 
 def _short(label: str, limit: int) -> str:

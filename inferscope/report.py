@@ -21,40 +21,18 @@ from .errors import InferScopeError
 from .outputs import atomic_write
 from .report_data import ReportData, build
 from .resources import templates_dir
+from .units import fmt_bytes, fmt_ns, fmt_pct, fmt_value
 
 if TYPE_CHECKING:
+    from .analysis import Analysis
     from .trace import Trace
 
 GITHUB_COMMENT_LIMIT = 65_536
 FORMATS = ("md", "html")
 
 
-# ---------------------------------------------------------------- number formatting (shared by both formats)
-
-def fmt_ns(ns: Any) -> str:
-    if ns is None or (isinstance(ns, float) and math.isnan(ns)):
-        return "–"
-    ns = float(ns)
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if abs(ns) >= scale:
-            v = ns / scale
-            return f"{v:,.{_digits(v)}f} {unit}"
-    return f"{ns:,.0f} ns"
-
-
-def _digits(v: float) -> int:
-    return 0 if abs(v) >= 100 else 1 if abs(v) >= 10 else 2
-
-
-def fmt_bytes(b: Any) -> str:
-    if b is None:
-        return "–"
-    b = float(b)
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if abs(b) >= scale:
-            return f"{b / scale:,.{_digits(b / scale)}f} {unit}"
-    return f"{b:,.0f} B"
-
+# ---------------------------------------------------------------- number formatting (units.py says how for
+# durations, bytes and percentages, so reports read like the terminal summary and the finding sentences)
 
 def fmt_num(v: Any, digits: int | None = None) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -64,40 +42,32 @@ def fmt_num(v: Any, digits: int | None = None) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     if isinstance(v, float):
-        d = digits if digits is not None else _digits(v) if abs(v) >= 1 else 3
+        d = digits if digits is not None else 0 if abs(v) >= 100 else 1 if abs(v) >= 10 else 2 if abs(v) >= 1 else 3
         return f"{v:,.{d}f}"
     return str(v)
 
 
-def fmt_value(v: Any, unit: str = "") -> str:
-    """A metric value in its unit: ns/bytes scale themselves, percentages get %, counts get separators."""
-    u = (unit or "").lower()
-    if v is None:
-        return "–"
-    if u in ("ns", "nanoseconds"):
-        return fmt_ns(v)
-    if u in ("bytes", "b"):
-        return fmt_bytes(v)
-    if u in ("bps", "bytes/s", "b/s"):
-        return fmt_bytes(v) + "/s"
-    if u in ("pct", "percent", "%"):
-        return f"{float(v):.1f} %"
-    if u in ("ratio", "fraction"):
-        return f"{float(v) * 100:.1f} %"
-    text = fmt_num(v)
-    return f"{text} {unit}" if unit and u not in ("count", "1", "") else text
+_TIMESTAMP = re.compile(r"(^|_)(start|end|ts)_ns$")
 
 
-def fmt_cell(column: str, v: Any) -> str:
-    """An evidence-table cell: units from the column name (`*_ns`, `*bytes`, `*_pct`)."""
+def fmt_cell(column: str, v: Any, t0_ns: int = 0) -> str:
+    """An evidence-table cell: units from the column name. Timestamps (`start_ns`, `gap_end_ns`, ...) become ms
+    since the first GPU activity, the timeline chart's axis; other `*_ns` are durations."""
     if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if _TIMESTAMP.search(column):
+            return f"{(v - t0_ns) / 1e6:,.3f} ms"
         if column.endswith("_ns"):
             return fmt_ns(v)
         if column.endswith("bytes"):
             return fmt_bytes(v)
         if column.endswith("_pct"):
-            return f"{float(v):.1f} %"
+            return fmt_pct(v)
     return fmt_num(v) if v is not None else ""
+
+
+def column_label(column: str) -> str:
+    """Evidence headers without the unit suffix the cells already carry: `gap_start_ns` -> `gap start`."""
+    return re.sub(r"_(ns|pct)$", "", column).replace("_", " ")
 
 
 def shorten(text: Any, limit: int = 120) -> str:
@@ -165,8 +135,9 @@ def _environment(markdown: bool):
     wrap = Md if markdown else str
     env.filters.update({
         "ns": lambda v: wrap(fmt_ns(v)), "bytes": lambda v: wrap(fmt_bytes(v)), "num": lambda v, d=None: wrap(fmt_num(v, d)),
-        "value": lambda v, u="": wrap(fmt_value(v, u)), "cell": lambda v, c: fmt_cell(c, v),
-        "shorten": shorten, "pct": lambda v: wrap("–" if v is None else f"{float(v):.1f} %"),
+        "value": lambda v, u="": wrap(fmt_value(v, u)), "cell": lambda v, c, t0=0: fmt_cell(c, v, t0),
+        "column": column_label,
+        "shorten": shorten, "pct": lambda v: wrap(fmt_pct(v)),
     })
     if markdown:
         env.filters.update({"code": md_code, "md": md_text, "bar": lambda pct, width=20: Md(_bar(pct, width)),
@@ -188,7 +159,7 @@ def _chart_svgs(data: ReportData) -> dict[str, Markup]:
     out: dict[str, str] = {}
     if data.has_gpu and data.bins:
         out["timeline"] = charts.timeline(
-            data.bins, data.window["dur_ns"], steps=[(s["start_ns"], s["end_ns"]) for s in data.steps][:400],
+            data.bins, data.window["dur_ns"], steps=_band_steps(data.steps),
             phases=[(p["phase"], p["start_ns"], p["end_ns"]) for p in data.phases], t0_ns=data.window["start_ns"])
     if data.breakdown:
         w = {b["device_id"]: max(b["window_ns"] or 1, 1) for b in data.breakdown}
@@ -205,6 +176,15 @@ def _chart_svgs(data: ReportData) -> dict[str, Markup]:
         out["steps"] = charts.step_histogram([s["dur_ns"] / 1e6 for s in data.steps], st["p50_ns"] / 1e6,
                                              st["p90_ns"] / 1e6, st["p99_ns"] / 1e6)
     return {k: Markup(v) for k, v in out.items()}
+
+
+def _band_steps(steps: list[dict]) -> list[tuple[int, int]]:
+    """Steps drawn as bands on the timeline: one process's (the first), else ranks' steps would interleave."""
+    if not steps:
+        return []
+    pid = min((s.get("pid") for s in steps if s.get("pid") is not None), default=None)
+    mine = sorted((s["start_ns"], s["end_ns"]) for s in steps if s.get("pid") == pid)
+    return mine if len(mine) <= 400 else []
 
 
 def render_html(data: ReportData) -> str:
@@ -250,7 +230,17 @@ def format_for(out: Path | None, fmt: str | None) -> str:
     return by_suffix[suffix]
 
 
-def write_report(trace: "Trace", out: str | Path, fmt: str | None = None, analysis: Any = None) -> Path:
+def render_analysis(analysis: "Analysis", fmt: str, trace: "Trace | None" = None) -> str:
+    """The report for an analysis (the `md` and `html` formats of `inferscope analyze`). The charts and tables
+    come from the trace model, so the trace is reopened from `analysis.trace_path` when not given."""
+    if trace is None:
+        from .trace import open_trace
+
+        trace = open_trace(analysis.trace_path)
+    return render(build(trace, analysis), fmt)
+
+
+def write_report(trace: "Trace", out: str | Path, fmt: str | None = None, analysis: "Analysis | None" = None) -> Path:
     """Render the report for `trace` (and `analysis`) into `out`, atomically."""
     out = Path(out)
     text = render(build(trace, analysis), format_for(out, fmt))

@@ -14,16 +14,21 @@ from . import __version__
 from .resources import sql_dir
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from .analysis import Analysis
     from .trace import Trace
 
 N_BINS = 240
 TOP_N = 10
 EVIDENCE_ROWS = 12
-BUSY_VIEW = "report_gpu_islands"
+BUSY_VIEW = "gpu_busy"  # sql/views/gpu_busy.sql: the interval union per device and kind
 
 
 @dataclass
 class Finding:
+    """A finding as the report shows it: the analysis' Finding with its evidence cut to the rows shown."""
+
     rank: int
     rule_id: str
     title: str
@@ -31,22 +36,34 @@ class Finding:
     impact_ns: int
     summary: str
     recommendation: str
+    why: str
+    where: str
     columns: list[str]
     rows: list[list[Any]]
     total_rows: int
-    device_id: Any = None
     windows: int = 0
 
 
 @dataclass
 class Metric:
     id: str
-    title: str
+    label: str
     value: Any
     unit: str
     polarity: str
     scope: str
     description: str = ""
+
+
+# The metrics worth a card at the top of the report, in order, with a short label (docs/metrics.md has them all).
+KEY_METRICS = (
+    ("gpu_busy_pct", "GPU busy"), ("compute_busy_pct", "kernels running"), ("copy_busy_pct", "copies running"),
+    ("gpu_idle_ns", "GPU idle (all GPUs)"), ("sync_exposed_idle_ns", "idle exposed by host waits"),
+    ("step_time_p50_ns", "step time p50"), ("step_time_p99_ns", "step time p99"),
+    ("step_gpu_busy_pct_p50", "GPU busy per step (p50)"), ("kernel_count", "kernels"),
+    ("launch_call_count", "launch calls"), ("short_kernel_pct", "kernels shorter than their launch"),
+    ("h2d_bytes", "copied host to device"), ("comm_exposed_ns", "exposed NCCL time"),
+)
 
 
 @dataclass
@@ -61,6 +78,7 @@ class ReportData:
     top_ranges: list[dict]
     bins: dict[int, dict[str, Any]]
     headline: str | None = None
+    key_metrics: list[Metric] = field(default_factory=list)
     metrics: list[Metric] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     steps: list[dict] = field(default_factory=list)
@@ -72,6 +90,11 @@ class ReportData:
     @property
     def has_gpu(self) -> bool:
         return self.window is not None
+
+    @property
+    def t0_ns(self) -> int:
+        """Time zero of the charts and evidence tables: the first GPU activity (else the session start)."""
+        return self.window["start_ns"] if self.window else 0
 
     @property
     def session_start_utc(self) -> str | None:
@@ -97,7 +120,7 @@ def _rows(trace: "Trace", sql: str) -> list[dict]:
     return trace.engine.query(sql).to_pylist()
 
 
-def build(trace: "Trace", analysis: Any = None, *, n_bins: int = N_BINS, top_n: int = TOP_N,
+def build(trace: "Trace", analysis: "Analysis | None" = None, *, n_bins: int = N_BINS, top_n: int = TOP_N,
           evidence_rows: int = EVIDENCE_ROWS) -> ReportData:
     """Collect everything a Markdown or HTML report needs from `trace` and its `analysis` (optional)."""
     _load_views(trace, n_bins, top_n)
@@ -126,54 +149,37 @@ def build(trace: "Trace", analysis: Any = None, *, n_bins: int = N_BINS, top_n: 
     return data
 
 
-def _get(obj: Any, *names: str, default: Any = None) -> Any:
-    for n in names:
-        value = obj.get(n) if isinstance(obj, dict) else getattr(obj, n, None)
-        if value is not None:
-            return value
-    return default
+def _table_rows(table: "pa.Table", limit: int) -> tuple[list[str], list[list[Any]], int]:
+    """(columns, first `limit` rows, total rows) of an Arrow table."""
+    rows = [list(r.values()) for r in table.slice(0, limit).to_pylist()]
+    return list(table.column_names), rows, table.num_rows
 
 
-def _table_rows(table: Any, limit: int) -> tuple[list[str], list[list[Any]], int]:
-    """(columns, first `limit` rows, total rows) of an evidence table (Arrow, pandas or a list of dicts)."""
-    if table is None:
-        return [], [], 0
-    if hasattr(table, "num_rows") and hasattr(table, "slice"):
-        return list(table.column_names), [list(r.values()) for r in table.slice(0, limit).to_pylist()], table.num_rows
-    if hasattr(table, "to_dict") and hasattr(table, "columns"):
-        rows = table.head(limit).to_dict("records")
-        return [str(c) for c in table.columns], [list(r.values()) for r in rows], len(table)
-    rows = list(table)
-    columns = list(rows[0].keys()) if rows else []
-    return columns, [[r.get(c) for c in columns] for r in rows[:limit]], len(rows)
-
-
-def _add_analysis(data: ReportData, analysis: Any, evidence_rows: int) -> None:
-    data.headline = _get(analysis, "headline")
-    for m in _get(analysis, "metrics", default=[]) or []:
-        data.metrics.append(Metric(
-            id=str(_get(m, "id", "metric_id", default="")), title=str(_get(m, "title", "name", "id", default="")),
-            value=_get(m, "value"), unit=str(_get(m, "unit", default="")),
-            polarity=str(_get(m, "polarity", default="")), scope=str(_get(m, "scope", default="trace")),
-            description=str(_get(m, "description", "doc", default=""))))
-    findings = list(_get(analysis, "findings", default=[]) or [])
-    findings.sort(key=lambda f: -(_get(f, "impact_ns", default=0) or 0))
+def _add_analysis(data: ReportData, analysis: "Analysis", evidence_rows: int) -> None:
+    data.headline = analysis.headline
+    labels = dict(KEY_METRICS)
+    for m in analysis.metrics:
+        data.metrics.append(Metric(id=m.qualified_id, label=labels.get(m.id, m.id), value=m.value, unit=m.unit,
+                                   polarity=m.polarity, scope=m.scope, description=m.description))
+    for key, label in KEY_METRICS:
+        m = analysis.metric(key)
+        if m is not None and m.value is not None and not (key == "comm_exposed_ns" and not m.value):
+            data.key_metrics.append(Metric(id=m.id, label=label, value=m.value, unit=m.unit, polarity=m.polarity,
+                                           scope=m.scope, description=m.description))
+    findings = sorted(analysis.findings, key=lambda f: -f.impact_ns)  # already ranked; keep it so regardless
     for rank, f in enumerate(findings, 1):
-        columns, rows, total = _table_rows(_get(f, "evidence"), evidence_rows)
-        windows = _get(f, "windows", default=[])
+        columns, rows, total = _table_rows(f.evidence, evidence_rows)
+        where = " · ".join(part for part in (
+            f"GPU {f.device_id}" if f.device_id is not None else "", f"pid {f.pid}" if f.pid is not None else "",
+            f"tid {f.tid}" if f.tid is not None else "") if part)
         data.findings.append(Finding(
-            rank=rank, rule_id=str(_get(f, "rule_id", "rule", "id", default="")),
-            title=str(_get(f, "title", default=_get(f, "rule_id", default="finding"))),
-            severity=str(_get(f, "severity", default="info")), impact_ns=int(_get(f, "impact_ns", default=0) or 0),
-            summary=str(_get(f, "summary", default="")), recommendation=str(_get(f, "recommendation", default="")),
-            columns=columns, rows=rows, total_rows=total, device_id=_get(f, "device_id"),
-            windows=len(windows) if hasattr(windows, "__len__") else 0))
-    _add_steps(data, _get(analysis, "steps"))
+            rank=rank, rule_id=f.rule_id, title=f.title, severity=f.severity, impact_ns=int(f.impact_ns),
+            summary=f.summary, recommendation=f.recommendation, why=f.why, where=where, columns=columns, rows=rows,
+            total_rows=max(total, f.evidence_total or 0), windows=len(f.windows)))
+    _add_steps(data, analysis.steps)
 
 
-def _add_steps(data: ReportData, steps: Any) -> None:
-    if steps is None:
-        return
+def _add_steps(data: ReportData, steps: "pa.Table") -> None:
     columns, rows, total = _table_rows(steps, 1_000_000)
     if not rows or "start_ns" not in columns or "end_ns" not in columns:
         return
@@ -183,7 +189,7 @@ def _add_steps(data: ReportData, steps: Any) -> None:
         if start is None or end is None:
             continue
         step = {"start_ns": int(start), "end_ns": int(end), "dur_ns": int(end) - int(start)}
-        for extra in ("phase", "name", "step", "device_id"):
+        for extra in ("phase", "name", "pid"):
             if extra in idx:
                 step[extra] = r[idx[extra]]
         data.steps.append(step)

@@ -14,7 +14,7 @@ import pytest
 from inferscope.perfetto import FINDINGS_PID, export_perfetto, nesting_lanes, us
 from tests.conftest import NSYS_REPS, NSYS_SQLITE, SAMPLES, needs_nsys, needs_shared, run_cli
 
-TRACES = NSYS_SQLITE + NSYS_REPS + [SAMPLES / "h100_2gpu_fastvideo.sqlite"]
+TRACES = NSYS_SQLITE + NSYS_REPS if NSYS_SQLITE else [SAMPLES / "h100_2gpu_fastvideo.sqlite"]
 
 
 def _ns(value: float) -> int:
@@ -106,6 +106,19 @@ def test_export_matches_model(path, tmp_path, cache_dir, open_trace):
     assert starts == finishes and all(v == 1 for v in starts.values())
     launched = t.sql("SELECT count(*) AS n FROM cuda_launches WHERE api_name IS NOT NULL")["n"][0]
     assert len(starts) == launched
+
+
+def test_cli_exports_the_analysis_findings(tmp_path, cache_dir, open_trace):
+    out = tmp_path / "t.json"
+    r = run_cli("export-perfetto", SAMPLES / "h100_2gpu_fastvideo.sqlite", "-o", out, "--cache-dir", cache_dir)
+    assert r.returncode == 0, r.stderr
+    events = json.loads(out.read_text())["traceEvents"]
+    findings = open_trace(SAMPLES / "h100_2gpu_fastvideo.sqlite").analyze().findings
+    marked = [e for e in events if e.get("cat") == "finding"]
+    assert len(marked) == sum(len(f.windows) for f in findings) > 0
+    assert sorted((_ns(e["ts"]), _ns(e["ts"]) + _ns(e["dur"])) for e in marked) == sorted(
+        w for f in findings for w in f.windows)
+    assert {e["args"]["rank"] for e in marked} == set(range(1, len(findings) + 1))
 
 
 def test_findings_get_their_own_track(tmp_path, open_trace):

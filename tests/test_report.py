@@ -13,7 +13,7 @@ import pytest
 from inferscope.errors import InferScopeError
 from inferscope.report import GITHUB_COMMENT_LIMIT, format_for, md_code, md_text, render_html, render_markdown
 from inferscope.report_data import build
-from tests.conftest import ARTIFACTS, NSYS_REPS, NSYS_SQLITE, REPO, SAMPLES
+from tests.conftest import NSYS_REPS, NSYS_SQLITE, REPO, SAMPLES, run_cli
 from tests.hostile import IMG, MARKDOWN, SCRIPT, THREAD, hostile_copy
 
 H100 = SAMPLES / "h100_2gpu_fastvideo.sqlite"
@@ -103,7 +103,7 @@ def test_report_for_every_nsys_export(path, open_trace, artifacts):
     if path.suffix == ".nsys-rep":
         pytest.importorskip("shutil").which("nsys") or pytest.skip("the nsys CLI is needed to export .nsys-rep")
     t = open_trace(path)
-    data = build(t, t.analyze() if hasattr(t, "analyze") else None)
+    data = build(t, t.analyze())
     md = render_markdown(data)
     html = render_html(data)
     out = artifacts / "reports"
@@ -126,6 +126,11 @@ def test_report_for_every_nsys_export(path, open_trace, artifacts):
     assert len(html) < 600_000
     for section in ("verdict", "metrics", "trace"):
         assert f'id="{section}"' in html
+    if data.findings:
+        assert 'id="findings"' in html and "### Findings, ranked by impact" in md
+        impacts = [f.impact_ns for f in data.findings]
+        assert impacts == sorted(impacts, reverse=True)
+        assert html.count('class="card finding"') == len(data.findings)
     if data.has_gpu:
         assert 'id="timeline"' in html and 'id="kernels"' in html and html.count("<svg") >= 3
         for k in data.top_kernels[:3]:
@@ -134,7 +139,7 @@ def test_report_for_every_nsys_export(path, open_trace, artifacts):
 
 def test_hostile_strings_are_text_in_both_formats(tmp_path, open_trace):
     t = open_trace(hostile_copy(H100, tmp_path))
-    data = build(t, t.analyze() if hasattr(t, "analyze") else None)
+    data = build(t, t.analyze())
     assert any(SCRIPT in r["name"] for r in data.top_ranges) and any(IMG in k["name"] for k in data.top_kernels)
     html = render_html(data)
     assert "<script" not in html and "<img" not in html and "onerror=alert" not in html.replace("&lt;img src=x "
@@ -155,3 +160,41 @@ def test_html_without_matplotlib_says_how_to_get_charts(tmp_path, cache_dir):
     assert r.returncode == 0, r.stderr
     assert "pip install 'inferscope[charts]'" in r.stdout and "<svg" not in r.stdout
     assert 'id="breakdown"' in r.stdout  # the tables are still there
+
+
+def test_analyze_cli_picks_the_report_format(tmp_path, cache_dir):
+    html, md = tmp_path / "report.html", tmp_path / "report.md"
+    for out in (html, md):
+        r = run_cli("analyze", H100, "-o", out, "--cache-dir", cache_dir)
+        assert r.returncode == 0, r.stderr
+    assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert md.read_text(encoding="utf-8").startswith("## InferScope")
+    r = run_cli("analyze", H100, "--format", "md", "--cache-dir", cache_dir)
+    assert r.returncode == 0 and r.stdout.startswith("## InferScope") and "**Verdict:**" in r.stdout
+    r = run_cli("analyze", H100, "--format", "html", "-o", tmp_path / "report.txt", "--cache-dir", cache_dir)
+    assert r.returncode == 0 and (tmp_path / "report.txt").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    r = run_cli("analyze", H100, "-o", tmp_path / "missing" / "r.html", "--cache-dir", cache_dir)
+    assert r.returncode == 2 and r.stderr.startswith("inferscope: error:") and len(r.stderr.splitlines()) == 1
+    assert not (tmp_path / "missing").exists()
+
+
+def test_markdown_fits_a_github_comment_however_many_findings(open_trace):
+    """A real analysis blown up to 300 findings with 50-row evidence of real kernel names: the Markdown keeps the
+    verdict and the top findings, drops evidence rows and then the tail, and stays under GitHub's limit."""
+    import dataclasses
+
+    t = open_trace(H100)
+    analysis = t.analyze()
+    evidence = t.sql("SELECT name AS kernel, start_ns, dur_ns, grid_x, stream_id FROM kernels ORDER BY dur_ns DESC "
+                     "LIMIT 50", arrow=True)
+    base = analysis.findings[0]
+    many = [dataclasses.replace(base, impact_ns=base.impact_ns + 1000 * (300 - i), evidence=evidence,
+                                evidence_total=evidence.num_rows) for i in range(300)]
+    data = build(t, dataclasses.replace(analysis, findings=many))
+    md = render_markdown(data)
+    assert len(md) <= GITHUB_COMMENT_LIMIT
+    assert "**Verdict:**" in md and "**1. " in md and "more findings with less impact" in md
+    rendered = _gfm(md)
+    assert rendered.count("<details>") >= 1  # the top findings still carry evidence
+    small = render_markdown(build(t, analysis))
+    assert "more findings" not in small and small.count("<details><summary>Evidence") == len(analysis.findings)

@@ -27,10 +27,6 @@ def browser():
         yield b
 
 
-def _analysis(t):
-    return t.analyze() if hasattr(t, "analyze") else None
-
-
 def _png_size(path: Path) -> tuple[int, int]:
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
@@ -39,7 +35,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 def test_h100_report_loads_clean_and_offline(browser, open_trace, tmp_path, artifacts):
     t = open_trace(H100)
-    data = build(t, _analysis(t))
+    data = build(t, t.analyze())
     page = tmp_path / "report.html"
     page.write_text(render_html(data), encoding="utf-8")
     loaded = browser.load(page)
@@ -47,11 +43,11 @@ def test_h100_report_loads_clean_and_offline(browser, open_trace, tmp_path, arti
     assert loaded.requests == []
     assert loaded.dialogs == []
     present = browser.evaluate("""[...document.querySelectorAll('section[id]')].map(s => s.id)""")
-    for section in ("verdict", "metrics", "timeline", "breakdown", "kernels", "ranges", "trace"):
+    for section in ("verdict", "metrics", "findings", "timeline", "breakdown", "kernels", "ranges", "trace"):
         assert section in present
-    if data.findings:
-        assert "findings" in present
-        assert browser.evaluate("document.querySelectorAll('article.finding').length") == len(data.findings)
+    assert browser.evaluate("document.querySelectorAll('article.finding').length") == len(data.findings) > 0
+    verdict = browser.evaluate("document.querySelector('#verdict').innerText")
+    assert data.headline in verdict
     assert browser.evaluate("document.querySelectorAll('figure svg').length") >= 3
     # every chart drew something and the page does not scroll sideways at a laptop width
     assert browser.evaluate("[...document.querySelectorAll('figure svg')].every(s => s.getBoundingClientRect()"
@@ -69,7 +65,7 @@ def test_hostile_strings_run_no_script(browser, open_trace, tmp_path, artifacts)
     from cmarkgfm.cmark import Options
 
     t = open_trace(hostile_copy(H100, tmp_path))
-    data = build(t, _analysis(t))
+    data = build(t, t.analyze())
     html_page = tmp_path / "hostile.html"
     html_page.write_text(render_html(data), encoding="utf-8")
     # The Markdown as GitHub's renderer turns it into HTML, raw HTML let through (GitHub would also sanitise).

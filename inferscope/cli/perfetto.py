@@ -25,6 +25,6 @@ def export_perfetto(
     from ..perfetto import export_perfetto as _export
 
     t = open_trace(trace, cache_dir, no_cache)
-    found = t.analyze().findings if findings and hasattr(t, "analyze") else None
+    found = t.analyze().findings if findings else None
     written = _export(t, out, findings=found)
     typer.echo(f"wrote {written}", err=True)

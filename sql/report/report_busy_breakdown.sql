@@ -20,8 +20,9 @@ WITH per_kind AS (
     SELECT device_id,
            CAST(sum(end_ns - start_ns) FILTER (WHERE kind = 'compute') AS BIGINT) AS compute_ns,
            CAST(sum(end_ns - start_ns) FILTER (WHERE kind = 'copy') AS BIGINT) AS copy_ns,
-           CAST(sum(end_ns - start_ns) FILTER (WHERE kind = 'any') AS BIGINT) AS busy_ns
-    FROM report_gpu_islands
+           CAST(sum(end_ns - start_ns) FILTER (WHERE kind = 'all') AS BIGINT) AS busy_ns
+    FROM gpu_busy
+    WHERE kind IN ('all', 'compute', 'copy')
     GROUP BY device_id
 ),
 filled AS (

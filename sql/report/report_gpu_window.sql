@@ -1,5 +1,5 @@
 -- report_gpu_window: the time span the report's GPU charts cover: first GPU operation start to last end over all
--- devices, so every device's chart shares one time axis. One row; NULLs when the trace has no GPU work.
+-- devices (from gpu_busy, the interval union of GPU work), so every device's chart shares one time axis. One row; NULLs when the trace has no GPU work.
 -- No parameters.
 CREATE OR REPLACE VIEW report_gpu_window(
     -- Window start, ns on the trace timeline.
@@ -10,5 +10,5 @@ CREATE OR REPLACE VIEW report_gpu_window(
     dur_ns
 ) AS
 SELECT min(start_ns), max(end_ns), max(end_ns) - min(start_ns)
-FROM report_gpu_islands
-WHERE kind = 'any'
+FROM gpu_busy
+WHERE kind = 'all'

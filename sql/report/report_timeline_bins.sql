@@ -28,7 +28,8 @@ WITH grid AS (
 spread AS (
     SELECT i.device_id, i.kind, i.start_ns, i.end_ns, g.t0_ns, g.bin_ns,
            unnest(range((i.start_ns - g.t0_ns) // g.bin_ns, (i.end_ns - 1 - g.t0_ns) // g.bin_ns + 1)) AS bin
-    FROM report_gpu_islands i, grid g
+    FROM gpu_busy i, grid g
+    WHERE i.kind IN ('all', 'compute', 'copy')
 ),
 pieces AS (
     SELECT device_id, kind, bin,
@@ -38,13 +39,13 @@ pieces AS (
 ),
 cells AS (
     SELECT d.device_id, b.bin, g.t0_ns + b.bin * g.bin_ns AS bin_start_ns, g.bin_ns
-    FROM (SELECT DISTINCT device_id FROM report_gpu_islands) d, grid g,
+    FROM (SELECT DISTINCT device_id FROM gpu_busy WHERE kind = 'all') d, grid g,
          (SELECT unnest(range(n_bins)) AS bin FROM grid) b
 )
 SELECT c.device_id, c.bin, c.bin_start_ns, c.bin_ns,
        CAST(coalesce(sum(p.ns) FILTER (WHERE p.kind = 'compute'), 0) AS BIGINT),
        CAST(coalesce(sum(p.ns) FILTER (WHERE p.kind = 'copy'), 0) AS BIGINT),
-       CAST(coalesce(sum(p.ns) FILTER (WHERE p.kind = 'any'), 0) AS BIGINT)
+       CAST(coalesce(sum(p.ns) FILTER (WHERE p.kind = 'all'), 0) AS BIGINT)
 FROM cells c
 LEFT JOIN pieces p ON p.device_id = c.device_id AND p.bin = c.bin
 GROUP BY ALL
