@@ -125,15 +125,18 @@ def timeline(bins: dict[int, dict[str, Sequence[float]]], span_ns: int, steps: S
             ax.set_ylabel(f"GPU {dev}", rotation=0, ha="right", va="center", color=INK, fontweight="bold")
             ax.grid(axis="y", color="#eceff3", lw=0.6)
             for name, s, e in phases:
-                ax.axvspan((s - t0_ns) / 1e6, (e - t0_ns) / 1e6, ymin=0.965, ymax=1.0, color=_phase_color(name),
-                           lw=0)
+                ax.axvspan((s - t0_ns) / 1e6, (e - t0_ns) / 1e6, ymin=0.93, ymax=1.0, color=_phase_color(name),
+                           lw=0, alpha=0.9)
         _ms_axis(axes[-1], span_ms)
         handles, labels = axes[0].get_legend_handles_labels()
-        if steps:
-            from matplotlib.patches import Patch
+        from matplotlib.patches import Patch
 
+        if steps:
             handles.append(Patch(color=STEP, alpha=0.25, lw=0))
             labels.append("steps (alternate bands)")
+        for name in dict.fromkeys(str(p[0]) for p in phases):
+            handles.append(Patch(color=_phase_color(name), lw=0))
+            labels.append(f"{name} phase")
         fig.legend(handles, labels, loc="outside upper right", ncols=len(labels), fontsize=8)
         return _svg(fig)
 

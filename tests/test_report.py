@@ -14,7 +14,7 @@ from inferscope.errors import InferScopeError
 from inferscope.report import GITHUB_COMMENT_LIMIT, format_for, md_code, md_text, render_html, render_markdown
 from inferscope.report_data import build
 from tests.conftest import NSYS_REPS, NSYS_SQLITE, REPO, SAMPLES, run_cli
-from tests.hostile import IMG, MARKDOWN, SCRIPT, THREAD, hostile_copy
+from tests.trace_edits import IMG, MARKDOWN, SCRIPT, THREAD, hostile_copy, stepped_copy
 
 H100 = SAMPLES / "h100_2gpu_fastvideo.sqlite"
 TRACES = NSYS_SQLITE + NSYS_REPS if NSYS_SQLITE else [H100]
@@ -198,3 +198,24 @@ def test_markdown_fits_a_github_comment_however_many_findings(open_trace):
     assert rendered.count("<details>") >= 1  # the top findings still carry evidence
     small = render_markdown(build(t, analysis))
     assert "more findings" not in small and small.count("<details><summary>Evidence") == len(analysis.findings)
+
+
+def test_steps_and_phases(tmp_path, open_trace, artifacts):
+    """Step markers added to a copy of the real H100 export (tests/trace_edits.py): the step section's figures
+    are the analysis' own step metrics (computed there by DuckDB's quantile_cont), phases are named, and the
+    timeline draws the step bands and the phase strip."""
+    t = open_trace(stepped_copy(H100, tmp_path))
+    analysis = t.analyze()
+    data = build(t, analysis)
+    st = data.step_stats
+    assert st["count"] == analysis.value("step_count") == 48
+    for q in ("p50", "p90", "p99"):
+        assert st[f"{q}_ns"] == pytest.approx(analysis.value(f"step_time_{q}_ns"), abs=1)
+    assert [p["phase"] for p in data.phases] == ["prefill", "decode"]
+    html = render_html(data)
+    (artifacts / "reports").mkdir(exist_ok=True)
+    (artifacts / "reports" / "stepped_h100.html").write_text(html, encoding="utf-8")
+    assert 'id="steps"' in html and html.count("<svg") == 4
+    assert "steps (alternate bands)" in html and "prefill phase" in html and "decode phase" in html
+    md = render_markdown(data)
+    assert "### Steps" in md and "| 48 |" in md

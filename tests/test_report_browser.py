@@ -11,7 +11,7 @@ from inferscope.report import render_html, render_markdown
 from inferscope.report_data import build
 from tests.browser import Browser, chromium_path
 from tests.conftest import SAMPLES
-from tests.hostile import IMG, SCRIPT, hostile_copy
+from tests.trace_edits import IMG, SCRIPT, hostile_copy, stepped_copy
 
 H100 = SAMPLES / "h100_2gpu_fastvideo.sqlite"
 
@@ -83,3 +83,14 @@ def test_hostile_strings_run_no_script(browser, open_trace, tmp_path, artifacts)
         assert SCRIPT in text and IMG in text, page.name
     browser.load(html_page)
     browser.screenshot(artifacts / "report_hostile.png")
+
+
+def test_stepped_report_draws_steps(browser, open_trace, tmp_path, artifacts):
+    t = open_trace(stepped_copy(H100, tmp_path))
+    page = tmp_path / "stepped.html"
+    page.write_text(render_html(build(t, t.analyze())), encoding="utf-8")
+    loaded = browser.load(page)
+    assert loaded.errors == [] and loaded.requests == []
+    assert browser.evaluate("document.querySelectorAll('#steps figure svg').length") == 1
+    assert "p99" in browser.evaluate("document.querySelector('#steps').innerText")
+    browser.screenshot(artifacts / "report_stepped.png")
