@@ -191,19 +191,30 @@ def breakdown(devices: Sequence[int], parts: dict[str, Sequence[float]]) -> str:
 
 
 def step_histogram(dur_ms: Sequence[float], p50: float, p90: float, p99: float) -> str:
-    """Distribution of step wall times with the p50/p90/p99 marked: a long tail reads as jitter or stalls."""
+    """Distribution of step wall times with the p50/p90/p99 marked: a long tail reads as jitter or stalls.
+    A tail beyond 8x the median switches to a log time axis so the bulk of the steps stays readable."""
+    import numpy as np
     from matplotlib import rc_context
 
+    values = np.asarray(dur_ms, dtype=float)
     with rc_context(_RC):
         fig = _figure(9.6, 2.4)
         ax = fig.subplots()
-        bins = min(40, max(5, len(dur_ms) // 2))
-        ax.hist(dur_ms, bins=bins, color=STEP, alpha=0.85, edgecolor="white", lw=0.5)
-        top = ax.get_ylim()[1]
+        n_bins = min(40, max(5, len(values) // 2))
+        positive = values[values > 0]
+        log = len(positive) == len(values) and p50 > 0 and values.max() > 8 * p50
+        bins = np.geomspace(positive.min(), positive.max() * 1.001, n_bins + 1) if log else n_bins
+        ax.hist(values, bins=bins, color=STEP, alpha=0.85, edgecolor="white", lw=0.5)
+        if log:
+            from matplotlib.ticker import FuncFormatter, NullFormatter
+
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))  # no mathtext: plain numbers
+            ax.xaxis.set_minor_formatter(NullFormatter())
         for value, label, style in ((p50, "p50", "-"), (p90, "p90", "--"), (p99, "p99", ":")):
-            ax.axvline(value, color=INK, lw=1, ls=style)
-            ax.text(value, top * 0.98, f" {label} {value:,.2f} ms", fontsize=8, color=INK, va="top")
-        ax.set_xlabel("step wall time, ms")
+            ax.axvline(value, color=INK, lw=1, ls=style, label=f"{label} {value:,.2f} ms")
+        ax.legend(loc="upper right", fontsize=8)
+        ax.set_xlabel("step wall time, ms" + (" (log scale)" if log else ""))
         ax.set_ylabel("steps")
         ax.grid(axis="y", color="#eceff3", lw=0.6)
         ax.set_axisbelow(True)
