@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from inferscope.perfetto import FINDINGS_PID, export_perfetto, nesting_lanes, us
-from tests.conftest import NSYS_REPS, NSYS_SQLITE, SAMPLES, needs_nsys, needs_shared, run_cli
+from tests.conftest import NSYS_REPS, NSYS_SQLITE, SAMPLES, run_cli
 
 TRACES = NSYS_SQLITE + NSYS_REPS if NSYS_SQLITE else [SAMPLES / "h100_2gpu_fastvideo.sqlite"]
 
@@ -50,8 +50,6 @@ def _export(path: Path, tmp_path: Path, cache_dir: Path) -> dict:
 def test_export_matches_model(path, tmp_path, cache_dir, open_trace):
     if path.suffix == ".nsys-rep" and shutil.which("nsys") is None:
         pytest.skip("the nsys CLI is needed to export .nsys-rep files")
-    if not path.exists():
-        pytest.skip(f"{path} not present")
     doc = _export(path, tmp_path, cache_dir)
     events = doc["traceEvents"]
     t = open_trace(path)
