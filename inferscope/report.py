@@ -48,12 +48,15 @@ def fmt_num(v: Any, digits: int | None = None) -> str:
 
 
 _TIMESTAMP = re.compile(r"(^|_)(start|end|ts)_ns$")
+_ID = re.compile(r"(^|_)(pid|tid|id)$")
 
 
 def fmt_cell(column: str, v: Any, t0_ns: int = 0) -> str:
     """An evidence-table cell: units from the column name. Timestamps (`start_ns`, `gap_end_ns`, ...) become ms
     since the first GPU activity, the timeline chart's axis; other `*_ns` are durations."""
     if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if _ID.search(column):
+            return str(v)
         if _TIMESTAMP.search(column):
             return f"{(v - t0_ns) / 1e6:,.3f} ms"
         if column.endswith("_ns"):
