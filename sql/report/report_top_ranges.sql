@@ -18,10 +18,17 @@ CREATE OR REPLACE VIEW report_top_ranges(
     -- Longest, ns.
     max_ns
 ) AS
+WITH by_text AS (
+    -- group the raw text first: repeated names (every non-PyTorch range) collapse before the regex runs
+    SELECT name, domain, category, count(*) AS n, sum(dur_ns) AS total_ns, max(dur_ns) AS max_ns
+    FROM nvtx_ranges
+    GROUP BY ALL
+)
 SELECT CASE WHEN domain IS NOT NULL THEN domain || ':' ELSE '' END
            || regexp_replace(coalesce(name, ''), ',\s*(seq|op_id|sizes|input_op_ids)\s*=.*$', ''),
-       category, count(*), CAST(sum(dur_ns) AS BIGINT), avg(dur_ns), max(dur_ns)
-FROM nvtx_ranges
+       category, CAST(sum(n) AS BIGINT), CAST(sum(total_ns) AS BIGINT), CAST(sum(total_ns) AS DOUBLE) / sum(n),
+       max(max_ns)
+FROM by_text
 GROUP BY ALL
 ORDER BY 4 DESC, 1
 LIMIT getvariable('report_top_n')
