@@ -220,3 +220,26 @@ def test_steps_and_phases(tmp_path, open_trace, artifacts):
     assert "steps (alternate bands)" in html and "prefill phase" in html and "decode phase" in html
     md = render_markdown(data)
     assert "### Steps" in md and "| 48 |" in md
+
+
+@pytest.mark.parametrize("path", [p for p in TRACES if p.suffix == ".sqlite"], ids=lambda p: p.name)
+def test_top_tables_agree_with_the_nsys_stats_reports(path, open_trace):
+    """Top kernels and top ranges re-add up from `inferscope stats` cuda_gpu_kern_sum / nvtx_sum, which the stats
+    parity tests hold equal to `nsys stats`: only the grouping differs (base kernel name; PyTorch op suffixes)."""
+    t = open_trace(path)
+    data = build(t)
+    short = dict(t.sql("SELECT DISTINCT name, coalesce(short_name, name) AS s FROM kernels").itertuples(index=False))
+    by_base: dict[str, int] = {}
+    for row in t.stats("cuda_gpu_kern_sum").rows():
+        by_base[short[row["Name"]]] = by_base.get(short[row["Name"]], 0) + row["Total Time (ns)"]
+    for k in data.top_kernels:
+        assert k["total_ns"] == by_base[k["name"]]
+    assert [k["name"] for k in data.top_kernels] == sorted(by_base, key=lambda n: (-by_base[n], n))[:len(data.top_kernels)]
+    suffix = re.compile(r",\s*(seq|op_id|sizes|input_op_ids)\s*=.*$")
+    by_op: dict[str, int] = {}
+    for row in t.stats("nvtx_sum").rows():
+        name = suffix.sub("", row["Range"] or "")
+        by_op[name] = by_op.get(name, 0) + row["Total Time (ns)"]
+    for g in data.top_ranges:
+        if g["category"] == "nvtx":
+            assert g["total_ns"] == by_op[g["name"]]
