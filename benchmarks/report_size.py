@@ -5,7 +5,7 @@ events the trace holds (charts and tables are aggregated in DuckDB, never one el
     python benchmarks/report_size.py /tmp/h100_1m.sqlite [--analyze] [--out DIR]
 
 Prints the event counts, the time to convert (first open), to build the report data, to render each format,
-and the size of each output.
+and the size of each output (with --perfetto, also the Chrome-trace export's).
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def main() -> None:
     ap.add_argument("--analyze", action="store_true", help="include the analysis (findings, metrics, steps)")
     ap.add_argument("--out", type=Path, default=None, help="keep the reports here")
     ap.add_argument("--cache-dir", type=Path, default=None)
+    ap.add_argument("--perfetto", action="store_true", help="also time `export-perfetto` (no findings) and size it")
     args = ap.parse_args()
 
     import inferscope
@@ -54,6 +55,13 @@ def main() -> None:
         path.write_text(text, encoding="utf-8")
         size = path.stat().st_size
         print(f"{fmt}: {size:,} bytes ({size / 1024:.0f} KiB), rendered in {elapsed:.2f} s -> {path}")
+    if args.perfetto:
+        from inferscope.perfetto import export_perfetto
+
+        t0 = time.perf_counter()
+        path = export_perfetto(t, out / f"{args.trace.stem}.perfetto.json", findings=analysis.findings if analysis
+                               else None)
+        print(f"perfetto json: {path.stat().st_size / 1e6:,.0f} MB in {time.perf_counter() - t0:.1f} s -> {path}")
 
 
 if __name__ == "__main__":
