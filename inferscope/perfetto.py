@@ -154,7 +154,7 @@ class _Exporter:
         self.thread_names = {(r["pid"], r["tid"]): r["name"] for r in names if r["tid"] is not None and r["name"]}
 
     def _host_process(self, pid: int) -> None:
-        self.tracks.process(pid, f"{self.process_names.get(pid, 'Process')} {pid}", 0)
+        self.tracks.process(pid, self.process_names.get(pid, "Process"), 0)  # Perfetto shows the pid beside it
 
     def _host_track(self, pid: int, tid: int, lane: str, overlap: int) -> int:
         tname = self.thread_names.get((pid, tid), "Thread")

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .trace import Trace
 
 GITHUB_COMMENT_LIMIT = 65_536
+MD_EVIDENCE_COLUMNS = 8  # rules put the telling columns first; a PR comment has no room for fifteen
 FORMATS = ("md", "html")
 
 
@@ -203,7 +204,7 @@ def render_markdown(data: ReportData, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     plans = [(rows, n) for rows in (12, 8, 5, 3, 0)] + [(0, k) for k in (20, 10, 5, 3, 1, 0) if k < n]
     text = ""
     for rows, findings in plans:
-        text = template.render(r=data, evidence_rows=rows, max_findings=findings)
+        text = template.render(r=data, evidence_rows=rows, max_findings=findings, max_columns=MD_EVIDENCE_COLUMNS)
         if len(text) <= limit:
             return text
     note = "\n\n_(report cut to fit the size limit; use --format html for the full report)_\n"
