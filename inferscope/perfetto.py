@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import __version__
 from .outputs import atomic_write
@@ -108,120 +110,127 @@ def nesting_lanes(group: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.n
     return lanes
 
 
-def _complete_events(rows, tids: np.ndarray, pids: np.ndarray) -> Iterable[bytes]:
-    names, cats, args = rows["name"], rows["cat"], rows["args_json"]
-    for k, (ts, dur) in enumerate(zip(rows["start_ns"].tolist(), rows["dur_ns"].tolist())):
-        yield (b'{"ph":"X","cat":%b,"name":%b,"pid":%d,"tid":%d,"ts":%s,"dur":%s,"args":%s}' % (
-            orjson.dumps(cats[k]), orjson.dumps(names[k]), pids[k], tids[k], us(ts).encode(),
-            us(max(dur or 0, 0)).encode(), (args[k] or "{}").encode()))
-
-
-_NUMERIC = ("start_ns", "dur_ns", "pid", "tid", "device_id", "stream_id")
-
-
-def _columns(table) -> dict[str, Any]:
-    """Numeric columns as int64 numpy (NULL -> -1), the rest as Python lists."""
-    return {name: _null0(table.column(name).to_numpy(zero_copy_only=False)) if name in _NUMERIC
-            else table.column(name).to_pylist() for name in table.column_names}
-
-
-def _sorted(cols: dict, keys: list[str]) -> dict:
-    end = cols["start_ns"] + np.maximum(cols["dur_ns"], 0)
-    order = np.lexsort([-end, cols["start_ns"], *[cols[k] for k in reversed(keys)]])
-    out = {k: (v[order] if isinstance(v, np.ndarray) else [v[i] for i in order]) for k, v in cols.items()}
-    out["end_ns"] = end[order]
-    return out
+def _track_ids(group: np.ndarray, lanes: np.ndarray, allocate) -> np.ndarray:
+    """tid per event: one `allocate(first_event_index, lane)` call per distinct (group, lane) track."""
+    key = group.astype(np.int64) * 4096 + lanes
+    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    tids = np.array([allocate(int(i), int(lane)) for i, lane in zip(first, uniq % 4096)], dtype=np.int64)
+    return tids[inverse.reshape(-1)]
 
 
 def _group_ids(*arrays: np.ndarray) -> np.ndarray:
-    stacked = np.stack([np.asarray(a, dtype=np.int64) for a in arrays], axis=1)
-    _, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    return inverse.reshape(-1)
-
-
-def _null0(a: np.ndarray) -> np.ndarray:
-    return np.nan_to_num(np.asarray(a, dtype=np.float64), nan=-1).astype(np.int64) if a.dtype.kind == "f" else a
+    """Dense ids for the distinct tuples of `arrays` (already sorted by them), in order of appearance."""
+    n = len(arrays[0])
+    change = np.zeros(n, dtype=bool)
+    if n:
+        change[0] = True
+        for a in arrays:
+            change[1:] |= a[1:] != a[:-1]
+    return np.cumsum(change) - 1
 
 
 class _Exporter:
+    """Events are produced in two passes over the same ordered SQL: the numbers (track keys, start, end) come back
+    as numpy to choose each event's track, then the JSON heads stream back in record batches and get their tid
+    appended, so memory stays bounded by the batch size and no Python code runs per event except the nesting
+    walk on tracks that need it."""
+
+    BATCH = 500_000
+
     def __init__(self, trace: "Trace"):
         self.trace = trace
+        self.con = trace.engine.con
+        self.con.execute(read_sql("perfetto/perfetto_us.sql"))
+        self.con.execute(f"SET VARIABLE perfetto_gpu_pid_base = {GPU_PID_BASE}")
         self.tracks = _Tracks()
-        self.launch_src: dict[tuple[int, int], tuple[int, int, int]] = {}  # (pid, corr) -> (pid, tid, ts)
-        self.launch_dst: dict[tuple[int, int], tuple[int, int, int]] = {}
+        self.launch_src: list = []
+        self.launch_dst: list = []
         names = trace.engine.query(read_sql("perfetto/names.sql")).to_pylist()
         self.process_names = {r["pid"]: r["name"] for r in names if r["tid"] is None and r["name"]}
         self.thread_names = {(r["pid"], r["tid"]): r["name"] for r in names if r["tid"] is not None and r["name"]}
-
-    def _host_process(self, pid: int) -> None:
-        self.tracks.process(pid, self.process_names.get(pid, "Process"), 0)  # Perfetto shows the pid beside it
 
     def _host_track(self, pid: int, tid: int, lane: str, overlap: int) -> int:
         tname = self.thread_names.get((pid, tid), "Thread")
         label = f"{HOST_LANES[lane]} ({tname} {tid})" + (f" overlap {overlap}" if overlap else "")
         order = list(HOST_LANES).index(lane)
-        self._host_process(pid)
+        self.tracks.process(pid, self.process_names.get(pid, "Process"), 0)  # Perfetto shows the pid beside it
         return self.tracks.thread(("host", pid, tid, lane, overlap), pid, label, (order * 64 + overlap),
                                   tid=tid if lane == "nvtx" and not overlap else None)
 
+    def _gpu_track(self, device: int, stream: int, lane: int) -> int:
+        pid = GPU_PID_BASE + device
+        self.tracks.process(pid, f"GPU {device}", -1000 + device)
+        label = f"Stream {stream}" + (f" overlap {lane}" if lane else "")
+        return self.tracks.thread(("gpu", device, stream, lane), pid, label, stream * 64 + lane,
+                                  tid=stream if not lane else None)
+
+    def _events(self, sql_file: str, keys: list[str], extra: list[str], track) -> Iterable[bytes]:
+        """Complete or instant events of one SQL file: choose tracks, then stream the lines."""
+        sql = read_sql(f"perfetto/{sql_file}.sql")
+        order = ", ".join(keys) + ", start_ns, end_ns DESC"
+        cols = self.con.execute(f"SELECT {', '.join(keys + extra)}, start_ns, end_ns FROM ({sql}) ORDER BY {order}"
+                                ).fetchnumpy()
+        if len(cols["start_ns"]) == 0:
+            return
+        cols = {k: np.asarray(v) for k, v in cols.items()}
+        group = _group_ids(*(cols[k] for k in keys))
+        lanes = nesting_lanes(group, cols["start_ns"], cols["end_ns"])
+        tids = _track_ids(group, lanes, lambda i, lane: track(cols, i, lane))
+        self._remember_launches(sql_file, cols, tids)
+        reader = self.con.sql(f"SELECT head FROM ({sql}) ORDER BY {order}").to_arrow_reader(self.BATCH)
+        offset = 0
+        for batch in reader:
+            heads = batch.column(0)
+            tid_text = pa.array(tids[offset:offset + len(heads)]).cast(pa.string())
+            offset += len(heads)
+            lines = pc.binary_join_element_wise(heads, tid_text, pa.scalar("}"), "")
+            yield ",\n".join(lines.to_pylist()).encode()
+
+    def _remember_launches(self, sql_file: str, cols: dict, tids: np.ndarray) -> None:
+        if "correlation_id" not in cols:
+            return
+        keep = cols["correlation_id"] >= 0
+        if sql_file == "host_slices":
+            keep &= cols["lane_order"] == 1
+            track_pid = cols["pid"]
+        else:
+            track_pid = GPU_PID_BASE + cols["device_id"]
+        table = pa.table({"pid": cols["pid"][keep], "correlation_id": cols["correlation_id"][keep],
+                          "track_pid": track_pid[keep], "track_tid": tids[keep], "ts_ns": cols["start_ns"][keep]})
+        (self.launch_src if sql_file == "host_slices" else self.launch_dst).append(table)
+
     def gpu_events(self) -> Iterable[bytes]:
-        devices = self.trace.engine.query(read_sql("perfetto/devices.sql")).to_pylist()
-        for d in devices:
+        for d in self.trace.engine.query(read_sql("perfetto/devices.sql")).to_pylist():
             label = f"GPU {d['device_id']}" + (f": {d['name']}" if d["name"] else "")
             self.tracks.process(GPU_PID_BASE + d["device_id"], label, -1000 + d["device_id"])
-        table = self.trace.engine.query(read_sql("perfetto/gpu_ops.sql"))
-        if table.num_rows == 0:
-            return
-        c = _sorted(_columns(table), ["device_id", "stream_id"])
-        lanes = nesting_lanes(_group_ids(c["device_id"], c["stream_id"]), c["start_ns"], c["end_ns"])
-        pids = GPU_PID_BASE + c["device_id"]
-        tids = np.empty(len(lanes), dtype=np.int64)
-        for k, (dev, stream, lane) in enumerate(zip(c["device_id"].tolist(), c["stream_id"].tolist(), lanes.tolist())):
-            pid = GPU_PID_BASE + dev
-            self.tracks.process(pid, f"GPU {dev}", -1000 + dev)
-            label = f"Stream {stream}" + (f" overlap {lane}" if lane else "")
-            tids[k] = self.tracks.thread(("gpu", dev, stream, lane), pid, label, stream * 64 + lane,
-                                         tid=stream if not lane else None)
-            corr = c["correlation_id"][k]
-            if corr is not None and c["pid"][k] >= 0:
-                self.launch_dst[(int(c["pid"][k]), corr)] = (pid, int(tids[k]), int(c["start_ns"][k]))
-        yield from _complete_events(c, tids, pids)
+        yield from self._events("gpu_ops", ["device_id", "stream_id"], ["pid", "correlation_id"],
+                                lambda c, i, lane: self._gpu_track(int(c["device_id"][i]), int(c["stream_id"][i]),
+                                                                   lane))
 
     def host_events(self) -> Iterable[bytes]:
-        table = self.trace.engine.query(read_sql("perfetto/host_slices.sql"))
-        if table.num_rows == 0:
-            return
-        cols = _columns(table)
-        cols["lane_code"] = np.array([list(HOST_LANES).index(x) for x in cols["lane"]], dtype=np.int64)
-        c = _sorted(cols, ["pid", "tid", "lane_code"])
-        lanes = nesting_lanes(_group_ids(c["pid"], c["tid"], c["lane_code"]), c["start_ns"], c["end_ns"])
-        tids = np.empty(len(lanes), dtype=np.int64)
-        for k, (pid, tid, lane, overlap) in enumerate(zip(c["pid"].tolist(), c["tid"].tolist(), c["lane"],
-                                                          lanes.tolist())):
-            tids[k] = self._host_track(pid, tid, lane, overlap)
-            corr = c["correlation_id"][k]
-            if corr is not None:
-                self.launch_src[(pid, corr)] = (pid, int(tids[k]), int(c["start_ns"][k]))
-        yield from _complete_events(c, tids, c["pid"])
+        yield from self._events("host_slices", ["pid", "tid", "lane_order"], ["correlation_id"],
+                                lambda c, i, lane: self._host_track(int(c["pid"][i]), int(c["tid"][i]),
+                                                                    list(HOST_LANES)[int(c["lane_order"][i])], lane))
 
     def sample_events(self) -> Iterable[bytes]:
-        table = self.trace.engine.query(read_sql("perfetto/cpu_samples.sql"))
-        for r in table.to_pylist():
-            tid = self._host_track(r["pid"], r["tid"], "samples", 0)
-            yield (b'{"ph":"i","s":"t","cat":"cpu_sample","name":%b,"pid":%d,"tid":%d,"ts":%s,"args":%s}' % (
-                orjson.dumps(r["name"]), r["pid"], tid, us(r["ts_ns"]).encode(), r["args_json"].encode()))
+        yield from self._events("cpu_samples", ["pid", "tid"], [],
+                                lambda c, i, lane: self._host_track(int(c["pid"][i]), int(c["tid"][i]), "samples",
+                                                                    lane))
 
     def flow_events(self) -> Iterable[bytes]:
         """Arrows from each CUDA API call to the GPU work it launched (matched on pid + correlation id)."""
-        for n, (key, (dpid, dtid, dts)) in enumerate(self.launch_dst.items()):
-            src = self.launch_src.get(key)
-            if src is None:
-                continue
-            spid, stid, sts = src
-            yield b'{"ph":"s","cat":"launch","name":"launch","id":%d,"pid":%d,"tid":%d,"ts":%s}' % (
-                n, spid, stid, us(sts).encode())
-            yield b'{"ph":"f","bp":"e","cat":"launch","name":"launch","id":%d,"pid":%d,"tid":%d,"ts":%s}' % (
-                n, dpid, dtid, us(dts).encode())
+        if not self.launch_src or not self.launch_dst:
+            return
+        self.con.register("_perfetto_launch_src", pa.concat_tables(self.launch_src))
+        self.con.register("_perfetto_launch_dst", pa.concat_tables(self.launch_dst))
+        try:
+            reader = self.con.sql(read_sql("perfetto/flows.sql")).to_arrow_reader(self.BATCH)
+            for batch in reader:
+                if batch.num_rows:
+                    yield ",\n".join(batch.column(0).to_pylist()).encode()
+        finally:
+            self.con.unregister("_perfetto_launch_src")
+            self.con.unregister("_perfetto_launch_dst")
 
     def finding_events(self, findings: list) -> Iterable[bytes]:
         if not findings:
@@ -290,7 +299,8 @@ def export_perfetto(trace: "Trace", out: str | Path, findings: list | None = Non
         for gen in (ex.finding_events(findings or []), ex.gpu_events(), ex.host_events(), ex.sample_events(),
                     ex.flow_events(), ex.tracks.metadata()):
             for event in gen:
-                fh.write(event if first else b",\n" + event)
-                first = False
+                if event:
+                    fh.write(event if first else b",\n" + event)
+                    first = False
         fh.write(b"\n]}\n")
     return out
