@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import __version__
+from .errors import QueryError
 from .outputs import atomic_write
 from .resources import read_sql
 
@@ -137,11 +138,14 @@ class _Exporter:
 
     BATCH = 500_000
 
-    def __init__(self, trace: "Trace"):
+    def __init__(self, trace: "Trace", window_ns: tuple[int | None, int | None]):
         self.trace = trace
+        self.window_ns = window_ns
         self.con = trace.engine.con
         self.con.execute(read_sql("perfetto/perfetto_us.sql"))
         self.con.execute(f"SET VARIABLE perfetto_gpu_pid_base = {GPU_PID_BASE}")
+        for name, value in zip(("perfetto_from_ns", "perfetto_to_ns"), window_ns):
+            self.con.execute(f"SET VARIABLE {name} = {'NULL' if value is None else int(value)}::BIGINT")
         self.tracks = _Tracks()
         self.launch_src: list = []
         self.launch_dst: list = []
@@ -237,9 +241,11 @@ class _Exporter:
             return
         self.tracks.process(FINDINGS_PID, "InferScope findings", -2000)
         rows = []
+        lo, hi = self.window_ns
         for rank, f in enumerate(findings, 1):
             for start_ns, end_ns in finding_windows(f):
-                rows.append((rank, start_ns, end_ns, f))
+                if (lo is None or end_ns >= lo) and (hi is None or start_ns <= hi):
+                    rows.append((rank, start_ns, end_ns, f))
         rows.sort(key=lambda r: (r[0], r[1], -r[2]))
         if not rows:
             return
@@ -284,13 +290,42 @@ def finding_windows(finding) -> list[tuple[int, int]]:
     return out
 
 
-def export_perfetto(trace: "Trace", out: str | Path, findings: list | None = None) -> Path:
+def window_ns(trace: "Trace", window_ms: tuple[float | None, float | None] | None) -> tuple[int | None, int | None]:
+    """(start, end) ms since the first GPU activity (the report's timeline axis; the session start when the
+    trace has no GPU work) -> absolute ns on the trace clock; None stays unbounded."""
+    if not window_ms or window_ms == (None, None):
+        return (None, None)
+    origin = trace.engine.query("SELECT coalesce(min(start_ns), 0) AS t0 FROM gpu_ops").column(0)[0].as_py()
+    return tuple(None if v is None else origin + round(v * 1e6) for v in window_ms)  # type: ignore[return-value]
+
+
+def parse_window(text: str | None) -> tuple[float | None, float | None] | None:
+    """`START:END` in ms, either side optional (`100:250`, `:500`, `800:`)."""
+    if not text:
+        return None
+    start, sep, end = text.partition(":")
+    try:
+        lo = float(start) if start.strip() else None
+        hi = float(end) if end.strip() else None
+    except ValueError:
+        lo = hi = float("nan")
+    if not sep or (lo is not None and lo != lo) or (hi is not None and hi != hi) or (
+            lo is not None and hi is not None and hi < lo):
+        raise QueryError(f"--window {text!r}: expected START:END in ms since the first GPU activity, e.g. 100:250, "
+                         ":500 or 800:")
+    return (lo, hi)
+
+
+def export_perfetto(trace: "Trace", out: str | Path, findings: list | None = None,
+                    window_ms: tuple[float | None, float | None] | None = None) -> Path:
     """Write `trace` (and `findings`, ranked) as Chrome-trace JSON that ui.perfetto.dev and chrome://tracing open.
 
+    `window_ms` = (start, end) in ms since the first GPU activity keeps only what overlaps that window (either
+    side None = unbounded): a 1M-kernel trace is ~2.5 GB of JSON, more than the Perfetto UI loads comfortably.
     The file appears only when complete (written to a temporary file beside it, then renamed).
     """
     out = Path(out)
-    ex = _Exporter(trace)
+    ex = _Exporter(trace, window_ns(trace, window_ms))
     with atomic_write(out) as fh:
         fh.write(b'{"displayTimeUnit":"ns","otherData":%b,"traceEvents":[\n' % orjson.dumps({
             "producer": f"inferscope {__version__}", "source": trace.path.name,

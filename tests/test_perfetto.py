@@ -168,3 +168,22 @@ def test_perfetto_trace_processor_imports_everything(tmp_path, cache_dir, open_t
     t = open_trace(path)
     assert counts.get("kernel") == t.table("kernels").num_rows
     assert counts.get("cuda_api") == t.table("api_calls").num_rows
+
+
+def test_window_keeps_exactly_the_overlapping_events(tmp_path, cache_dir, open_trace):
+    path = SAMPLES / "h100_2gpu_fastvideo.sqlite"
+    out = tmp_path / "w.json"
+    r = run_cli("export-perfetto", path, "-o", out, "--window", "100:150.5", "--cache-dir", cache_dir)
+    assert r.returncode == 0, r.stderr
+    events = json.loads(out.read_text())["traceEvents"]
+    t = open_trace(path)
+    t0 = t.sql("SELECT min(start_ns) AS t0 FROM gpu_ops")["t0"][0]
+    lo, hi = t0 + 100_000_000, t0 + 150_500_000
+    for cat, table in (("kernel", "kernels"), ("cuda_api", "api_calls"), ("nvtx", "nvtx_ranges")):
+        got = sorted(_ns(e["ts"]) for e in events if e.get("cat") == cat)
+        want = t.sql(f"SELECT start_ns FROM {table} WHERE end_ns >= {lo} AND start_ns <= {hi} ORDER BY 1")
+        assert got == want["start_ns"].tolist() and got, cat
+    marked = [e for e in events if e.get("cat") == "finding"]
+    assert all(_ns(e["ts"]) <= hi and _ns(e["ts"]) + _ns(e["dur"]) >= lo for e in marked)
+    bad = run_cli("export-perfetto", path, "-o", out, "--window", "9:3", "--cache-dir", cache_dir)
+    assert bad.returncode == 2 and bad.stderr.startswith("inferscope: error: --window '9:3'")

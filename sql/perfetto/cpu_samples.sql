@@ -1,6 +1,7 @@
 -- perfetto cpu_samples: CPU samples as Chrome-trace instant events named after their leaf frame; `stack` in the
 -- args is the call stack leaf first, one frame per line (at most 32 frames). `head` is the event's JSON up to the
--- thread id. Grain: one row per sample. No parameters.
+-- thread id. Grain: one row per sample.
+-- params: perfetto_from_ns, perfetto_to_ns (SET VARIABLE; NULL = unbounded): keep only events overlapping it.
 WITH frames AS (
     SELECT stack_id,
            list(coalesce(function, '?') || CASE WHEN file IS NOT NULL THEN ' (' || file ||
@@ -18,3 +19,5 @@ SELECT coalesce(s.pid, -1) AS pid, coalesce(s.tid, -1) AS tid, s.ts_ns AS start_
            || ',"pid":' || coalesce(s.pid, -1) || ',"tid":' AS head
 FROM cpu_samples s
 LEFT JOIN frames f USING (stack_id)
+WHERE s.ts_ns BETWEEN coalesce(getvariable('perfetto_from_ns'), s.ts_ns)
+                  AND coalesce(getvariable('perfetto_to_ns'), s.ts_ns)

@@ -1,7 +1,8 @@
 -- perfetto gpu_ops: kernels, memcpy and memset as Chrome-trace complete events, one track per (device, stream).
 -- Grain: one row per GPU operation. `head` is the event's JSON up to the thread id, which the exporter appends
 -- once it has chosen the track ('...,"tid":' + tid + '}'). Args carry units in their names.
--- params: perfetto_gpu_pid_base (SET VARIABLE), the Chrome-trace pid of GPU 0.
+-- params: perfetto_gpu_pid_base (SET VARIABLE), the Chrome-trace pid of GPU 0; perfetto_from_ns, perfetto_to_ns
+-- (NULL = unbounded): keep only events overlapping that window.
 WITH ops AS (
     SELECT device_id, stream_id, pid, correlation_id, start_ns, dur_ns, 'kernel' AS cat,
            coalesce(short_name, name) AS name,
@@ -33,3 +34,5 @@ SELECT coalesce(device_id, -1) AS device_id, coalesce(stream_id, -1) AS stream_i
            || ',"dur":' || perfetto_us(greatest(coalesce(dur_ns, 0), 0)) || ',"args":' || args_json
            || ',"pid":' || (getvariable('perfetto_gpu_pid_base') + coalesce(device_id, -1)) || ',"tid":' AS head
 FROM ops
+WHERE start_ns + greatest(coalesce(dur_ns, 0), 0) >= coalesce(getvariable('perfetto_from_ns'), start_ns)
+  AND start_ns <= coalesce(getvariable('perfetto_to_ns'), start_ns)

@@ -2,7 +2,8 @@
 -- `lane` says which sub-track of the thread an event goes to (the exporter gives each its own tid so that NVTX
 -- ranges, CUDA API calls and OS runtime calls each nest cleanly, as nsys draws them): nvtx | cuda_api | osrt;
 -- `lane_order` is its position. Cross-thread start/end ranges stay on the thread that started them. `head` is the
--- event's JSON up to the thread id. Grain: one row per interval. No parameters.
+-- event's JSON up to the thread id. Grain: one row per interval.
+-- params: perfetto_from_ns, perfetto_to_ns (SET VARIABLE; NULL = unbounded): keep only events overlapping it.
 WITH slices AS (
     SELECT pid, tid, 'nvtx' AS lane, 0 AS lane_order, start_ns, dur_ns, coalesce(category, 'nvtx') AS cat,
            coalesce(name, '') AS name, CAST(NULL AS BIGINT) AS correlation_id,
@@ -26,3 +27,5 @@ SELECT coalesce(pid, -1) AS pid, coalesce(tid, -1) AS tid, lane, lane_order,
            || ',"dur":' || perfetto_us(greatest(coalesce(dur_ns, 0), 0)) || ',"args":' || args_json
            || ',"pid":' || coalesce(pid, -1) || ',"tid":' AS head
 FROM slices
+WHERE start_ns + greatest(coalesce(dur_ns, 0), 0) >= coalesce(getvariable('perfetto_from_ns'), start_ns)
+  AND start_ns <= coalesce(getvariable('perfetto_to_ns'), start_ns)
