@@ -58,23 +58,25 @@ def _figure(width: float, height: float):
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def _svg(fig) -> str:
+def _svg(fig, label: str) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, transparent=True)
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
     # Geometry to 0.1 px (the figure is ~700 units wide) and path commands on one line: a third of the bytes.
-    svg = re.sub(r'\b(d|x|y|width|height|transform)="([^"]*)"',
+    svg = re.sub(r'\b(d|x|y|width|height)="([^"]*)"',
                  lambda m: f'{m.group(1)}="{_round_numbers(m.group(2))}"', svg)
     # Scale with the page: keep the viewBox, let CSS size it.
-    svg = re.sub(r'(<svg[^>]*?) width="[^"]*" height="[^"]*"', r'\1 role="img" preserveAspectRatio="xMinYMin meet"',
+    svg = re.sub(r'(<svg[^>]*?) width="[^"]*" height="[^"]*"',
+                 rf'\1 role="img" aria-label="{label}" preserveAspectRatio="xMinYMin meet"',
                  svg, count=1)
     return svg
 
 
 def _round_numbers(text: str) -> str:
-    text = re.sub(r"(-?\d+)\.(\d)\d*", lambda m: m.group(1) if m.group(2) == "0" else f"{m.group(1)}.{m.group(2)}", text)
+    text = re.sub(r"(-?\d+)\.(\d)\d*",
+                  lambda m: m.group(1) if m.group(2) == "0" else f"{m.group(1)}.{m.group(2)}", text)
     return re.sub(r"\s*\n\s*", " ", text).strip()
 
 
@@ -138,7 +140,7 @@ def timeline(bins: dict[int, dict[str, Sequence[float]]], span_ns: int, steps: S
             handles.append(Patch(color=_phase_color(name), lw=0))
             labels.append(f"{name} phase")
         fig.legend(handles, labels, loc="outside upper right", ncols=len(labels), fontsize=8)
-        return _svg(fig)
+        return _svg(fig, "GPU utilisation over time per device")
 
 
 def _phase_color(name: str) -> str:
@@ -162,7 +164,7 @@ def top_kernels(names: Sequence[str], total_ms: Sequence[float], pct: Sequence[f
         ax.set_xlim(0, max(total_ms or [1]) * 1.28)
         ax.grid(axis="x", color="#eceff3", lw=0.6)
         ax.set_axisbelow(True)
-        return _svg(fig)
+        return _svg(fig, "Kernels with the most GPU time")
 
 
 def breakdown(devices: Sequence[int], parts: dict[str, Sequence[float]]) -> str:
@@ -187,7 +189,7 @@ def breakdown(devices: Sequence[int], parts: dict[str, Sequence[float]]) -> str:
         ax.set_xlim(0, 100)
         ax.set_xlabel("share of the GPU window, %")
         fig.legend(loc="outside upper right", ncols=4, fontsize=8)
-        return _svg(fig)
+        return _svg(fig, "Share of the GPU window per device: compute, copy, overlap, idle")
 
 
 def step_histogram(dur_ms: Sequence[float], p50: float, p90: float, p99: float) -> str:
@@ -218,4 +220,4 @@ def step_histogram(dur_ms: Sequence[float], p50: float, p90: float, p99: float) 
         ax.set_ylabel("steps")
         ax.grid(axis="y", color="#eceff3", lw=0.6)
         ax.set_axisbelow(True)
-        return _svg(fig)
+        return _svg(fig, "Distribution of step wall times")

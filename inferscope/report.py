@@ -138,7 +138,8 @@ def _environment(markdown: bool):
     )
     wrap = Md if markdown else str
     env.filters.update({
-        "ns": lambda v: wrap(fmt_ns(v)), "bytes": lambda v: wrap(fmt_bytes(v)), "num": lambda v, d=None: wrap(fmt_num(v, d)),
+        "ns": lambda v: wrap(fmt_ns(v)), "bytes": lambda v: wrap(fmt_bytes(v)),
+        "num": lambda v, d=None: wrap(fmt_num(v, d)),
         "value": lambda v, u="": wrap(fmt_value(v, u)), "cell": lambda v, c, t0=0: fmt_cell(c, v, t0),
         "column": column_label,
         "shorten": shorten, "pct": lambda v: wrap(fmt_pct(v)),

@@ -70,8 +70,8 @@ def test_hostile_strings_run_no_script(browser, open_trace, tmp_path, artifacts)
     html_page.write_text(render_html(data), encoding="utf-8")
     # The Markdown as GitHub's renderer turns it into HTML, raw HTML let through (GitHub would also sanitise).
     md_page = tmp_path / "hostile_md.html"
-    md_page.write_text("<!DOCTYPE html><meta charset=utf-8><title>md</title>" + cmarkgfm.github_flavored_markdown_to_html(
-        render_markdown(data), options=Options.CMARK_OPT_UNSAFE), encoding="utf-8")
+    body = cmarkgfm.github_flavored_markdown_to_html(render_markdown(data), options=Options.CMARK_OPT_UNSAFE)
+    md_page.write_text("<!DOCTYPE html><meta charset=utf-8><title>md</title>" + body, encoding="utf-8")
     for page in (html_page, md_page):
         loaded = browser.load(page)
         assert loaded.dialogs == [], f"{page.name}: a script ran"

@@ -33,7 +33,8 @@ spread AS (
 ),
 pieces AS (
     SELECT device_id, kind, bin,
-           CAST(sum(least(end_ns, t0_ns + (bin + 1) * bin_ns) - greatest(start_ns, t0_ns + bin * bin_ns)) AS BIGINT) AS ns
+           CAST(sum(least(end_ns, t0_ns + (bin + 1) * bin_ns) - greatest(start_ns, t0_ns + bin * bin_ns))
+                AS BIGINT) AS ns
     FROM spread
     GROUP BY device_id, kind, bin
 ),
