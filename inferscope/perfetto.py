@@ -242,8 +242,11 @@ class _Exporter:
         self.tracks.process(FINDINGS_PID, "InferScope findings", -2000)
         rows = []
         lo, hi = self.window_ns
+        span = self.con.execute("SELECT min(start_ns), max(end_ns) FROM gpu_ops").fetchall()[0]
         for rank, f in enumerate(findings, 1):
-            for start_ns, end_ns in finding_windows(f):
+            # a finding about the whole trace (no windows) spans the GPU activity, so every finding is on the track
+            windows = finding_windows(f) or ([span] if span[0] is not None else [])
+            for start_ns, end_ns in windows:
                 if (lo is None or end_ns >= lo) and (hi is None or start_ns <= hi):
                     rows.append((rank, start_ns, end_ns, f))
         rows.sort(key=lambda r: (r[0], r[1], -r[2]))
