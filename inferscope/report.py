@@ -21,7 +21,7 @@ from .errors import InferScopeError
 from .outputs import atomic_write
 from .report_data import ReportData, build
 from .resources import templates_dir
-from .units import fmt_bytes, fmt_ns, fmt_pct, fmt_value
+from .units import fmt_bytes, fmt_ns, fmt_pct, fmt_rate, fmt_value
 
 if TYPE_CHECKING:
     from .analysis import Analysis
@@ -50,6 +50,7 @@ def fmt_num(v: Any, digits: int | None = None) -> str:
 
 _TIMESTAMP = re.compile(r"(^|_)(start|end|ts)_ns$")
 _ID = re.compile(r"(^|_)(pid|tid|id)$")
+_RATE = re.compile(r"(^|_)(rate|bps|bytes_per_s)$")  # bytes/s, as the metrics' *_rate ids
 
 
 def fmt_cell(column: str, v: Any, t0_ns: int = 0) -> str:
@@ -64,6 +65,8 @@ def fmt_cell(column: str, v: Any, t0_ns: int = 0) -> str:
             return fmt_ns(v)
         if column.endswith("bytes"):
             return fmt_bytes(v)
+        if _RATE.search(column):
+            return fmt_rate(v)
         if column.endswith("_pct"):
             return fmt_pct(v)
     return fmt_num(v) if v is not None else ""
