@@ -42,6 +42,7 @@ class Finding:
     rows: list[list[Any]]
     total_rows: int
     windows: int = 0
+    constants: list[tuple[str, Any]] = field(default_factory=list)  # columns with one value in every row
 
 
 @dataclass
@@ -149,6 +150,24 @@ def build(trace: "Trace", analysis: "Analysis | None" = None, *, n_bins: int = N
     return data
 
 
+def _split_constant_columns(table: "pa.Table") -> tuple["pa.Table", list[tuple[str, Any]]]:
+    """Move text columns that hold one value in every row (a rule's advice, an architecture note) out of the
+    evidence table: said once above it, they stop every row from wrapping into a paragraph."""
+    if table.num_rows < 2:
+        return table, []
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    constants = []
+    for name in table.column_names:
+        col = table.column(name)
+        if pa.types.is_string(col.type) and col.null_count == 0 and pc.count_distinct(col).as_py() == 1:
+            constants.append((name, col[0].as_py()))
+    if not constants or len(constants) == table.num_columns:
+        return table, []
+    return table.drop_columns([n for n, _ in constants]), constants
+
+
 def _table_rows(table: "pa.Table", limit: int) -> tuple[list[str], list[list[Any]], int]:
     """(columns, first `limit` rows, total rows) of an Arrow table."""
     rows = [list(r.values()) for r in table.slice(0, limit).to_pylist()]
@@ -168,14 +187,15 @@ def _add_analysis(data: ReportData, analysis: "Analysis", evidence_rows: int) ->
                                            scope=m.scope, description=m.description))
     findings = sorted(analysis.findings, key=lambda f: -f.impact_ns)  # already ranked; keep it so regardless
     for rank, f in enumerate(findings, 1):
-        columns, rows, total = _table_rows(f.evidence, evidence_rows)
+        evidence, constants = _split_constant_columns(f.evidence)
+        columns, rows, total = _table_rows(evidence, evidence_rows)
         where = " · ".join(part for part in (
             f"GPU {f.device_id}" if f.device_id is not None else "", f"pid {f.pid}" if f.pid is not None else "",
             f"tid {f.tid}" if f.tid is not None else "") if part)
         data.findings.append(Finding(
             rank=rank, rule_id=f.rule_id, title=f.title, severity=f.severity, impact_ns=int(f.impact_ns),
             summary=f.summary, recommendation=f.recommendation, why=f.why, where=where, columns=columns, rows=rows,
-            total_rows=max(total, f.evidence_total or 0), windows=len(f.windows)))
+            total_rows=max(total, f.evidence_total or 0), windows=len(f.windows), constants=constants))
     _add_steps(data, analysis.steps)
 
 
