@@ -139,6 +139,7 @@ def _environment(markdown: bool):
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.tests["timestamp"] = lambda column: bool(_TIMESTAMP.search(column))
     wrap = Md if markdown else str
     env.filters.update({
         "ns": lambda v: wrap(fmt_ns(v)), "bytes": lambda v: wrap(fmt_bytes(v)),
