@@ -104,7 +104,13 @@ def test_report_for_every_nsys_export(path, open_trace, artifacts):
     if path.suffix == ".nsys-rep" and shutil.which("nsys") is None:
         pytest.skip("the nsys CLI is needed to export .nsys-rep files")
     t = open_trace(path)
-    data = build(t, t.analyze())
+    analysis = t.analyze()
+    data = build(t, analysis)
+    for shown, found in zip(data.findings, sorted(analysis.findings, key=lambda f: -f.impact_ns)):
+        # evidence columns with one value in every row are said once above the table, never dropped
+        assert sorted(shown.columns + [c for c, _ in shown.constants]) == sorted(found.evidence.column_names)
+        for c, v in shown.constants:
+            assert set(found.evidence.column(c).to_pylist()) == {v}
     md = render_markdown(data)
     html = render_html(data)
     out = artifacts / "reports"
