@@ -12,6 +12,7 @@ from ._common import app, run_app
 from . import tables as _tables  # noqa: F401,E402
 from . import config as _config  # noqa: F401,E402
 from . import analyze as _analyze  # noqa: F401,E402
+from . import perfetto as _perfetto  # noqa: F401,E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,9 +1,7 @@
 """`inferscope analyze`: what limits this trace, ranked findings and what to do (a thin layer over Trace.analyze)."""
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -26,27 +24,18 @@ def parse_params(items: list[str]) -> dict[str, dict[str, str]]:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory and rename, so a failed run leaves no partial file."""
-    path = path.expanduser()
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """All or nothing, with the usual file mode, and one-line errors for a missing or unwritable directory."""
+    from ..outputs import atomic_write
+
+    with atomic_write(path.expanduser()) as fh:
+        fh.write(text.encode("utf-8"))
 
 
 @app.command()
 def analyze(
     trace: TraceArg,
-    format: Annotated[Optional[str], typer.Option("--format", "-f", help="terminal or json (default: terminal on "
-                      "stdout; with -o, from the file suffix, else json).", show_default=False)] = None,
+    format: Annotated[Optional[str], typer.Option("--format", "-f", help="terminal, json, md or html (default: "
+                      "terminal on stdout; with -o, from the file suffix, else json).", show_default=False)] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file (atomically) "
                       "instead of stdout.")] = None,
     rules: Annotated[Optional[list[Path]], typer.Option("--rules", help="Directory of extra rule .sql files "
@@ -62,7 +51,7 @@ def analyze(
 ) -> None:
     """Say what limits the trace, how much it costs and what to do: metrics and findings ranked by impact.
 
-    Example: inferscope analyze run.nsys-rep --param gpu_gaps.gap_ns=1000000 -o analysis.json
+    Example: inferscope analyze run.nsys-rep -o report.html (or report.md, analysis.json)
     """
     from ..render import FORMATS, SUFFIXES, render
 
@@ -80,7 +69,7 @@ def analyze(
                          step_patterns=step_pattern or cfg.step_patterns or None, evidence_rows=evidence_rows)
     for err in analysis.rule_errors:
         typer.echo(f"inferscope: warning: {err}", err=True)
-    text = render(analysis, fmt, color=output is None and sys.stdout.isatty())
+    text = render(analysis, fmt, color=output is None and sys.stdout.isatty(), trace=t)
     if output is not None:
         write_atomic(output, text)
     else:

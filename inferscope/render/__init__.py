@@ -23,8 +23,22 @@ def render_terminal(analysis: Analysis, color: bool = False, width: int | None =
     return render(analysis, color=color, width=width)
 
 
-FORMATS: dict[str, Renderer] = {"terminal": render_terminal, "json": render_json}
-SUFFIXES: dict[str, str] = {".json": "json", ".txt": "terminal"}
+def render_md(analysis: Analysis, trace=None, **_options) -> str:
+    from ..report import render_analysis
+
+    return render_analysis(analysis, "md", trace)
+
+
+def render_html(analysis: Analysis, trace=None, **_options) -> str:
+    from ..report import render_analysis
+
+    return render_analysis(analysis, "html", trace)
+
+
+FORMATS: dict[str, Renderer] = {"terminal": render_terminal, "json": render_json, "md": render_md,
+                                "html": render_html}
+SUFFIXES: dict[str, str] = {".json": "json", ".txt": "terminal", ".md": "md", ".markdown": "md", ".html": "html",
+                            ".htm": "html"}
 
 
 def register(name: str, renderer: Renderer, *suffixes: str) -> None:
