@@ -56,18 +56,25 @@ def test_kernel_type_breakdown(pair):
     hta, engine, _ = pair
     theirs, per_kernel = hta.get_gpu_kernel_breakdown(visualize=False, include_memory_kernels=True)
     theirs = theirs[theirs["sum"] > 0].set_index("kernel_type")["sum"]
-    mine = ours(engine, "SELECT kernel_type, sum(dur_ns) / 1000 AS us FROM hta_kernel_type_breakdown "
-                        "GROUP BY 1").set_index("kernel_type")["us"]
+    mine = ours(engine, "SELECT kernel_type, sum(dur_ns) / 1000 AS us, sum(segments) AS segments "
+                        "FROM hta_kernel_type_breakdown GROUP BY 1").set_index("kernel_type")
     assert sorted(mine.index) == sorted(theirs.index)
+    fractional_us = ours(engine, "SELECT bool_or(dur_ns % 1000 <> 0) AS f FROM hta_gpu_ops")["f"].iloc[0]
     for label in theirs.index:
-        assert mine[label] == pytest.approx(theirs[label], rel=REL), label
+        if fractional_us:  # HTA truncates every sweep segment to whole µs (astype(int)); InferScope keeps ns
+            assert theirs[label] <= mine.loc[label, "us"] + 1e-6 <= theirs[label] + mine.loc[label, "segments"]
+        else:
+            assert mine.loc[label, "us"] == pytest.approx(theirs[label], rel=REL), label
     stats = ours(engine, "SELECT kernel_type, name, sum_ns, min_ns, max_ns, mean_ns, std_ns FROM hta_kernel_stats")
     stats = stats.set_index(["kernel_type", "name"])
     named = per_kernel[per_kernel["name"] != "others"]
     assert len(named) > 0
+    folded = set(per_kernel.loc[per_kernel["name"] == "others", "kernel_type"])
     for _, row in named.iterrows():
         s = stats.loc[(row["kernel_type"], row["name"])]
         assert s["sum_ns"] / 1000 == pytest.approx(row["sum (us)"], rel=REL)
+        if row["kernel_type"] in folded:
+            continue  # HTA re-aggregates folded types over per-name sums: its max/min/mean/std are of the sums
         assert s["max_ns"] / 1000 == pytest.approx(row["max (us)"], rel=REL)
         assert s["min_ns"] / 1000 == pytest.approx(row["min (us)"], rel=REL)
         assert s["mean_ns"] / 1000 == pytest.approx(row["mean (us)"], rel=REL)
@@ -80,10 +87,21 @@ def test_idle_time_breakdown(pair):
     theirs = hta.get_idle_time_breakdown(ranks=[rank], visualize=False)[0]
     mine = ours(engine, "SELECT stream_id, idle_category, idle_ns FROM hta_idle_time_breakdown")
     mine = mine.set_index(["stream_id", "idle_category"])["idle_ns"]
+    # HTA compares launch-call start and previous end as float µs; at epoch magnitudes (1.7e15 µs) a float
+    # holds 0.25 µs steps, so on ns-resolution traces gaps whose two times are that close can fall either way.
+    # InferScope compares exact ns. Such borderline gaps may move between host_wait and the other categories.
+    borderline = ours(engine, """
+        WITH calls AS (SELECT pid, correlation_id, min(start_ns) AS api FROM api_calls GROUP BY ALL),
+        g AS (SELECT o.stream_id, c.api, o.start_ns - lag(o.end_ns) OVER w AS idle, lag(o.end_ns) OVER w AS prev
+              FROM hta_gpu_ops o LEFT JOIN calls c USING (pid, correlation_id)
+              WINDOW w AS (PARTITION BY o.device_id, o.stream_id ORDER BY o.start_ns, o.end_ns))
+        SELECT stream_id, coalesce(sum(idle) FILTER (WHERE abs(api - prev) <= 250), 0) / 1000 AS us
+        FROM g GROUP BY 1""").set_index("stream_id")["us"]
     assert len(theirs) > 0
     for row in theirs.itertuples():
         got = mine.get((row.stream, row.idle_category), 0) / 1000
-        assert got == pytest.approx(row.idle_time, rel=REL, abs=0.01), (row.stream, row.idle_category)
+        slack = borderline.get(row.stream, 0)
+        assert abs(got - row.idle_time) <= slack + REL * row.idle_time + 0.01, (row.stream, row.idle_category)
 
 
 @needs_kineto

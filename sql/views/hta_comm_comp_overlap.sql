@@ -5,11 +5,11 @@
 -- Requires: hta_busy_intervals, hta_kernel_type_breakdown. No parameters.
 CREATE OR REPLACE VIEW hta_comm_comp_overlap AS
 WITH comm AS (
-    SELECT device_id, sum(dur_ns) AS comm_ns FROM hta_busy_intervals
+    SELECT device_id, CAST(sum(dur_ns) AS BIGINT) AS comm_ns FROM hta_busy_intervals
     WHERE kernel_type = 'COMMUNICATION' GROUP BY device_id
 ),
 overlap AS (
-    SELECT device_id, sum(dur_ns) AS overlap_ns FROM hta_kernel_type_breakdown
+    SELECT device_id, CAST(sum(dur_ns) AS BIGINT) AS overlap_ns FROM hta_kernel_type_breakdown
     WHERE kernel_type LIKE 'COMPUTATION overlapping COMMUNICATION%' GROUP BY device_id
 )
 SELECT c.device_id, c.comm_ns, coalesce(o.overlap_ns, 0) AS overlap_ns,

@@ -27,7 +27,7 @@ classified AS (
     FROM gaps
     WHERE prev_end_ns IS NOT NULL
 )
-SELECT device_id, stream_id, idle_category, sum(idle_ns) AS idle_ns, count(*) AS gaps,
+SELECT device_id, stream_id, idle_category, CAST(sum(idle_ns) AS BIGINT) AS idle_ns, count(*) AS gaps,
        sum(idle_ns) / nullif(sum(sum(idle_ns)) OVER (PARTITION BY device_id, stream_id), 0) AS idle_ratio
 FROM classified
 GROUP BY device_id, stream_id, idle_category

@@ -30,11 +30,12 @@ islands AS (
           FROM marked)
     GROUP BY step_id, k
 ),
-input_time AS (SELECT step_id, sum(dur_ns) AS input_ns FROM islands GROUP BY step_id),
+input_time AS (SELECT step_id, CAST(sum(dur_ns) AS BIGINT) AS input_ns FROM islands GROUP BY step_id),
 devices AS (SELECT DISTINCT pid, device_id FROM hta_gpu_ops),
 gpu AS (
     SELECT s.step_id, d.device_id,
-           sum(greatest(0, least(b.end_ns, s.end_ns) - greatest(b.start_ns, s.start_ns))) AS gpu_busy_ns
+           CAST(coalesce(sum(greatest(0, least(b.end_ns, s.end_ns) - greatest(b.start_ns, s.start_ns))), 0) AS BIGINT)
+               AS gpu_busy_ns
     FROM steps s
     JOIN devices d ON d.pid = s.pid
     LEFT JOIN hta_busy_intervals b

@@ -1,8 +1,10 @@
 -- hta_kernel_type_breakdown: GPU time per kernel type and per overlap of types, per device, as HTA's
 -- get_gpu_kernel_breakdown (with memory kernels) reports it: each type's intervals are merged first, then a
 -- sweep labels every moment by the set of types running, e.g. 'COMPUTATION', 'COMMUNICATION',
--- 'COMPUTATION overlapping COMMUNICATION'. OTHER kernels are not counted. pct is of the device's labelled time.
--- Columns: device_id, kernel_type, dur_ns, pct. Requires: hta_busy_intervals. No parameters.
+-- 'COMPUTATION overlapping COMMUNICATION'. OTHER kernels are not counted. pct is of the device's labelled time;
+-- segments counts the sweep segments summed (HTA truncates each segment to whole µs, so on traces with
+-- fractional µs HTA reports up to `segments` µs less). Columns: device_id, kernel_type, dur_ns, pct, segments.
+-- Requires: hta_busy_intervals. No parameters.
 CREATE OR REPLACE VIEW hta_kernel_type_breakdown AS
 WITH bits(kernel_type, bit) AS (VALUES ('COMPUTATION', 1), ('COMMUNICATION', 2), ('MEMORY', 4)),
 edges AS (
@@ -26,7 +28,8 @@ labelled AS (
     FROM sweep
     WHERE state > 0 AND next_t IS NOT NULL
 )
-SELECT device_id, kernel_type, sum(dur_ns) AS dur_ns,
-       100.0 * sum(dur_ns) / sum(sum(dur_ns)) OVER (PARTITION BY device_id) AS pct
+SELECT device_id, kernel_type, CAST(sum(dur_ns) AS BIGINT) AS dur_ns,
+       100.0 * sum(dur_ns) / sum(sum(dur_ns)) OVER (PARTITION BY device_id) AS pct,
+       count(*) FILTER (WHERE dur_ns > 0) AS segments
 FROM labelled
 GROUP BY device_id, kernel_type

@@ -5,7 +5,7 @@
 -- Columns: device_id, name, ts_ns, memory_bw_gbps. Requires: hta_gpu_ops. No parameters.
 CREATE OR REPLACE VIEW hta_memory_bw AS
 WITH ops AS (
-    SELECT device_id, name, start_ns, end_ns, bytes / dur_ns AS gbps
+    SELECT device_id, mem_type AS name, start_ns, end_ns, bytes / dur_ns AS gbps
     FROM hta_gpu_ops
     WHERE kernel_type = 'MEMORY' AND bytes IS NOT NULL AND dur_ns > 0
 ),

@@ -12,7 +12,7 @@ WITH s AS (
     FROM hta_memory_bw WHERE memory_bw_gbps > 1e-9 GROUP BY device_id, name
 ),
 t AS (
-    SELECT device_id, name, sum(bytes) AS bytes, count(*) AS ops
-    FROM hta_gpu_ops WHERE kernel_type = 'MEMORY' GROUP BY device_id, name
+    SELECT device_id, mem_type AS name, CAST(sum(bytes) AS BIGINT) AS bytes, count(*) AS ops
+    FROM hta_gpu_ops WHERE kernel_type = 'MEMORY' GROUP BY device_id, mem_type
 )
 SELECT s.*, t.bytes, t.ops FROM s JOIN t USING (device_id, name)

@@ -13,7 +13,7 @@ SELECT device_id, stream_id, count(*) AS points, avg(queue_length) AS mean, min(
        quantile_cont(queue_length, 0.25) AS p25, quantile_cont(queue_length, 0.5) AS p50,
        quantile_cont(queue_length, 0.75) AS p75, max(queue_length) AS max,
        sum(queue_length * hold_ns) / nullif(sum(hold_ns), 0) AS time_weighted_mean,
-       coalesce(sum(hold_ns) FILTER (WHERE queue_length >= coalesce(getvariable('hta_max_queue_length'), 1024)), 0)
-           AS full_queue_ns
+       CAST(coalesce(sum(hold_ns) FILTER (WHERE queue_length >= coalesce(getvariable('hta_max_queue_length'), 1024)),
+                     0) AS BIGINT) AS full_queue_ns
 FROM held
 GROUP BY device_id, stream_id

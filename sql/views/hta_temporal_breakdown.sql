@@ -6,11 +6,11 @@
 -- non_compute_pct. Requires: hta_busy_intervals. No parameters.
 CREATE OR REPLACE VIEW hta_temporal_breakdown AS
 WITH span AS (
-    SELECT device_id, max(end_ns) - min(start_ns) AS span_ns, sum(dur_ns) AS busy_ns
+    SELECT device_id, max(end_ns) - min(start_ns) AS span_ns, CAST(sum(dur_ns) AS BIGINT) AS busy_ns
     FROM hta_busy_intervals WHERE kernel_type = 'ALL' GROUP BY device_id
 ),
 compute AS (
-    SELECT device_id, sum(dur_ns) AS compute_ns
+    SELECT device_id, CAST(sum(dur_ns) AS BIGINT) AS compute_ns
     FROM hta_busy_intervals WHERE kernel_type = 'COMPUTATION' GROUP BY device_id
 )
 SELECT s.device_id, s.span_ns, s.busy_ns, s.span_ns - s.busy_ns AS idle_ns,
