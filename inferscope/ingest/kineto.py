@@ -23,7 +23,7 @@ import pyarrow as pa
 from .. import model
 from ..errors import TraceInputError
 from ..resources import read_sql
-from .kineto_json import read_bytes, split_document
+from .kineto_json import needs_exact_times, quote_times, read_bytes, split_document
 from .nesting import nest
 
 PID_STRIDE = 100_000_000
@@ -73,6 +73,8 @@ def load(path: Path) -> dict[str, pa.Table]:
         files = []
         for i, f in enumerate(trace_files(path)):
             meta, events = split_document(f, read_bytes(f))
+            if needs_exact_times(events):
+                events = quote_times(events)
             out = Path(tmp) / f"events-{i}.json"
             out.write_bytes(events)
             del events
