@@ -121,22 +121,23 @@ def _assign_ranks(path: Path, files: list[_File]) -> None:
 def _files_table(files: list[_File]) -> pa.Table:
     multi = len(files) > 1
     return pa.table({
-        "file_name": [str(f.events_file) for f in files],
         "file_idx": list(range(len(files))),
         "rank": [f.rank for f in files],
         "base_ns": [_int(f.meta.get("baseTimeNanoseconds")) or 0 for f in files],
         "pid_offset": [f.rank * PID_STRIDE if multi else 0 for f in files],
         "device_offset": [f.rank * DEVICE_STRIDE if multi else 0 for f in files],
-    }, schema=pa.schema([("file_name", pa.string()), ("file_idx", pa.int64()), ("rank", pa.int64()),
+    }, schema=pa.schema([("file_idx", pa.int64()), ("rank", pa.int64()),
                          ("base_ns", pa.int64()), ("pid_offset", pa.int64()), ("device_offset", pa.int64())]))
 
 
 def _read_events(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File]) -> None:
-    names = "[" + ", ".join("'" + str(f.events_file).replace("'", "''") + "'" for f in files) + "]"
     limit = _DEFAULT_MAX_OBJECT
     while True:
-        con.execute(f"CREATE OR REPLACE VIEW _raw AS SELECT * FROM read_json({names}, format='array', "
-                    f"columns={_RAW_COLUMNS}, filename=true, maximum_object_size={limit})")
+        reads = " UNION ALL ".join(
+            f"SELECT {i} AS file_idx, * FROM read_json('{str(f.events_file).replace(chr(39), chr(39) * 2)}', "
+            f"format='array', columns={_RAW_COLUMNS}, maximum_object_size={limit})"
+            for i, f in enumerate(files))
+        con.execute(f"CREATE OR REPLACE VIEW _raw AS {reads}")
         try:
             con.execute("CREATE OR REPLACE TABLE _kineto_events_abs AS " + read_sql("ingest/kineto/events.sql"))
             break

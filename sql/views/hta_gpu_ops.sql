@@ -8,9 +8,9 @@
 -- correlation_id, start_ns, end_ns, dur_ns, name, kernel_type, mem_type, bytes. No parameters.
 CREATE OR REPLACE VIEW hta_gpu_ops AS
 SELECT 'kernel' AS op_kind, device_id, stream_id, pid, correlation_id, start_ns, end_ns, dur_ns, name,
-       CASE WHEN regexp_matches(name, '^nccl.*Kernel') THEN 'COMMUNICATION'
-            WHEN regexp_matches(name, '^(Memcpy|Memset|dma)') THEN 'MEMORY'
-            WHEN regexp_matches(name, '^(.*Memcpy|.*Sync)') THEN 'OTHER'
+       CASE WHEN starts_with(name, 'nccl') AND strpos(substr(name, 5), 'Kernel') > 0 THEN 'COMMUNICATION'
+            WHEN starts_with(name, 'Memcpy') OR starts_with(name, 'Memset') OR starts_with(name, 'dma') THEN 'MEMORY'
+            WHEN contains(name, 'Memcpy') OR contains(name, 'Sync') THEN 'OTHER'
             ELSE 'COMPUTATION' END AS kernel_type,
        CAST(NULL AS VARCHAR) AS mem_type, CAST(NULL AS BIGINT) AS bytes
 FROM kernels

@@ -5,7 +5,7 @@
 -- above 5 % of the step).
 -- Params: hta_input_ops_regex = '(?i)(dataloader|collate|preprocess)', hta_input_bound_pct = 5.
 -- Columns: step_id, step_name, pid, device_id, step_start_ns, step_ns, input_ns, input_pct, gpu_busy_ns,
--- gpu_idle_pct, input_bound. Requires: hta_busy_intervals, hta_gpu_ops, nvtx_ranges.
+-- gpu_idle_pct, input_bound. Requires: hta_gpu_coverage, hta_gpu_ops, nvtx_ranges.
 CREATE OR REPLACE VIEW hta_input_pipeline_steps AS
 WITH steps AS (
     SELECT range_id AS step_id, name AS step_name, pid, start_ns, end_ns, dur_ns
@@ -38,8 +38,8 @@ gpu AS (
                AS gpu_busy_ns
     FROM steps s
     JOIN devices d ON d.pid = s.pid
-    LEFT JOIN hta_busy_intervals b
-      ON b.device_id = d.device_id AND b.kernel_type = 'ALL' AND b.start_ns < s.end_ns AND b.end_ns > s.start_ns
+    LEFT JOIN hta_gpu_coverage b
+      ON b.device_id = d.device_id AND b.state > 0 AND b.start_ns < s.end_ns AND b.end_ns > s.start_ns
     GROUP BY s.step_id, d.device_id
 )
 SELECT s.step_id, s.step_name, s.pid, g.device_id, s.start_ns AS step_start_ns, s.dur_ns AS step_ns,

@@ -3,19 +3,16 @@
 -- ran) and busy with only non-compute work (communication, memory, other). Communication or copies overlapping
 -- compute count as compute. idle + compute + non_compute = span. Percentages are of span_ns.
 -- Columns: device_id, span_ns, busy_ns, idle_ns, compute_ns, non_compute_ns, idle_pct, compute_pct,
--- non_compute_pct. Requires: hta_busy_intervals. No parameters.
+-- non_compute_pct. Requires: hta_gpu_coverage. No parameters.
 CREATE OR REPLACE VIEW hta_temporal_breakdown AS
-WITH span AS (
-    SELECT device_id, max(end_ns) - min(start_ns) AS span_ns, CAST(sum(dur_ns) AS BIGINT) AS busy_ns
-    FROM hta_busy_intervals WHERE kernel_type = 'ALL' GROUP BY device_id
-),
-compute AS (
-    SELECT device_id, CAST(sum(dur_ns) AS BIGINT) AS compute_ns
-    FROM hta_busy_intervals WHERE kernel_type = 'COMPUTATION' GROUP BY device_id
+WITH t AS (
+    SELECT device_id, max(end_ns) - min(start_ns) AS span_ns,
+           CAST(sum(dur_ns) FILTER (WHERE state > 0) AS BIGINT) AS busy_ns,
+           CAST(coalesce(sum(dur_ns) FILTER (WHERE state & 1 = 1), 0) AS BIGINT) AS compute_ns
+    FROM hta_gpu_coverage GROUP BY device_id
 )
-SELECT s.device_id, s.span_ns, s.busy_ns, s.span_ns - s.busy_ns AS idle_ns,
-       coalesce(c.compute_ns, 0) AS compute_ns, s.busy_ns - coalesce(c.compute_ns, 0) AS non_compute_ns,
-       100.0 * (s.span_ns - s.busy_ns) / nullif(s.span_ns, 0) AS idle_pct,
-       100.0 * coalesce(c.compute_ns, 0) / nullif(s.span_ns, 0) AS compute_pct,
-       100.0 * (s.busy_ns - coalesce(c.compute_ns, 0)) / nullif(s.span_ns, 0) AS non_compute_pct
-FROM span s LEFT JOIN compute c USING (device_id)
+SELECT device_id, span_ns, busy_ns, span_ns - busy_ns AS idle_ns, compute_ns, busy_ns - compute_ns AS non_compute_ns,
+       100.0 * (span_ns - busy_ns) / nullif(span_ns, 0) AS idle_pct,
+       100.0 * compute_ns / nullif(span_ns, 0) AS compute_pct,
+       100.0 * (busy_ns - compute_ns) / nullif(span_ns, 0) AS non_compute_pct
+FROM t

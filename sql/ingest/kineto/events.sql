@@ -1,6 +1,6 @@
 -- kineto events (staging): raw Chrome-trace events of one or more Kineto files -> one typed row per event.
 -- Inputs: `_raw` (read_json of each file's traceEvents array, every scalar as its JSON text, args as JSON, plus
--- `filename`) and `_files` (file_name, file_idx, rank, base_ns, pid_offset, device_offset; see ingest/kineto.py).
+-- the file's `file_idx`) and `_files` (file_idx, rank, base_ns, pid_offset, device_offset; see ingest/kineto.py).
 -- Times: ts/dur are µs as decimal text; they are converted exactly (decimal, not float) to int64 ns and shifted by
 -- the file's baseTimeNanoseconds (abs_ns); timeline_zero.sql then picks the timeline's zero.
 -- kind: the model table an event feeds (kernel, memcpy, memset, runtime, driver, cpu_op, user_annotation,
@@ -12,11 +12,16 @@
 WITH typed AS (
     SELECT f.file_idx, f.rank, f.pid_offset, f.device_offset, r.ph, lower(r.cat) AS cat, r.name,
            TRY_CAST(r.pid AS BIGINT) AS raw_pid, TRY_CAST(r.tid AS BIGINT) AS raw_tid,
-           f.base_ns + TRY_CAST(round(TRY_CAST(r.ts AS DECIMAL(30, 6)) * 1000) AS BIGINT) AS abs_ns,
-           TRY_CAST(round(TRY_CAST(r.dur AS DECIMAL(30, 6)) * 1000) AS BIGINT) AS dur_ns,
+           -- whole µs (most traces) take an integer fast path; BIGINT casts would round "1.5", hence the test
+           f.base_ns + CASE WHEN strpos(r.ts, '.') + strpos(r.ts, 'e') + strpos(r.ts, 'E') = 0
+                            THEN TRY_CAST(r.ts AS BIGINT) * 1000
+                            ELSE TRY_CAST(round(TRY_CAST(r.ts AS DECIMAL(30, 6)) * 1000) AS BIGINT) END AS abs_ns,
+           CASE WHEN strpos(r.dur, '.') + strpos(r.dur, 'e') + strpos(r.dur, 'E') = 0
+                THEN TRY_CAST(r.dur AS BIGINT) * 1000
+                ELSE TRY_CAST(round(TRY_CAST(r.dur AS DECIMAL(30, 6)) * 1000) AS BIGINT) END AS dur_ns,
            r.args
     FROM _raw r
-    JOIN _files f ON f.file_name = r.filename
+    JOIN _files f USING (file_idx)
 ),
 kinds AS (
     SELECT *,

@@ -1,7 +1,7 @@
 -- kineto kernels: GPU kernel events (cat kernel / Kernel) -> model table `kernels`.
 -- grid/block are [x, y, z] lists in args; "registers per thread" and "shared memory" (the kernel's static +
 -- dynamic shared memory as Kineto reports it, stored as dynamic_smem_bytes) come from args too. short_name is
--- the name without return type, arguments and templates. Input: `_kineto_events`, `_kineto_launch_pids`.
+-- the name up to its template or argument list, without a leading "void ". Input: `_kineto_events`, `_kineto_launch_pids`.
 -- No parameters.
 WITH k AS (
     SELECT e.*,
@@ -15,7 +15,7 @@ SELECT
     k.device AS device_id, k.context AS context_id, k.stream AS stream_id, k.correlation AS correlation_id,
     coalesce(l.pid, m.pid) AS pid,
     k.name,
-    regexp_replace(regexp_replace(regexp_replace(k.name, '\(.*$', ''), '<.*>', ''), '^.* ', '') AS short_name,
+    nullif(regexp_extract(k.name, '^(?:void )?([^<( ]+)', 1), '') AS short_name,
     CAST(NULL AS VARCHAR) AS mangled_name,
     TRY_CAST(ka[1] AS BIGINT) AS grid_x, TRY_CAST(ka[2] AS BIGINT) AS grid_y, TRY_CAST(ka[3] AS BIGINT) AS grid_z,
     TRY_CAST(ka[4] AS BIGINT) AS block_x, TRY_CAST(ka[5] AS BIGINT) AS block_y, TRY_CAST(ka[6] AS BIGINT) AS block_z,
