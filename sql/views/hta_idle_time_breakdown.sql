@@ -3,7 +3,7 @@
 -- previous operation ended (the CPU was not enqueuing fast enough), else kernel_wait when the gap is shorter
 -- than the launch-overhead threshold (back-to-back kernels; CUDA graphs help), else other (waiting on events,
 -- other streams, ...). idle_ratio is the category's share of the stream's idle time.
--- Params: hta_kernel_wait_ns = 30000 (HTA's consecutive_kernel_delay = 30 µs).
+-- Parameters: hta_kernel_wait_ns = 30000 (HTA's consecutive_kernel_delay = 30 µs).
 -- Columns: device_id, stream_id, idle_category, idle_ns, gaps, idle_ratio.
 -- Requires: hta_gpu_ops, api_calls.
 CREATE OR REPLACE VIEW hta_idle_time_breakdown AS

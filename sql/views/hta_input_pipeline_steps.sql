@@ -3,7 +3,7 @@
 -- collate, preprocessing; nested ones counted once) and how idle the GPU was meanwhile. A step is input_bound
 -- when the input pipeline takes at least hta_input_bound_pct of it (torch-tb-profiler flagged DataLoader time
 -- above 5 % of the step).
--- Params: hta_input_ops_regex = '(?i)(dataloader|collate|preprocess)', hta_input_bound_pct = 5.
+-- Parameters: hta_input_ops_regex = '(?i)(dataloader|collate|preprocess)', hta_input_bound_pct = 5.
 -- Columns: step_id, step_name, pid, device_id, step_start_ns, step_ns, input_ns, input_pct, gpu_busy_ns,
 -- gpu_idle_pct, input_bound. Requires: hta_gpu_coverage, hta_gpu_ops, nvtx_ranges.
 CREATE OR REPLACE VIEW hta_input_pipeline_steps AS

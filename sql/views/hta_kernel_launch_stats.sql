@@ -2,7 +2,7 @@
 -- duration, the operation's GPU duration and the launch delay (GPU start - call end, 0 when negative), with
 -- HTA's three flags: short_kernel (GPU shorter than its launch call, for calls up to the runtime cutoff),
 -- runtime_outlier (call longer than the cutoff), launch_delay_outlier (delay above its cutoff).
--- Params: hta_runtime_cutoff_ns = 50000, hta_launch_delay_cutoff_ns = 100000 (HTA: 50 µs, 100 µs).
+-- Parameters: hta_runtime_cutoff_ns = 50000, hta_launch_delay_cutoff_ns = 100000 (HTA: 50 µs, 100 µs).
 -- Columns: pid, tid, correlation_id, api_name, op_kind, op_name, device_id, stream_id, cpu_dur_ns, gpu_dur_ns,
 -- launch_delay_ns, short_kernel, runtime_outlier, launch_delay_outlier. Requires: hta_launch_calls.
 CREATE OR REPLACE VIEW hta_kernel_launch_stats AS
