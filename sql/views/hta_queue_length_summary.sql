@@ -1,7 +1,8 @@
 -- hta_queue_length_summary: per stream, statistics of the queue length series: over its change points (count,
 -- mean, min, quartiles, max: what HTA's get_queue_length_summary describes), the time-weighted mean (each value
 -- weighted by how long it held), and the time spent at or above the launch queue's capacity, when the CPU
--- blocks on launches. Params: hta_max_queue_length = 1024 (HTA's constant).
+-- blocks on launches.
+-- Parameters: hta_max_queue_length = 1024 (HTA's constant).
 -- Columns: device_id, stream_id, points, mean, min, p25, p50, p75, max, time_weighted_mean, full_queue_ns.
 -- Requires: hta_queue_length.
 CREATE OR REPLACE VIEW hta_queue_length_summary AS
