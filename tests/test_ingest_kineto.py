@@ -265,7 +265,12 @@ def test_stats_reports_on_kineto(open_trace):
     r = run_cli("stats", str(path), "-f", "json", "--cache-dir", str(t.cache_entry.parent))
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["cuda_gpu_kern_sum"] and out["nvtx_sum"] == [] and out["osrt_sum"] == []
+    assert out["cuda_gpu_kern_sum"] and out["osrt_sum"] == []
+    annotations = [e for e in events if e.get("cat") == "user_annotation"]
+    assert sum(r["Instances"] for r in out["nvtx_sum"]) == len(annotations)
+    assert sum(r["Total Time (ns)"] for r in out["nvtx_sum"]) == sum(round(e["dur"] * 1000) for e in annotations)
+    gb = t.stats("cuda_gpu_kern_gb_sum").df()
+    assert gb["Instances"].sum() == sum(1 for e in events if e.get("cat") == "kernel")
 
 
 @needs_kineto
