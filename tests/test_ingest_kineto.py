@@ -288,9 +288,11 @@ def test_edge_traces_analyse(open_trace, name, has_gpu):
     assert (len(results["hta_temporal_breakdown"]) > 0) == has_gpu
     for report in ("cuda_gpu_kern_sum", "cuda_api_sum", "nvtx_sum"):
         t.stats(report)
-    if "rank" not in t.meta:
-        assert name in ("amd_mi250_rocm.json.gz", "edge_no_rank.json.gz", "edge_no_distributed_info.json.gz",
-                        "triton_example.json.gz")
+    missing = set(t.meta.get("kineto.missing", "").split(",")) - {""}
+    assert ("gpu_activity" in missing) == (not has_gpu)
+    assert ("rank" in missing) == ("rank" not in t.meta)
+    if name in ("edge_no_rank.json.gz", "edge_no_distributed_info.json.gz"):
+        assert "rank" in missing
 
 
 @needs_kineto

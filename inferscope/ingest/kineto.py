@@ -232,6 +232,17 @@ def _meta(con, path: Path, files: list[_File], counts: dict, ranges: pa.Table) -
                            "WHERE c.end_ns > p.end_ns").fetchone()[0]
     if overlaps:
         facts["kineto.partially_overlapping_ranges"] = str(overlaps)
+    missing = [what for what, absent in (
+        ("rank", len(files) == 1 and not ranks),
+        ("gpu_activity", not any(counts.get(k) for k in ("kernel", "memcpy", "memset"))),
+        ("launch_calls", not any(counts.get(k) for k in ("runtime", "driver"))),
+        ("device_properties", not any(isinstance(f.meta.get("deviceProperties"), list) and f.meta["deviceProperties"]
+                                      for f in files)),
+        ("profiler_steps", not con.execute("SELECT count(*) FROM _kineto_events WHERE kind = 'user_annotation' "
+                                           "AND regexp_matches(name, '^ProfilerStep')").fetchone()[0]),
+    ) if absent]
+    if missing:  # what the trace cannot tell; analyses that need it come back empty
+        facts["kineto.missing"] = ",".join(missing)
     rows = list(facts.items())
     return pa.table({"key": [k for k, _ in rows], "value": [v for _, v in rows]},
                     schema=model.TABLE_BY_NAME["trace_meta"].schema)
