@@ -33,7 +33,11 @@ def read_bytes(path: Path) -> bytes:
         raise TraceInputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if data[:2] == b"\x1f\x8b":
         try:
-            data = gzip.decompress(data)
+            inflater = zlib.decompressobj(wbits=31)  # gzip framing; zlib checks the CRC while inflating
+            out = inflater.decompress(data)
+            if not inflater.eof:
+                raise EOFError("compressed file ended before the end-of-stream marker was reached")
+            data = gzip.decompress(data) if inflater.unused_data.strip(b"\0") else out  # several gzip members
         except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
             raise TraceInputError(f"{path}: truncated or corrupt gzip file ({exc}); re-copy or re-export the "
                                   "trace") from exc
