@@ -69,6 +69,8 @@ def trace_files(path: Path) -> list[Path]:
 
 
 def load(path: Path) -> dict[str, pa.Table]:
+    """All model tables of a Kineto file or rank directory. Each file's events array goes to a temporary file
+    because DuckDB's fast array reader wants a file of its own; the JSON document is not kept in memory meanwhile."""
     with tempfile.TemporaryDirectory(prefix="inferscope-kineto-") as tmp:
         files = []
         for i, f in enumerate(trace_files(path)):
