@@ -222,7 +222,7 @@ def _meta(con, path: Path, files: list[_File], counts: dict, ranges: pa.Table) -
     zero = con.execute(read_sql("ingest/kineto/timeline_zero.sql")).fetchone()[0]
     if zero is not None and zero > 10**18:  # an epoch time (after 2001): the timeline's zero in UTC
         facts["session_start_utc_ns"] = str(int(zero))
-    facts["kineto.events"] = str(sum(counts.values()))
+    facts["kineto.events"] = str(sum(counts.values()))  # flow arrows are not counted (events.sql drops them)
     if counts.get("invalid"):
         facts["kineto.invalid_events"] = str(counts["invalid"])
     unknown = con.execute("SELECT cat, count(*) FROM _kineto_events WHERE kind IS NULL AND cat IS NOT NULL "

@@ -4,8 +4,10 @@
 -- Times: ts/dur are µs as decimal text; they are converted exactly (decimal, not float) to int64 ns and shifted by
 -- the file's baseTimeNanoseconds (abs_ns); timeline_zero.sql then picks the timeline's zero.
 -- kind: the model table an event feeds (kernel, memcpy, memset, runtime, driver, cpu_op, user_annotation,
--- gpu_user_annotation, python_function, sync, instant, memory, overhead, trace, meta, flow), or 'invalid'
+-- gpu_user_annotation, python_function, sync, instant, memory, overhead, trace, meta), or 'invalid'
 -- (X event with a missing/negative duration or an unreadable timestamp), or NULL (category not used).
+-- Flow events (ph s/t/f: ac2g, fwdbwd arrows) are dropped here: the correlation id in args already links a
+-- launch to its GPU work, and flows are a third of a typical trace.
 -- Current and 2021 category spellings are both accepted (kernel/Kernel, gpu_memcpy/Memcpy, cuda_runtime/Runtime,
 -- cpu_op/Operator, ...). pid is the OS pid plus the file's pid_offset (multi-rank directories); device is the
 -- Kineto device (args.device, else the GPU row's pid) plus device_offset. No parameters.
@@ -22,12 +24,12 @@ WITH typed AS (
            r.args
     FROM _raw r
     JOIN _files f USING (file_idx)
+    WHERE r.ph IS NULL OR r.ph NOT IN ('s', 't', 'f')
 ),
 kinds AS (
     SELECT *,
            CASE
                WHEN ph = 'M' THEN 'meta'
-               WHEN ph IN ('s', 't', 'f') THEN 'flow'
                WHEN ph IN ('i', 'I') AND abs_ns IS NOT NULL THEN
                    CASE WHEN name = '[memory]' THEN 'memory' ELSE 'instant' END
                WHEN ph <> 'X' OR cat IS NULL THEN NULL

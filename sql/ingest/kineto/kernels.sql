@@ -15,7 +15,8 @@ SELECT
     k.device AS device_id, k.context AS context_id, k.stream AS stream_id, k.correlation AS correlation_id,
     coalesce(l.pid, m.pid) AS pid,
     k.name,
-    nullif(regexp_extract(k.name, '^(?:void )?([^<( ]+)', 1), '') AS short_name,
+    nullif(split_part(split_part(split_part(CASE WHEN starts_with(k.name, 'void ') THEN substr(k.name, 6)
+                                                 ELSE k.name END, '<', 1), '(', 1), ' ', 1), '') AS short_name,
     CAST(NULL AS VARCHAR) AS mangled_name,
     TRY_CAST(ka[1] AS BIGINT) AS grid_x, TRY_CAST(ka[2] AS BIGINT) AS grid_y, TRY_CAST(ka[3] AS BIGINT) AS grid_z,
     TRY_CAST(ka[4] AS BIGINT) AS block_x, TRY_CAST(ka[5] AS BIGINT) AS block_y, TRY_CAST(ka[6] AS BIGINT) AS block_z,
