@@ -159,7 +159,8 @@ TABLES: tuple[Table, ...] = (
             Column("name", STR, "range text"),
             Column("domain", STR, "NVTX domain name (NULL = default domain)"),
             Column("style", STR, "PushPop | StartEnd"),
-            Column("category", STR, "origin: nvtx | user_annotation | cpu_op | profiler_step | gpu_user_annotation"),
+            Column("category", STR, "origin: nvtx | user_annotation | cpu_op | profiler_step | gpu_user_annotation | "
+                                  "python_function"),
             Column("depth", I64, "nesting depth on its thread (0 = outermost)"),
             Column("parent_id", I64, "range_id of the innermost enclosing range on the same thread"),
             Column("unterminated", BOOL, "true when the range had no recorded end"),

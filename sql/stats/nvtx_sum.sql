@@ -1,11 +1,13 @@
 -- nvtx_sum: NVTX push/pop and start/end ranges summarised by "domain:name" and style, as `nsys stats -r
 -- nvtx_sum`. Ranges left open at the end of capture count until the last NVTX timestamp (the model already
--- closes them that way). Only NVTX-origin ranges (category 'nvtx') are included. No parameters.
+-- closes them that way). NVTX-origin ranges (category 'nvtx') are included, and on PyTorch profiler traces the
+-- record_function annotations that play NVTX's role (categories 'user_annotation' and 'profiler_step'; cpu_op and
+-- python_function ranges are operators and calls, not annotations). No parameters.
 WITH ranges AS (
     SELECT CASE WHEN domain IS NOT NULL THEN domain || ':' || coalesce(name, '') ELSE name END AS range,
            style, dur_ns
     FROM nvtx_ranges
-    WHERE category = 'nvtx'
+    WHERE category IN ('nvtx', 'user_annotation', 'profiler_step')
 ),
 summary AS (
     SELECT range, style,

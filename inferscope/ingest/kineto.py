@@ -1,0 +1,250 @@
+"""PyTorch profiler (Kineto) Chrome-trace JSON -> trace model tables.
+
+A trace is one `.json`/`.json.gz` file or a directory with one file per rank. Each file's events array is handed
+to DuckDB's JSON reader as text (see kineto_json), typed once by sql/ingest/kineto/events.sql, and every model
+table is then one SQL file in sql/ingest/kineto/. Metadata (ranks, device properties, versions) is small and is
+handled here.
+
+Ranks in a directory: the rank is `distributedInfo.rank`, else a number after "rank" in the file name, else the
+next unused number in file-name order. So that several ranks share one model without colliding, ids of rank r
+are offset: pid = r * 100,000,000 + OS pid and device_id = r * 100 + Kineto device (docs/kineto.md). A single
+file keeps its ids as recorded.
+"""
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from .. import model
+from ..errors import TraceInputError
+from ..resources import read_sql
+from .kineto_json import needs_exact_times, quote_times, read_bytes, split_document
+from .nesting import nest
+
+PID_STRIDE = 100_000_000
+DEVICE_STRIDE = 100
+_RANK_IN_NAME = re.compile(r"rank[-_.]?(\d+)", re.I)
+_DEFAULT_MAX_OBJECT = 16 << 20
+_RAW_COLUMNS = ("{ph: 'VARCHAR', cat: 'VARCHAR', name: 'VARCHAR', pid: 'VARCHAR', tid: 'VARCHAR', "
+                "ts: 'VARCHAR', dur: 'VARCHAR', args: 'JSON'}")
+
+# model table -> SQL file under sql/ingest/kineto/ (nvtx_ranges is nested afterwards; devices, trace_meta here)
+_TRANSFORMS = {
+    "kernels": "kernels.sql",
+    "memcpy": "memcpy.sql",
+    "memset": "memset.sql",
+    "api_calls": "api_calls.sql",
+    "sync_events": "sync_events.sql",
+    "nvtx_marks": "nvtx_marks.sql",
+    "memory_events": "memory_events.sql",
+    "profiler_overhead": "profiler_overhead.sql",
+    "processes": "processes.sql",
+    "threads": "threads.sql",
+}
+_EVENT_KINDS = ("kernel", "memcpy", "memset", "runtime", "driver", "cpu_op", "user_annotation",
+                "gpu_user_annotation", "python_function", "sync", "instant", "memory", "overhead")
+
+
+@dataclass
+class _File:
+    path: Path
+    meta: dict
+    events_file: Path
+    rank: int | None = None
+
+
+def trace_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.iterdir()
+                   if p.is_file() and not p.name.startswith(".") and p.name.endswith((".json", ".json.gz")))
+    if not files:
+        raise TraceInputError(f"{path}: no *.json or *.json.gz PyTorch profiler traces in this directory")
+    return files
+
+
+def load(path: Path) -> dict[str, pa.Table]:
+    """All model tables of a Kineto file or rank directory. Each file's events array goes to a temporary file
+    because DuckDB's fast array reader wants a file of its own; the JSON document is not kept in memory meanwhile."""
+    with tempfile.TemporaryDirectory(prefix="inferscope-kineto-") as tmp:
+        files = []
+        for i, f in enumerate(trace_files(path)):
+            meta, events = split_document(f, read_bytes(f))
+            if needs_exact_times(events):
+                events = quote_times(events)
+            out = Path(tmp) / f"events-{i}.json"
+            out.write_bytes(events)
+            del events
+            files.append(_File(f, meta, out))
+        _assign_ranks(path, files)
+        con = duckdb.connect()
+        try:
+            return _convert(con, path, files)
+        finally:
+            con.close()
+
+
+def _int(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _assign_ranks(path: Path, files: list[_File]) -> None:
+    for f in files:
+        info = f.meta.get("distributedInfo")
+        f.rank = _int(info.get("rank")) if isinstance(info, dict) else None
+    if len(files) == 1:
+        return
+    for f in files:
+        if f.rank is None and (m := _RANK_IN_NAME.search(f.path.name)):
+            f.rank = int(m.group(1))
+    taken = {f.rank for f in files if f.rank is not None}
+    free = (r for r in range(len(files) + len(taken)) if r not in taken)
+    seen: dict[int, Path] = {}
+    for f in files:
+        if f.rank is None:
+            f.rank = next(free)
+        if f.rank in seen:
+            raise TraceInputError(f"{path}: {seen[f.rank].name} and {f.path.name} are both rank {f.rank}; keep one "
+                                  "trace per rank in the directory")
+        seen[f.rank] = f.path
+
+
+def _files_table(files: list[_File]) -> pa.Table:
+    multi = len(files) > 1
+    return pa.table({
+        "file_idx": list(range(len(files))),
+        "rank": [f.rank for f in files],
+        "base_ns": [_int(f.meta.get("baseTimeNanoseconds")) or 0 for f in files],
+        "pid_offset": [f.rank * PID_STRIDE if multi else 0 for f in files],
+        "device_offset": [f.rank * DEVICE_STRIDE if multi else 0 for f in files],
+    }, schema=pa.schema([("file_idx", pa.int64()), ("rank", pa.int64()),
+                         ("base_ns", pa.int64()), ("pid_offset", pa.int64()), ("device_offset", pa.int64())]))
+
+
+def _read_events(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File]) -> None:
+    limit = _DEFAULT_MAX_OBJECT
+    while True:
+        reads = " UNION ALL ".join(
+            f"SELECT {i} AS file_idx, * FROM read_json('{str(f.events_file).replace(chr(39), chr(39) * 2)}', "
+            f"format='array', columns={_RAW_COLUMNS}, maximum_object_size={limit})"
+            for i, f in enumerate(files))
+        con.execute(f"CREATE OR REPLACE VIEW _raw AS {reads}")
+        try:
+            con.execute("CREATE OR REPLACE TABLE _kineto_events_abs AS " + read_sql("ingest/kineto/events.sql"))
+            break
+        except duckdb.Error as exc:
+            text = str(exc)
+            if "maximum_object_size" in text and limit < (1 << 31) - 1:
+                limit = min((1 << 31) - 1, max(limit * 4, sum(f.events_file.stat().st_size for f in files) + 1))
+                continue
+            first = text.strip().splitlines()[0]
+            first = re.sub(r'in file "[^"]*"', "", first)
+            raise TraceInputError(f"{path}: traceEvents is not a list of Chrome trace events ({first[:300]})") from exc
+    zero = con.execute(read_sql("ingest/kineto/timeline_zero.sql")).fetchone()[0] or 0
+    con.execute(f"CREATE OR REPLACE VIEW _kineto_events AS SELECT *, abs_ns - {int(zero)} AS start_ns "
+                "FROM _kineto_events_abs")
+
+
+def _convert(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File]) -> dict[str, pa.Table]:
+    con.register("_files", _files_table(files))
+    _read_events(con, path, files)
+    counts = dict(con.execute("SELECT kind, count(*) FROM _kineto_events GROUP BY kind").fetchall())
+    if not any(counts.get(k) for k in _EVENT_KINDS):
+        raise TraceInputError(f"{path}: no PyTorch profiler events (X/i events with ph, ts, cat) in traceEvents: "
+                              "not a Kineto trace, or an empty one")
+    con.execute("CREATE TABLE _kineto_launch_pids AS " + read_sql("ingest/kineto/launch_pids.sql"))
+    out = {name: model.conform(name, con.sql(read_sql(f"ingest/kineto/{file}")).to_arrow_table())
+           for name, file in _TRANSFORMS.items()}
+    staging = model.conform("nvtx_ranges", con.sql(read_sql("ingest/kineto/nvtx_ranges.sql")).to_arrow_table())
+    out["nvtx_ranges"] = model.conform("nvtx_ranges", nest(staging))
+    out["devices"] = _devices(files)
+    out["trace_meta"] = _meta(con, path, files, counts, out["nvtx_ranges"])
+    return out
+
+
+def _devices(files: list[_File]) -> pa.Table:
+    rows, seen = [], set()
+    multi = len(files) > 1
+    for f in files:
+        props = f.meta.get("deviceProperties")
+        for d in props if isinstance(props, list) else []:
+            if not isinstance(d, dict) or _int(d.get("id")) is None:
+                continue
+            device_id = _int(d["id"]) + (f.rank * DEVICE_STRIDE if multi else 0)
+            if device_id in seen:
+                continue
+            seen.add(device_id)
+            rows.append({"device_id": device_id, "cuda_ordinal": _int(d["id"]), "name": d.get("name"),
+                         "sm_count": _int(d.get("numSms")), "total_memory_bytes": _int(d.get("totalGlobalMem")),
+                         "compute_major": _int(d.get("computeMajor")), "compute_minor": _int(d.get("computeMinor"))})
+    schema = model.TABLE_BY_NAME["devices"].schema
+    return model.conform("devices", pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table())
+
+
+def _meta(con, path: Path, files: list[_File], counts: dict, ranges: pa.Table) -> pa.Table:
+    first = files[0].meta
+    info = first.get("distributedInfo") if isinstance(first.get("distributedInfo"), dict) else {}
+    facts: dict[str, str] = {
+        "model_version": model.MODEL_VERSION,
+        "source_format": "kineto-dir" if path.is_dir() else "kineto",
+        "source_tool": "pytorch-profiler",
+        "kineto.trace_files": str(len(files)),
+    }
+    if first.get("schemaVersion") is not None:
+        facts["schema_version"] = str(first["schemaVersion"])
+    ranks = [f.rank for f in files if f.rank is not None]
+    if len(files) == 1 and ranks:
+        facts["rank"] = str(ranks[0])
+    if len(files) > 1:
+        facts["ranks"] = ",".join(str(r) for r in sorted(ranks))
+        facts["kineto.rank_mapping"] = (f"pid = rank * {PID_STRIDE} + os_pid; device_id = rank * {DEVICE_STRIDE} "
+                                        "+ kineto_device")
+    if _int(info.get("world_size")) is not None:
+        facts["world_size"] = str(_int(info["world_size"]))
+    if isinstance(info.get("backend"), str):
+        facts["distributed_backend"] = info["backend"]
+    for key, name in (("baseTimeNanoseconds", "kineto.base_time_ns"), ("displayTimeUnit", "kineto.display_time_unit"),
+                      ("cuda_runtime_version", "cuda_runtime_version"), ("cuda_driver_version", "cuda_driver_version"),
+                      ("cupti_version", "cupti_version"), ("host_name", "hostname")):
+        if first.get(key) is not None and not isinstance(first[key], (dict, list)):
+            facts[name] = str(first[key])
+    zero = con.execute(read_sql("ingest/kineto/timeline_zero.sql")).fetchone()[0]
+    if zero is not None and zero > 10**18:  # an epoch time (after 2001): the timeline's zero in UTC
+        facts["session_start_utc_ns"] = str(int(zero))
+    facts["kineto.events"] = str(sum(counts.values()))  # flow arrows are not counted (events.sql drops them)
+    if counts.get("invalid"):
+        facts["kineto.invalid_events"] = str(counts["invalid"])
+    unknown = con.execute("SELECT cat, count(*) FROM _kineto_events WHERE kind IS NULL AND cat IS NOT NULL "
+                          "GROUP BY cat ORDER BY 2 DESC, 1").fetchall()
+    if unknown:
+        facts["kineto.unused_categories"] = ",".join(f"{c}={n}" for c, n in unknown)
+    con.register("_nested", ranges)
+    overlaps = con.execute("SELECT count(*) FROM _nested c JOIN _nested p ON p.range_id = c.parent_id "
+                           "WHERE c.end_ns > p.end_ns").fetchone()[0]
+    if overlaps:
+        facts["kineto.partially_overlapping_ranges"] = str(overlaps)
+    missing = [what for what, absent in (
+        ("rank", len(files) == 1 and not ranks),
+        ("gpu_activity", not any(counts.get(k) for k in ("kernel", "memcpy", "memset"))),
+        ("launch_calls", not any(counts.get(k) for k in ("runtime", "driver"))),
+        ("device_properties", not any(isinstance(f.meta.get("deviceProperties"), list) and f.meta["deviceProperties"]
+                                      for f in files)),
+        ("profiler_steps", not con.execute("SELECT count(*) FROM _kineto_events WHERE kind = 'user_annotation' "
+                                           "AND regexp_matches(name, '^ProfilerStep')").fetchone()[0]),
+    ) if absent]
+    if missing:  # what the trace cannot tell; analyses that need it come back empty
+        facts["kineto.missing"] = ",".join(missing)
+    rows = list(facts.items())
+    return pa.table({"key": [k for k, _ in rows], "value": [v for _, v in rows]},
+                    schema=model.TABLE_BY_NAME["trace_meta"].schema)
