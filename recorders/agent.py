@@ -21,7 +21,8 @@ ENV_DIR = "INFERSCOPE_RECORD_DIR"
 ENV_MODE = "INFERSCOPE_SAMPLER"
 ENV_RATE = "INFERSCOPE_SAMPLE_HZ"
 ENV_ANCHOR = "INFERSCOPE_ANCHOR"
-ANCHOR_SLEEP_S = 0.0005
+ANCHOR_SLEEP_S = 0.0002
+ANCHOR_COUNT = 3  # the bundle reader uses the tightest: a preempted one only widens its own bracket
 
 _state: dict = {}
 
@@ -174,9 +175,12 @@ def _start_in_this_process(bundle: str, forked: bool = False) -> None:
     _log_thread(threading.current_thread())
     anchor = None
     if os.environ.get(ENV_ANCHOR) == "1" and not forked:
-        m0 = time.monotonic_ns()
-        time.sleep(ANCHOR_SLEEP_S)
-        anchor = [m0, time.monotonic_ns(), threading.get_native_id()]
+        brackets = []
+        for _ in range(ANCHOR_COUNT):
+            m0 = time.monotonic_ns()
+            time.sleep(ANCHOR_SLEEP_S)
+            brackets.append([m0, time.monotonic_ns()])
+        anchor = {"tid": threading.get_native_id(), "sleep_s": ANCHOR_SLEEP_S, "brackets": brackets}
     mode, reason, remote = requested, "requested", None
     if requested == "remote":
         remote, reason = remote_layout()

@@ -136,6 +136,58 @@ def session_agents(nsys_pid: int) -> list[int]:
     return out
 
 
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    data = f.read()
+                fields = data[data.rfind(b")") + 2:].split()
+            except (OSError, IndexError):
+                continue
+            if fields[0] != b"Z":
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    return children
+
+
+def _is_nsys_binary(pid: int) -> bool:
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return True  # gone or unreadable: not a workload process we could wait for
+    return "nsight-systems" in exe or os.path.basename(exe).startswith(("nsys", "QdstrmImporter"))
+
+
+def workload_running(nsys_pid: int) -> bool:
+    """Whether any live process under the nsys CLI is the workload rather than an nsys helper."""
+    children = _children_map()
+    todo = list(children.get(nsys_pid, []))
+    while todo:
+        pid = todo.pop()
+        if not _is_nsys_binary(pid):
+            return True
+        todo.extend(children.get(pid, []))
+    return False
+
+
+def generating(nsys_pid: int) -> bool:
+    """Whether one of this session's agents is converting the capture into the report (QdstrmImporter runs)."""
+    children = _children_map()
+    return any("QdstrmImporter" in " ".join(_cmdline(c)) for a in session_agents(nsys_pid)
+               for c in children.get(a, []))
+
+
+def shutdown(nsys: str, nsys_pid: int) -> None:
+    """Ask the profiler to end our session (the only way out of a session stuck after the workload exited)."""
+    for a in session_agents(nsys_pid):
+        for arg in _cmdline(a):
+            if arg.startswith("--session-name="):
+                subprocess.run([nsys, "shutdown", f"--session={arg.split('=', 1)[1]}"], capture_output=True,
+                               timeout=60)
+                return
+
+
 def cleanup(nsys_pid: int, grace_s: float = 15.0) -> list[int]:
     """After the nsys CLI exited: wait for its agents to finish, then end the ones still there (by PID).
 
@@ -155,6 +207,11 @@ def cleanup(nsys_pid: int, grace_s: float = 15.0) -> list[int]:
                 os.kill(p, sig)
             except ProcessLookupError:
                 pass
+            if sig == signal.SIGKILL:  # a killed agent cannot remove its registration itself
+                try:
+                    os.unlink(f"/dev/shm/quadd-agent-instance-{p}")
+                except OSError:
+                    pass
         end = time.monotonic() + 3
         while agents and time.monotonic() < end:
             time.sleep(0.1)

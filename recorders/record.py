@@ -178,6 +178,9 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
 
     received: list[str] = []
     proc = subprocess.Popen(child_cmd, env=env, start_new_session=True)
+    if nsys:
+        manifest["nsys"]["pid"] = proc.pid  # names its agents (see recorders/nsys.py:session_agents)
+        _write_manifest(out, manifest)
 
     def forward(signum, _frame):
         received.append(signal.Signals(signum).name)
@@ -195,22 +198,26 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
 
     previous = {s: signal.signal(s, forward) for s in FORWARDED}
     stopped_by = None
+    watch = _StallWatch(nsys, proc.pid, opts) if nsys else None
     try:
         deadline = time.monotonic() + opts.duration if opts.duration else None
         while True:
             try:
-                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-                returncode = proc.wait(timeout=timeout)
+                returncode = proc.wait(timeout=1.0)
                 break
             except subprocess.TimeoutExpired:
-                if stopped_by is None:
-                    stopped_by = "duration"
-                    _say(opts, f"inferscope: --duration {opts.duration:g}s reached; stopping the workload")
-                    proc.send_signal(signal.SIGINT)
-                deadline = None
+                pass
+            if deadline is not None and time.monotonic() >= deadline and stopped_by is None:
+                stopped_by = "duration"
+                _say(opts, f"inferscope: --duration {opts.duration:g}s reached; stopping the workload")
+                proc.send_signal(signal.SIGINT)
+            if watch is not None:
+                watch.check(proc)
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+    if watch is not None and watch.stalled_at is not None:
+        manifest["nsys"]["stalled"] = watch.describe()
     end_pair = clocks.pair()
     signalled_agents = nsys_mod.cleanup(proc.pid) if nsys else []
 
@@ -226,6 +233,49 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
     if stopped_by == "duration" and code in (0, 128 + signal.SIGINT, 128 + signal.SIGTERM):
         return 0
     return code
+
+
+class _StallWatch:
+    """Ends an nsys session that hangs after the workload exited.
+
+    nsys 2022.4 on a busy machine sometimes never finishes a session: the application is gone, no report is being
+    generated, and the CLI waits forever. When the workload has exited and no QdstrmImporter has run for
+    INFERSCOPE_NSYS_STALL_S seconds (default 120; generation in progress resets the clock), the recorder sends
+    nsys SIGINT (which makes it give up), then `nsys shutdown`, then kills it, and records that in the manifest.
+    """
+
+    def __init__(self, nsys: str, nsys_pid: int, opts: RecordOptions):
+        self.nsys, self.pid, self.opts = nsys, nsys_pid, opts
+        self.limit_s = float(os.environ.get("INFERSCOPE_NSYS_STALL_S") or 120)
+        self.idle_since: float | None = None
+        self.stalled_at: float | None = None
+        self.actions: list[str] = []
+
+    def check(self, proc: subprocess.Popen) -> None:
+        now = time.monotonic()
+        if self.stalled_at is not None:
+            waited = now - self.stalled_at
+            if waited > 30 and "shutdown" not in self.actions:
+                self.actions.append("shutdown")
+                nsys_mod.shutdown(self.nsys, self.pid)
+            elif waited > 60 and "kill" not in self.actions:
+                self.actions.append("kill")
+                _kill_tree(proc.pid)
+            return
+        if nsys_mod.workload_running(self.pid) or nsys_mod.generating(self.pid):
+            self.idle_since = None
+            return
+        self.idle_since = self.idle_since or now
+        if now - self.idle_since >= self.limit_s:
+            self.stalled_at = now
+            self.actions.append("SIGINT")
+            _say(self.opts, f"inferscope: nsys has not finished {self.limit_s:g}s after the workload exited and is "
+                            "not writing a report (a known nsys hang with perf-based collection, which "
+                            "--nsys-args '-s none --cpuctxsw=none' avoids); stopping nsys, the report will be missing")
+            proc.send_signal(signal.SIGINT)
+
+    def describe(self) -> dict:
+        return {"after_s": self.limit_s, "actions": self.actions}
 
 
 def _descendants(root: int) -> list[int]:

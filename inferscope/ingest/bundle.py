@@ -185,34 +185,47 @@ def _align(osrt: pa.Table, regs: list[dict], to_real, utc: int, pairs: list[dict
     bounds = []
     for reg in regs:
         anchor = reg.get("anchor")
-        if not anchor:
-            continue
-        m0, m1, tid = anchor
-        lo_t, hi_t = to_real(m0) - utc, to_real(m1) - utc
-        mask = pc.and_(pc.and_(pc.equal(osrt["pid"], reg["pid"]), pc.equal(osrt["tid"], tid)),
-                       pc.is_in(osrt["name"], value_set=pa.array(SLEEP_CALLS)))
-        rows = osrt.filter(mask).select(["start_ns", "end_ns"]).to_pylist()
-        slack = 5_000_000
-        rows = [r for r in rows if lo_t - slack <= r["start_ns"] <= hi_t + slack]
-        if not rows:
-            continue
-        r = min(rows, key=lambda r: abs(r["start_ns"] - lo_t))
-        # the call ran inside [m0, m1], so the mapping error e satisfies lo - start <= e <= hi - end
-        e_lo, e_hi = lo_t - r["start_ns"], hi_t - r["end_ns"]
-        if e_lo <= e_hi:
-            bounds.append((e_lo, e_hi))
+        if anchor:
+            bounds += _anchor_bounds(osrt, reg["pid"], anchor, to_real, utc)
     base = {"drift_ns": drift, "pair_uncertainty_ns": pair_err}
+    prior = pair_err + drift
     if not bounds:
         return {**base, "method": "utcEpochNs + clock pairs (no OS-runtime anchor found to check it)",
-                "error_ns": pair_err + drift, "error_note": "excludes the accuracy of nsys's utcEpochNs "
+                "error_ns": prior, "error_note": "excludes the accuracy of nsys's utcEpochNs "
                 "(about 10 us measured with nsys 2022.4)", "_shift_ns": 0}
-    mids = [(lo + hi) // 2 for lo, hi in bounds]
-    e = int(statistics.median(mids))
-    half = max((hi - lo) // 2 for lo, hi in bounds)
-    spread = max(abs(m - e) for m in mids)
-    return {**base, "method": f"utcEpochNs + clock pairs, corrected by {len(bounds)} OS-runtime sleep anchor(s)",
-            "error_ns": half + spread + drift, "uncorrected_error_ns": e,
-            "anchor_bounds_ns": json.dumps(bounds), "_shift_ns": -e}
+    lo, hi = max(b[0] for b in bounds), min(b[1] for b in bounds)
+    base["anchor_interval_ns"] = json.dumps([lo, hi])
+    if lo > hi:  # anchors disagree with each other: keep the uncorrected mapping and say so
+        return {**base, "method": f"utcEpochNs + clock pairs ({len(bounds)} OS-runtime anchors disagree; not used)",
+                "error_ns": prior, "_shift_ns": 0}
+    # the mapping error e lies in [lo, hi]; correct only as far as needed to bring 0 into that interval
+    e = lo if lo > 0 else hi if hi < 0 else 0
+    verb = "checked" if e == 0 else "corrected"
+    return {**base, "method": f"utcEpochNs + clock pairs, {verb} by {len(bounds)} OS-runtime sleep anchor(s)",
+            "error_ns": max(hi - e, e - lo) + drift, "uncorrected_error_bound_ns": max(abs(lo), abs(hi)),
+            "correction_ns": -e, "_shift_ns": -e}
+
+
+def _anchor_bounds(osrt: pa.Table, pid: int, anchor: dict, to_real, utc: int) -> list[tuple[int, int]]:
+    """Bounds on the mapping error from the agent's bracketed sleeps: each traced sleep ran between its two
+    monotonic readings, so mapped(before) - start <= error <= mapped(after) - end."""
+    brackets = anchor.get("brackets") or []
+    if not brackets:
+        return []
+    first, last = to_real(brackets[0][0]) - utc, to_real(brackets[-1][1]) - utc
+    slack = 5_000_000
+    mask = pc.and_(pc.and_(pc.equal(osrt["pid"], pid), pc.equal(osrt["tid"], anchor.get("tid"))),
+                   pc.is_in(osrt["name"], value_set=pa.array(SLEEP_CALLS)))
+    rows = sorted((r["start_ns"], r["end_ns"]) for r in osrt.filter(mask).select(["start_ns", "end_ns"]).to_pylist()
+                  if first - slack <= r["start_ns"] <= last + slack)
+    if len(rows) != len(brackets):
+        return []
+    out = []
+    for (m0, m1), (start, end) in zip(brackets, rows):
+        e_lo, e_hi = to_real(m0) - utc - start, to_real(m1) - utc - end
+        if e_lo <= e_hi:
+            out.append((e_lo, e_hi))
+    return out
 
 
 def _sample_tables(s: _Samples, to_session, tables: dict[str, pa.Table], own: set) -> tuple[pa.Table, pa.Table]:
