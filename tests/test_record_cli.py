@@ -140,7 +140,7 @@ def test_bundle_analysis_finds_the_hot_function(recorded, cache_dir):
     t = inferscope.open(bundle, cache_dir=cache_dir)
     to_session = mono_to_session(t.meta)
     start, end = to_session(known["spin_start_mono_ns"]), to_session(known["spin_end_mono_ns"])
-    top = t.sql(f"SELECT * FROM python_frames_during({start}, {end}, {known['pid']}, {known['tid']})")
+    top = t.python_frames(start, end, known["pid"], known["tid"])
     assert top.iloc[0]["function"] == "tokenize_batch"
     assert top.iloc[0]["thread_name"] == "MainThread"
     assert top.iloc[0]["share_pct"] > 60  # the rest: the calling loop in main() between calls
