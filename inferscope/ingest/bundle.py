@@ -36,12 +36,13 @@ def load(path: Path, step: Callable[[str], None]) -> dict[str, pa.Table]:
     pairs = [p for p in (manifest.get("clock_pairs", {}).get(k) for k in ("start", "end")) if p]
     if not pairs:
         raise TraceInputError(f"{path}: manifest.json has no clock pairs; the bundle is damaged")
+    # usually the .nsys-rep; an export of it (e.g. `nsys export --type sqlite` on the GPU box) works as well
     report = path / ((manifest.get("nsys") or {}).get("report") or "profile.nsys-rep")
     warnings = []
     if report.exists():
         from . import load as load_any
 
-        tables = load_any(report, "nsys-rep", step)
+        tables = load_any(report, None, step)
         meta = _pairs_of(tables["trace_meta"])
         utc = int(meta["session_start_utc_ns"]) if meta.get("session_start_utc_ns") else pairs[0]["realtime_ns"]
         source = f"inferscope-bundle + {meta.get('source_format', 'nsys-rep')}"

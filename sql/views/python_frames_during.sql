@@ -1,6 +1,7 @@
 -- python_frames_during(win_start_ns, win_end_ns, win_pid, win_tid): table macro: the Python code a thread was
 -- in during a time window, most sampled first. Samples of process win_pid (and thread win_tid; NULL = all its
 -- threads) with win_start_ns <= ts_ns < win_end_ns are grouped by their code frame (python_samples.code_*).
+-- Parameters: win_start_ns, win_end_ns (the window, ns on the trace timeline), win_pid, win_tid.
 -- Example: SELECT * FROM python_frames_during(1200000000, 1241000000, 4242, 4242) LIMIT 5
 -- Columns: tid, thread_name, function, file, line, samples, running_samples (OS state running),
 -- gil_samples (thread held the GIL), share_pct (of the thread's samples in the window), first_ts_ns, last_ts_ns.
