@@ -195,3 +195,9 @@ def _start_in_this_process(bundle: str, forked: bool = False) -> None:
         _state["sampler"] = sampler
         sampler.start()
         atexit.register(sampler.stop)
+        if forked and "multiprocessing" in sys.modules:
+            # multiprocessing's fork children leave through os._exit(), skipping atexit; its own exit hook runs
+            # finalizers first, so the child's samples are written
+            import multiprocessing.util
+
+            multiprocessing.util.Finalize(None, sampler.stop, exitpriority=-100)

@@ -1,7 +1,7 @@
 """The bundle's sample files: gzip-compressed JSON lines, one record per line, written by the samplers.
 
 Why this format: the recorder must not need pyarrow on the GPU box, the files must survive a workload or recorder
-that dies mid-run (the writer makes a gzip sync point every second, and the reader keeps everything before a
+that dies mid-run (the writer makes a gzip sync point every half second, and the reader keeps everything before a
 truncated tail), and interning frames and stacks keeps a sample at about 10 compressed bytes.
 
 Records (JSON arrays, first element the kind):
@@ -24,7 +24,7 @@ import zlib
 from pathlib import Path
 from typing import Iterator
 
-FLUSH_EVERY_S = 1.0
+FLUSH_EVERY_S = 0.5
 
 
 class Writer:

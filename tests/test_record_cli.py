@@ -368,3 +368,37 @@ def test_recorder_imports_no_heavy_libraries(tmp_path):
     imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "import time:" in line}
     assert "recorders" in imported
     assert not imported & {"duckdb", "pyarrow", "pandas", "numpy"}
+
+
+def _other_pythons() -> list[str]:
+    """CPython 3.8+ interpreters installed besides the running one (pyenv, /usr/bin)."""
+    found = []
+    for pattern in ("/root/.pyenv/versions/3.*/bin/python3.[0-9]*", "/usr/bin/python3.[0-9]*"):
+        for exe in sorted(glob.glob(pattern)):
+            name = os.path.basename(exe)
+            if not name.replace("python", "").replace(".", "").isdigit():
+                continue
+            if os.path.realpath(exe) != os.path.realpath(sys.executable) and tuple(
+                    int(x) for x in name[6:].split(".")) >= (3, 8):
+                found.append(exe)
+    return found or [sys.executable]
+
+
+@pytest.mark.parametrize("python", _other_pythons())
+def test_each_installed_python_is_sampled(tmp_path, python):
+    """3.11+ with a verified layout is read from outside; older ones sample themselves and say why."""
+    bundle = tmp_path / "b"
+    proc = _record(bundle, "--no-nsys", "--", python, WORKLOADS / "multiproc.py")
+    assert proc.returncode == 0, proc.stderr
+    assert "sampling disabled" not in proc.stderr
+    procs = _manifest(bundle)["sampler"]["processes"]
+    version = tuple(int(x) for x in procs[0]["python"].split(".")[:2])
+    modes = {p["mode"] for p in procs}
+    if version >= (3, 11):
+        assert modes == {"remote"}, procs
+    else:
+        assert modes == {"inprocess"} and all("no verified struct layout" in p["reason"] for p in procs)
+    import inferscope
+
+    t = inferscope.open(bundle, use_cache=False)
+    assert t.sql("SELECT count(DISTINCT pid) AS n FROM python_samples").iloc[0]["n"] == 3
