@@ -184,6 +184,10 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
 
     def forward(signum, _frame):
         received.append(signal.Signals(signum).name)
+        if nsys and len(received) == 1 and not nsys_mod.workload_running(proc.pid):
+            _say(opts, "inferscope: the workload has already exited and nsys is writing its report; "
+                       "send the signal again to stop nsys (the report will be lost)")
+            return
         if len(received) == 1:
             _say(opts, f"inferscope: {signal.Signals(signum).name} received; stopping the workload"
                  f"{' and letting nsys write its report' if nsys else ''} (send it twice more to kill)")
