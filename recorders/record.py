@@ -8,6 +8,7 @@ Bundle layout (DIR/):
                              out-of-process sampler, inproc-<pid>-*.jsonl.gz from in-process samplers
     procs/<pid>-*.json       one registration per Python process of the workload (sampling mode, clock anchor)
     procs/<pid>.threads.jsonl  thread names as the workload assigned them
+    annotations/             inferscope.scope()/mark_event() events of the workload (docs/annotations.md)
 
 Signals: the workload runs in its own session so that a terminal Ctrl-C reaches it exactly once, through the
 recorder: SIGINT/SIGTERM/SIGHUP are forwarded to nsys (which passes them on to the application and then writes
@@ -35,6 +36,7 @@ from . import nsys as nsys_mod
 BUNDLE_FORMAT = "inferscope-bundle"
 BUNDLE_VERSION = 1
 REPORT_NAME = "profile"
+ANNOTATIONS_ENV = "INFERSCOPE_ANNOTATIONS"  # read by inferscope.annotate (docs/annotations.md)
 INJECT_DIR = Path(__file__).resolve().parent / "_inject"
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -141,8 +143,10 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "samples").mkdir()
     (out / "procs").mkdir()
+    (out / "annotations").mkdir()
     out = out.resolve()
     env = dict(os.environ)
+    env[ANNOTATIONS_ENV] = str(out / "annotations")  # inferscope.scope()/mark_event() write here
     if mode != "none":
         env["PYTHONPATH"] = os.pathsep.join([str(INJECT_DIR)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
         env[agent.ENV_DIR] = str(out)

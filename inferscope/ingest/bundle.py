@@ -70,6 +70,9 @@ def load(path: Path, step: Callable[[str], None]) -> dict[str, pa.Table]:
     own = {(p, t) for (p, t), n in names.items() if n.startswith(OWN_THREAD_PREFIX)}
     tables["cpu_samples"], tables["stack_frames"] = _sample_tables(samples, to_session, tables, own)
     tables["osrt_calls"] = _drop_threads(tables["osrt_calls"], own)
+    from .annotation_files import merge as merge_annotations
+
+    tables = merge_annotations(tables, path / "annotations", to_session=to_session)
     tables["threads"] = _threads(tables["threads"], names, own)
     tables["processes"] = _processes(tables["processes"], regs)
     meta.update(_bundle_facts(manifest, source, alignment, warnings, samples))
