@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import types
 
 import pytest
@@ -137,8 +138,11 @@ def test_remote_reader_reads_a_live_child():
         assert {hello["waiter_tid"], hello["main_tid"]} <= set(threads)
         waiter = [f.function for f in reader.stack(threads[hello["waiter_tid"]])]
         assert waiter[:4] == ["Condition.wait", "Event.wait", "inner_wait", "outer_wait"]
-        main = reader.stack(threads[hello["main_tid"]])
-        assert main[0].function == "spin_holding_gil" and main[-1].function == "<module>"
+        deadline = time.monotonic() + 10  # the child prints before it calls spin_holding_gil()
+        while (main := reader.stack(threads[hello["main_tid"]]))[0].function != "spin_holding_gil":
+            assert time.monotonic() < deadline, main
+            time.sleep(0.01)
+        assert main[-1].function == "<module>"
         holders = [reader.gil_holder() for _ in range(200)]
         assert holders.count(threads[hello["main_tid"]]) > 150
         assert threads[hello["waiter_tid"]] not in holders
