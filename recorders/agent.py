@@ -196,8 +196,8 @@ def _start_in_this_process(bundle: str, forked: bool = False) -> None:
         sampler.start()
         atexit.register(sampler.stop)
         if forked and "multiprocessing" in sys.modules:
-            # multiprocessing's fork children leave through os._exit(), skipping atexit; its own exit hook runs
-            # finalizers first, so the child's samples are written
-            import multiprocessing.util
+            # multiprocessing's fork children leave through os._exit(), skipping atexit, but run its finalizers
+            # first; it clears the finalizers it inherited, then runs its after-fork hooks: arm ours there
+            import multiprocessing.util as mp_util
 
-            multiprocessing.util.Finalize(None, sampler.stop, exitpriority=-100)
+            mp_util.register_after_fork(sampler, lambda s: mp_util.Finalize(None, s.stop, exitpriority=-100))
