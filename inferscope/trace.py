@@ -88,6 +88,13 @@ class Trace:
 
         return compute_metrics(self, step_patterns)
 
+    def python_frames(self, start_ns: int, end_ns: int, pid: int, tid: int | None = None, arrow: bool = False):
+        """The Python code a thread (or every thread of `pid`) was sampled in during [start_ns, end_ns), most
+        sampled first: the `python_frames_during` SQL macro over a recorder bundle's samples."""
+        t = "NULL" if tid is None else str(int(tid))
+        return self.sql(f"SELECT * FROM python_frames_during({int(start_ns)}, {int(end_ns)}, {int(pid)}, {t})",
+                        arrow=arrow)
+
     def close(self) -> None:
         if "engine" in self.__dict__:
             self.engine.close()

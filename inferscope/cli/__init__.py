@@ -13,6 +13,7 @@ from . import tables as _tables  # noqa: F401,E402
 from . import config as _config  # noqa: F401,E402
 from . import analyze as _analyze  # noqa: F401,E402
 from . import perfetto as _perfetto  # noqa: F401,E402
+from . import record as _record  # noqa: F401,E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -59,8 +59,9 @@ def fail(message: str) -> None:
 
 def run_app(argv: list[str] | None = None) -> int:
     try:
-        app(args=argv, prog_name="inferscope", standalone_mode=False)
-        return 0
+        result = app(args=argv, prog_name="inferscope", standalone_mode=False)
+        # without standalone mode click returns typer.Exit's code instead of raising it
+        return result if isinstance(result, int) else 0
     except InferScopeError as exc:
         typer.echo(f"inferscope: error: {exc}", err=True)
         return exc.exit_code

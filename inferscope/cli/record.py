@@ -1,0 +1,47 @@
+"""`inferscope record`: run a workload under Nsight Systems and the Python sampler, leaving a bundle directory.
+
+Imports only recorders/ and the standard library (plus typer for the command line), so recording on the GPU box
+needs neither DuckDB nor pyarrow.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ._common import app, fail
+
+
+@app.command(context_settings={"allow_interspersed_args": False})
+def record(
+    cmd: Annotated[list[str], typer.Argument(help="The workload command (after --).", show_default=False)],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Bundle directory to create (default: "
+                   "./inferscope-record-DATE-TIME).")] = None,
+    sample_rate: Annotated[float, typer.Option("--sample-rate", help="Python stack samples per second and "
+                           "thread (0 disables the sampler).")] = 100.0,
+    no_nsys: Annotated[bool, typer.Option("--no-nsys", help="Do not run Nsight Systems; record Python samples "
+                       "only (their own timeline).")] = False,
+    nsys_args: Annotated[str, typer.Option("--nsys-args", help="Extra `nsys profile` arguments, one string; "
+                         "an option given here replaces InferScope's default for it.")] = "",
+    duration: Annotated[Optional[float], typer.Option("--duration", help="Stop the workload (as Ctrl-C would) "
+                        "after this many seconds; the exit code is then 0.")] = None,
+    sampler: Annotated[str, typer.Option("--sampler", help="auto (out-of-process when permitted, else "
+                       "in-process), remote, inprocess or none.")] = "auto",
+) -> None:
+    """Run CMD under nsys and the Python sampler and write a bundle that `inferscope analyze` reads.
+
+    Example: inferscope record -o run1 -- python serve.py --batch 8
+    """
+    from recorders.record import RecordError, RecordOptions
+    from recorders.record import record as run_record
+
+    if sampler not in ("auto", "remote", "inprocess", "none"):
+        fail(f"unknown --sampler {sampler!r}; use auto, remote, inprocess or none")
+    opts = RecordOptions(out=out, sample_rate=sample_rate, use_nsys=not no_nsys, nsys_args=nsys_args,
+                         duration=duration, sampler=sampler)
+    try:
+        code = run_record(list(cmd), opts)
+    except RecordError as exc:
+        fail(str(exc))
+    raise typer.Exit(code)

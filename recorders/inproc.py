@@ -1,0 +1,116 @@
+"""The in-process sampler: a daemon thread inside the workload that snapshots `sys._current_frames()` at N Hz.
+
+It needs no permission at all, which is why it is the fallback when the out-of-process sampler cannot read the
+workload (ptrace restrictions, a Python without a verified struct layout). Its limits, recorded in the bundle:
+it must take the GIL to sample, so a thread that holds the GIL inside a long C call is seen only after the call
+returns (the sample is late, not wrong: its time is when the snapshot was taken, and the delay shows up in the
+lag statistics); it cannot tell who held the GIL (`gil` is null); and threads that CPython did not create
+through `threading` have no known native id and are skipped.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+from . import procfs
+from .samplefile import Writer
+
+LAG_RESERVOIR = 20000
+
+
+class LagStats:
+    """Scheduling lag of the samples (ns late versus the N Hz grid) and ticks skipped because of it."""
+
+    def __init__(self):
+        self.values: list[int] = []
+        self.count = 0
+        self.max = 0
+        self.missed = 0
+
+    def add(self, lag: int) -> None:
+        self.count += 1
+        self.max = max(self.max, lag)
+        if len(self.values) < LAG_RESERVOIR:
+            self.values.append(lag)
+        else:  # keep a uniform subsample without randomness: replace round-robin
+            self.values[self.count % LAG_RESERVOIR] = lag
+
+    def summary(self) -> dict:
+        v = sorted(self.values)
+
+        def pct(q: float) -> int | None:
+            return v[min(len(v) - 1, int(q * len(v)))] if v else None
+
+        return {"ticks": self.count, "lag_ns_p50": pct(0.5), "lag_ns_p99": pct(0.99), "lag_ns_max": self.max,
+                "missed_ticks": self.missed}
+
+
+class InProcessSampler(threading.Thread):
+    def __init__(self, path, rate_hz: float, header: dict):
+        super().__init__(name="inferscope-sampler", daemon=True)
+        self.period_ns = int(1e9 / rate_hz)
+        self.writer = Writer(path, {**header, "sampler": "inprocess", "rate_hz": rate_hz})
+        self._stop_evt = threading.Event()
+        self.lag = LagStats()
+        self.pid = os.getpid()
+        self.errors = 0
+        self._abandoned = False
+
+    def run(self) -> None:
+        me = threading.get_ident()
+        self.writer.thread(self.pid, threading.get_native_id(), self.name)
+        next_ns = time.monotonic_ns()
+        while not self._stop_evt.is_set():
+            now = time.monotonic_ns()
+            if now < next_ns:
+                self._stop_evt.wait((next_ns - now) / 1e9)
+                continue
+            try:
+                self._sample(me, next_ns)
+            except Exception:  # never let sampling break the workload
+                self.errors += 1
+            next_ns += self.period_ns
+            now = time.monotonic_ns()
+            if now > next_ns:
+                skipped = (now - next_ns) // self.period_ns + 1
+                self.lag.missed += skipped
+                next_ns += skipped * self.period_ns
+            self.writer.maybe_flush()
+
+    def _sample(self, me: int, due_ns: int) -> None:
+        frames = sys._current_frames()
+        mono, real = time.monotonic_ns(), time.time_ns()
+        self.lag.add(mono - due_ns)
+        active = threading._active  # ident -> Thread; the only map from ident to native id
+        w, pid = self.writer, self.pid
+        for ident, frame in frames.items():
+            if ident == me:
+                continue
+            thread = active.get(ident)
+            tid = getattr(thread, "native_id", None)
+            if tid is None:
+                continue
+            w.thread(pid, tid, thread.name)
+            stack = []
+            f = frame
+            while f is not None:
+                code = f.f_code
+                stack.append((getattr(code, "co_qualname", code.co_name), code.co_filename, f.f_lineno or 0))
+                f = f.f_back
+            w.sample(mono, real, pid, tid, w.stack_id(stack), procfs.thread_state(pid, tid), None)
+        del frames
+
+    def abandon(self) -> None:
+        """In a forked child: forget the parent's sampler without touching the parent's file."""
+        self._abandoned = True
+        self.writer.detach()
+
+    def stop(self) -> None:
+        if self._abandoned or os.getpid() != self.pid:
+            return
+        self._stop_evt.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout=2)
+        self.writer.close({"samples": self.writer.samples, "errors": self.errors, **self.lag.summary()})

@@ -1,0 +1,362 @@
+"""`inferscope record`: run a workload under nsys and the Python sampler and leave a self-describing bundle.
+
+Bundle layout (DIR/):
+    manifest.json            what was run, where, when (clock pairs), on which GPUs, with which tools, and how
+                             sampling went; written at start (status "recording") and rewritten at the end
+    profile.nsys-rep         the Nsight Systems report (absent with --no-nsys)
+    samples/*.jsonl.gz       Python stack samples (recorders/samplefile.py): remote.jsonl.gz from the
+                             out-of-process sampler, inproc-<pid>-*.jsonl.gz from in-process samplers
+    procs/<pid>-*.json       one registration per Python process of the workload (sampling mode, clock anchor)
+    procs/<pid>.threads.jsonl  thread names as the workload assigned them
+    annotations/             inferscope.scope()/mark_event() events of the workload (docs/annotations.md)
+
+Signals: the workload runs in its own session so that a terminal Ctrl-C reaches it exactly once, through the
+recorder: SIGINT/SIGTERM/SIGHUP are forwarded to nsys (which passes them on to the application and then writes
+the report) or to the workload itself with --no-nsys. A third signal kills the workload outright. The recorder
+exits with the workload's exit code (128+N when it died of signal N).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import agent, clocks, memread
+from . import nsys as nsys_mod
+
+BUNDLE_FORMAT = "inferscope-bundle"
+BUNDLE_VERSION = 1
+REPORT_NAME = "profile"
+ANNOTATIONS_ENV = "INFERSCOPE_ANNOTATIONS"  # read by inferscope.annotate (docs/annotations.md)
+INJECT_DIR = Path(__file__).resolve().parent / "_inject"
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class RecordError(Exception):
+    """A user mistake or missing tool, reported before anything is written."""
+
+
+@dataclass
+class RecordOptions:
+    out: Path | None = None
+    sample_rate: float = 100.0
+    use_nsys: bool = True
+    nsys_args: str = ""
+    duration: float | None = None
+    sampler: str = "auto"  # auto | remote | inprocess | none
+    log: object = field(default=None)
+
+
+def _say(opts: RecordOptions, msg: str) -> None:
+    (opts.log or (lambda m: print(m, file=sys.stderr, flush=True)))(msg)
+
+
+def _default_out() -> Path:
+    return Path(time.strftime("inferscope-record-%Y%m%d-%H%M%S"))
+
+
+def _gpus() -> list[dict]:
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return []
+    fields = ["index", "name", "uuid", "pci.bus_id", "memory.total", "driver_version", "compute_cap"]
+    try:
+        proc = subprocess.run([smi, f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits"],
+                              capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [dict(zip(fields, (v.strip() for v in line.split(",")))) for line in proc.stdout.splitlines()
+            if line.strip()]
+
+
+def _write_manifest(out: Path, manifest: dict) -> None:
+    tmp = out / ".manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1, default=str))
+    os.replace(tmp, out / "manifest.json")
+
+
+def _exit_code(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _resolve_workload(cmd: list[str]) -> None:
+    if not cmd:
+        raise RecordError("no command to record; usage: inferscope record [OPTIONS] -- CMD [ARGS...]")
+    exe = cmd[0]
+    if os.sep in exe:
+        if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
+            raise RecordError(f"{exe}: not an executable file")
+    elif shutil.which(exe) is None:
+        raise RecordError(f"{exe}: command not found")
+
+
+def _choose_sampler(opts: RecordOptions) -> tuple[str, str]:
+    if opts.sampler == "none" or opts.sample_rate <= 0:
+        return "none", "disabled"
+    if opts.sampler in ("remote", "auto"):
+        ok, why = memread.can_read_children()
+        if ok:
+            return "remote", "process_vm_readv on child processes works"
+        if opts.sampler == "remote":
+            raise RecordError(f"--sampler remote needs to read the workload's memory, which fails here ({why}); "
+                              "see README 'record: permissions', or use --sampler inprocess")
+        return "inprocess", f"out-of-process sampling unavailable ({why})"
+    return "inprocess", "requested"
+
+
+def record(cmd: list[str], opts: RecordOptions) -> int:
+    """Record `cmd`; returns the workload's exit code. Raises RecordError before writing anything."""
+    from inferscope import __version__
+    from inferscope.redact import redact_env, redact_text
+
+    _resolve_workload(cmd)
+    if opts.duration is not None and opts.duration <= 0:
+        raise RecordError("--duration must be positive")
+    user_args = shlex.split(opts.nsys_args or "")
+    nsys = caps = None
+    if opts.use_nsys:
+        nsys = nsys_mod.find_nsys()
+        if nsys is None:
+            where = os.environ.get("INFERSCOPE_NSYS")
+            raise RecordError(f"nsys not found{f' at INFERSCOPE_NSYS={where}' if where else ''}; "
+                              f"{nsys_mod.INSTALL_HINT}")
+        problem = nsys_mod.check_user_args(user_args)
+        if problem:
+            raise RecordError(problem)
+        caps = nsys_mod.Capabilities.probe(nsys)
+    elif user_args:
+        raise RecordError("--nsys-args given together with --no-nsys")
+    out = Path(opts.out) if opts.out else _default_out()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RecordError(f"{out}: already exists and is not an empty directory; choose another -o")
+    mode, mode_reason = _choose_sampler(opts)
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "samples").mkdir()
+    (out / "procs").mkdir()
+    (out / "annotations").mkdir()
+    out = out.resolve()
+    env = dict(os.environ)
+    env[ANNOTATIONS_ENV] = str(out / "annotations")  # inferscope.scope()/mark_event() write here
+    if mode != "none":
+        env["PYTHONPATH"] = os.pathsep.join([str(INJECT_DIR)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        env[agent.ENV_DIR] = str(out)
+        env[agent.ENV_MODE] = mode
+        env[agent.ENV_RATE] = str(opts.sample_rate)
+        if nsys:
+            env[agent.ENV_ANCHOR] = "1"
+    start_pair = clocks.pair()
+    manifest: dict = {
+        "format": BUNDLE_FORMAT, "format_version": BUNDLE_VERSION, "status": "recording",
+        "command": [redact_text(a) for a in cmd], "cwd": os.getcwd(), "hostname": socket.gethostname(),
+        "platform": {"system": platform.system(), "release": platform.release(), "machine": platform.machine()},
+        "inferscope_version": __version__, "recorder_python": sys.version.split()[0],
+        "clock_pairs": {"start": start_pair},
+        "gpus": _gpus(),
+        "sampler": {"mode": mode, "why": mode_reason, "rate_hz": opts.sample_rate},
+        "nsys": None,
+        "environment": redact_env(env),
+    }
+    child_cmd = list(cmd)
+    if nsys:
+        child_cmd, described = nsys_mod.profile_command(nsys, caps, str(out / REPORT_NAME), user_args, cmd)
+        manifest["nsys"] = {"path": nsys, "version": nsys_mod.version(nsys), "command": child_cmd, **described,
+                            "report": None}
+    _write_manifest(out, manifest)
+
+    remote = None
+    if mode == "remote":
+        from .remote import RemoteSampler
+
+        remote = RemoteSampler(out, opts.sample_rate, {"pid": os.getpid()})
+        remote.start()
+
+    received: list[str] = []
+    proc = subprocess.Popen(child_cmd, env=env, start_new_session=True)
+    if nsys:
+        manifest["nsys"]["pid"] = proc.pid  # names its agents (see recorders/nsys.py:session_agents)
+        _write_manifest(out, manifest)
+
+    def forward(signum, _frame):
+        received.append(signal.Signals(signum).name)
+        if nsys and len(received) == 1 and not nsys_mod.workload_running(proc.pid):
+            _say(opts, "inferscope: the workload has already exited and nsys is writing its report; "
+                       "send the signal again to stop nsys (the report will be lost)")
+            return
+        if len(received) == 1:
+            _say(opts, f"inferscope: {signal.Signals(signum).name} received; stopping the workload"
+                 f"{' and letting nsys write its report' if nsys else ''} (send it twice more to kill)")
+        if len(received) >= 3:
+            _say(opts, "inferscope: killing the workload; the nsys report will be missing or incomplete")
+            _kill_tree(proc.pid)
+            return
+        try:
+            proc.send_signal(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+    previous = {s: signal.signal(s, forward) for s in FORWARDED}
+    stopped_by = None
+    watch = _StallWatch(nsys, proc.pid, opts) if nsys else None
+    try:
+        deadline = time.monotonic() + opts.duration if opts.duration else None
+        while True:
+            try:
+                returncode = proc.wait(timeout=1.0)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if deadline is not None and time.monotonic() >= deadline and stopped_by is None:
+                stopped_by = "duration"
+                _say(opts, f"inferscope: --duration {opts.duration:g}s reached; stopping the workload")
+                proc.send_signal(signal.SIGINT)
+            if watch is not None:
+                watch.check(proc)
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    if watch is not None and watch.stalled_at is not None:
+        manifest["nsys"]["stalled"] = watch.describe()
+    end_pair = clocks.pair()
+    signalled_agents = nsys_mod.cleanup(proc.pid) if nsys else []
+
+    sampler_summary = remote.stop() if remote else None
+    _finish_manifest(out, manifest, end_pair, returncode, received, stopped_by, sampler_summary, signalled_agents)
+    report = out / f"{REPORT_NAME}.nsys-rep"
+    if nsys and not report.exists():
+        _say(opts, f"inferscope: warning: nsys wrote no report (exit code {returncode}); the bundle has only "
+                   "Python samples")
+    _say(opts, f"inferscope: bundle written to {out} ({_count_samples(manifest)}); "
+               f"analyse it with `inferscope analyze {out}`")
+    code = _exit_code(returncode)
+    if stopped_by == "duration" and code in (0, 128 + signal.SIGINT, 128 + signal.SIGTERM):
+        return 0
+    return code
+
+
+class _StallWatch:
+    """Ends an nsys session that hangs after the workload exited.
+
+    nsys 2022.4 on a busy machine sometimes never finishes a session: the application is gone, no report is being
+    generated, and the CLI waits forever. When the workload has exited and no QdstrmImporter has run for
+    INFERSCOPE_NSYS_STALL_S seconds (default 120; generation in progress resets the clock), the recorder sends
+    nsys SIGINT (which makes it give up), then `nsys shutdown`, then kills it, and records that in the manifest.
+    """
+
+    def __init__(self, nsys: str, nsys_pid: int, opts: RecordOptions):
+        self.nsys, self.pid, self.opts = nsys, nsys_pid, opts
+        self.limit_s = float(os.environ.get("INFERSCOPE_NSYS_STALL_S") or 120)
+        self.idle_since: float | None = None
+        self.stalled_at: float | None = None
+        self.actions: list[str] = []
+
+    def check(self, proc: subprocess.Popen) -> None:
+        now = time.monotonic()
+        if self.stalled_at is not None:
+            waited = now - self.stalled_at
+            if waited > 30 and "shutdown" not in self.actions:
+                self.actions.append("shutdown")
+                nsys_mod.shutdown(self.nsys, self.pid)
+            elif waited > 60 and "kill" not in self.actions:
+                self.actions.append("kill")
+                _kill_tree(proc.pid)
+            return
+        if nsys_mod.workload_running(self.pid) or nsys_mod.generating(self.pid):
+            self.idle_since = None
+            return
+        self.idle_since = self.idle_since or now
+        if now - self.idle_since >= self.limit_s:
+            self.stalled_at = now
+            self.actions.append("SIGINT")
+            _say(self.opts, f"inferscope: nsys has not finished {self.limit_s:g}s after the workload exited and is "
+                            "not writing a report (a known nsys hang with perf-based collection, which "
+                            "--nsys-args '-s none --cpuctxsw=none' avoids); stopping nsys, the report will be missing")
+            proc.send_signal(signal.SIGINT)
+
+    def describe(self) -> dict:
+        return {"after_s": self.limit_s, "actions": self.actions}
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    data = f.read()
+                ppid = int(data[data.rfind(b")") + 2:].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _kill_tree(root: int) -> None:
+    """SIGKILL the recorder's child and everything below it (nsys puts the application in its own session,
+    so killing the process group alone would leave it running)."""
+    for pid in [root, *_descendants(root)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _count_samples(manifest: dict) -> str:
+    procs = manifest["sampler"].get("processes", [])
+    report = "nsys report" if (manifest.get("nsys") or {}).get("report") else "no nsys report"
+    return f"{report}, {len(procs)} Python process(es) sampled"
+
+
+def _finish_manifest(out: Path, manifest: dict, end_pair: dict, returncode: int, received: list[str],
+                     stopped_by: str | None, remote_summary: dict | None, signalled_agents: list[int]) -> None:
+    manifest["clock_pairs"]["end"] = end_pair
+    manifest["workload"] = {"exit_code": _exit_code(returncode),
+                            "signal": signal.Signals(-returncode).name if returncode < 0 else None,
+                            "signals_forwarded": received, "stopped_by": stopped_by or (
+                                f"signal {received[0]}" if received else "exit")}
+    manifest["duration_s"] = (end_pair["monotonic_ns"] - manifest["clock_pairs"]["start"]["monotonic_ns"]) / 1e9
+    report = out / f"{REPORT_NAME}.nsys-rep"
+    if manifest["nsys"] is not None:
+        manifest["nsys"]["report"] = report.name if report.exists() else None
+        manifest["nsys"]["agents_killed"] = signalled_agents
+    procs = []
+    for reg_file in sorted((out / "procs").glob("*.json")):
+        try:
+            reg = json.loads(reg_file.read_text())
+        except (OSError, ValueError):
+            continue
+        procs.append({k: reg.get(k) for k in ("pid", "ppid", "mode", "reason", "python", "argv", "main_tid")})
+    manifest["sampler"]["processes"] = procs
+    if remote_summary is not None:
+        manifest["sampler"]["remote"] = remote_summary
+    manifest["sampler"]["inprocess"] = _inproc_summaries(out)
+    manifest["files"] = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    manifest["status"] = "complete"
+    _write_manifest(out, manifest)
+
+
+def _inproc_summaries(out: Path) -> dict:
+    from .samplefile import read_records
+
+    found = {}
+    for f in sorted((out / "samples").glob("inproc-*.jsonl.gz")):
+        end = None
+        for rec in read_records(f):
+            if rec[0] == "E":
+                end = rec[1]
+        found[f.name] = end or {"note": "no end record: the process exited without running atexit handlers"}
+    return found

@@ -1,0 +1,180 @@
+"""The out-of-process stack reader against real interpreters: the line-table decoder against CPython's own
+`co_lines()`, the struct layout self-check in every CPython found on this machine, and reading a live child
+process's stack and GIL holder through process_vm_readv."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import types
+
+import pytest
+
+from recorders import memread
+from recorders.cpython_layout import LAYOUTS
+from recorders.pystacks import CodeInfo, Layout, StackReader, parse_linetable
+from recorders.samplefile import Writer, read_records
+from tests.conftest import REPO
+
+
+def _interpreters() -> list[str]:
+    """Every CPython 3.11+ on this machine (pyenv, /usr/bin), the running one first."""
+    found = [sys.executable]
+    for pattern in ("/root/.pyenv/versions/3.1[1-9]*/bin/python3.1[1-9]", "/usr/bin/python3.1[1-9]",
+                    os.path.expanduser("~/.pyenv/versions/3.1[1-9]*/bin/python3.1[1-9]")):
+        for exe in sorted(glob.glob(pattern)):
+            if os.path.realpath(exe) not in {os.path.realpath(f) for f in found}:
+                found.append(exe)
+    return found
+
+
+INTERPRETERS = _interpreters()
+
+
+def _codes(code):
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _codes(const)
+
+
+LINETABLE_CHECK = textwrap.dedent("""
+    import importlib, json, sys, types
+    sys.path.insert(0, sys.argv[1])
+    from recorders.pystacks import CodeInfo, StackReader, parse_linetable
+
+    def codes(c):
+        yield c
+        for k in c.co_consts:
+            if isinstance(k, types.CodeType):
+                yield from codes(k)
+
+    checked = bad = 0
+    for name in ("threading", "json.decoder", "typing", "argparse", "dataclasses", "asyncio.base_events"):
+        path = importlib.import_module(name).__file__
+        for c in codes(compile(open(path).read(), path, "exec")):
+            starts, lines = parse_linetable(c.co_linetable, c.co_firstlineno)
+            info = CodeInfo("", "", c.co_firstlineno, starts, lines)
+            for start, end, line in c.co_lines():
+                if line is not None:
+                    for offset in range(start, end, 2):
+                        checked += 1
+                        bad += StackReader.line(info, offset // 2) != line
+    print(json.dumps({"checked": checked, "bad": bad}))
+""")
+
+
+@pytest.mark.parametrize("python", INTERPRETERS)
+def test_linetable_decoder_matches_co_lines(python):
+    """Oracle: CPython's own co_lines() for every instruction of several stdlib modules."""
+    out = subprocess.run([python, "-c", LINETABLE_CHECK, str(REPO)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    print(python, result)
+    assert result["checked"] > 50_000
+    assert result["bad"] == 0
+
+
+@pytest.mark.parametrize("python", INTERPRETERS)
+def test_layout_self_check_passes_on_each_interpreter(python):
+    """The workload-side check (thread list, GIL holder, a parked thread's stack read through memory) must
+    accept every interpreter whose layout is in the generated table."""
+    code = ("import sys, json; sys.path.insert(0, sys.argv[1]); from recorders.agent import remote_layout; "
+            "r, why = remote_layout(); print(json.dumps({'ok': r is not None, 'why': why, "
+            "'v': '%d.%d' % sys.version_info[:2]}))")
+    out = subprocess.run([python, "-c", code, str(REPO)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    if not any(k.startswith(result["v"] + "/") for k in LAYOUTS):
+        assert not result["ok"] and "no verified struct layout" in result["why"]
+    else:
+        assert result == {"ok": True, "why": "verified", "v": result["v"]}
+
+
+CHILD = textwrap.dedent("""
+    import json, sys, threading, time
+    sys.path.insert(0, sys.argv[1])
+    from recorders.agent import remote_layout
+
+    def spin_holding_gil():
+        while True:
+            pass
+
+    def outer_wait(evt):
+        inner_wait(evt)
+
+    def inner_wait(evt):
+        evt.wait()
+
+    evt = threading.Event()
+    waiter = threading.Thread(target=outer_wait, args=(evt,), name="waiter")
+    waiter.start()
+    info, why = remote_layout()
+    print(json.dumps({"info": info, "why": why, "waiter_tid": waiter.native_id,
+                      "main_tid": threading.get_native_id()}), flush=True)
+    spin_holding_gil()
+""")
+
+
+def test_remote_reader_reads_a_live_child():
+    """A child parks one thread in outer_wait -> inner_wait -> Event.wait and spins in the main thread; read from
+    outside, the waiter's stack must show those frames and the spinning main thread must hold the GIL most of
+    the time (it is the only runnable Python thread)."""
+    ok, why = memread.can_read_children()
+    if not ok:
+        pytest.skip(f"process_vm_readv on child processes is not permitted here: {why}")
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(REPO)], stdout=subprocess.PIPE, text=True)
+    try:
+        hello = json.loads(child.stdout.readline())
+        assert hello["why"] == "verified"
+        info = hello["info"]
+        reader = StackReader(memread.reader(child.pid), Layout(LAYOUTS[info["layout"]]), info["interp"],
+                             info["code_type"], info["gil"])
+        threads = {tid: tstate for tstate, _ident, tid in reader.threads()}
+        assert {hello["waiter_tid"], hello["main_tid"]} <= set(threads)
+        waiter = [f.function for f in reader.stack(threads[hello["waiter_tid"]])]
+        assert waiter[:4] == ["Condition.wait", "Event.wait", "inner_wait", "outer_wait"]
+        deadline = time.monotonic() + 10  # the child prints before it calls spin_holding_gil()
+        while (main := reader.stack(threads[hello["main_tid"]]))[0].function != "spin_holding_gil":
+            assert time.monotonic() < deadline, main
+            time.sleep(0.01)
+        assert main[-1].function == "<module>"
+        holders = [reader.gil_holder() for _ in range(200)]
+        assert holders.count(threads[hello["main_tid"]]) > 150
+        assert threads[hello["waiter_tid"]] not in holders
+    finally:
+        child.kill()
+        child.wait(10)
+
+
+def test_remote_read_of_a_dead_process_is_an_oserror():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait(30)
+    with pytest.raises(OSError):
+        memread.reader(child.pid)(0x10000, 8)
+
+
+def test_sample_file_survives_truncation(tmp_path):
+    """A process killed mid-run leaves a gzip stream without its end: everything up to the last sync point
+    must still be readable."""
+    path = tmp_path / "s.jsonl.gz"
+    w = Writer(path, {"pid": 1})
+    sid = w.stack_id([("f", "a.py", 3), ("<module>", "a.py", 9)])
+    for i in range(100):
+        w.sample(1000 + i, 2000 + i, 1, 2, sid, "running", True)
+    w.flush()
+    for i in range(100, 150):
+        w.sample(1000 + i, 2000 + i, 1, 2, sid, "idle", False)
+    w.flush()
+    whole = path.read_bytes()  # no end record, no gzip trailer: the writer is still "running"
+    path.write_bytes(whole[:-3])
+    records = list(read_records(path))
+    assert records[0] == ["H", {"pid": 1}]
+    samples = [r for r in records if r[0] == "S"]
+    assert 100 <= len(samples) <= 150
+    assert samples[0] == ["S", 1000, 2000, 1, 2, sid, "running", 1]
+    assert [r for r in records if r[0] == "K"] == [["K", 0, [0, 1]]]
