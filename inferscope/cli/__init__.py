@@ -11,6 +11,7 @@ from ._common import app, run_app
 # Command modules register themselves on `app` when imported.
 from . import tables as _tables  # noqa: F401,E402
 from . import config as _config  # noqa: F401,E402
+from . import compare as _compare  # noqa: F401,E402
 
 
 def main(argv: list[str] | None = None) -> None:

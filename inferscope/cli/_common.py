@@ -59,8 +59,8 @@ def fail(message: str) -> None:
 
 def run_app(argv: list[str] | None = None) -> int:
     try:
-        app(args=argv, prog_name="inferscope", standalone_mode=False)
-        return 0
+        code = app(args=argv, prog_name="inferscope", standalone_mode=False)
+        return code if isinstance(code, int) else 0  # click returns typer.Exit(code)'s code here
     except InferScopeError as exc:
         typer.echo(f"inferscope: error: {exc}", err=True)
         return exc.exit_code

@@ -1,0 +1,156 @@
+"""What compare measures in one trace: per-step, per-kernel and per-range samples, each under a metric id.
+
+Every metric is normalised so that the length of the profiled window does not matter: per instance (mean kernel or
+range duration), per step (step time, kernel time and launches per step). Whole-window totals are never compared,
+because a capture of 3 s is not a regression of a capture of 1 s. Typed metrics from the analysis engine
+(`Trace.metrics()`, when available) join as one sample per trace.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from ..resources import sql_dir
+from .names import kernel_key, range_key
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    id: str
+    label: str
+    unit: str
+    polarity: str  # lower | higher | none: which direction is better
+    description: str
+
+
+FAMILIES: dict[str, MetricDef] = {d.id: d for d in (
+    MetricDef("step_time_ns", "step time", "ns", "lower", "wall time of one profiler step"),
+    MetricDef("step_kernel_time_ns", "kernel time per step", "ns", "lower",
+              "summed kernel time launched in one step, all GPUs and streams"),
+    MetricDef("kernel_mean_ns", "kernel mean duration", "ns", "lower", "mean duration of one execution of the kernel"),
+    MetricDef("kernel_time_per_step_ns", "kernel time per step", "ns", "lower",
+              "time of the kernel launched in one step, summed over its executions"),
+    MetricDef("kernel_calls_per_step", "kernel launches per step", "calls", "lower",
+              "executions of the kernel launched in one step"),
+    MetricDef("range_mean_ns", "range mean duration", "ns", "lower", "mean duration of one instance of the range"),
+)}
+
+# (metric id, scope, key, device_id): one compared quantity. scope groups keys (range origin, analysis scope).
+SeriesId = tuple[str, str, str, "int | None"]
+
+
+@dataclass
+class RunData:
+    """One trace reduced to what compare needs."""
+
+    path: str
+    format: str
+    gpus: tuple[str, ...]
+    kernels: int
+    kernel_time_ns: int
+    ranges: int
+    steps: int
+    window_ns: int
+    series: dict[SeriesId, np.ndarray] = field(default_factory=dict)
+    # share of the run a series stands for (kernel: of kernel time; range: of the window); absent = always gated
+    shares: dict[SeriesId, float] = field(default_factory=dict)
+    defs: dict[str, MetricDef] = field(default_factory=lambda: dict(FAMILIES))
+
+
+def _views(trace) -> None:
+    loaded = trace.engine.query("SELECT count(*) AS n FROM duckdb_views() WHERE view_name = 'compare_window'")
+    if not loaded.column("n")[0].as_py():
+        trace.engine.load_sql_dir(sql_dir() / "compare")
+
+
+def _keys(column: pa.ChunkedArray, normalise) -> np.ndarray:
+    """Normalise each distinct name once and spread the keys back over the rows."""
+    encoded = column.combine_chunks().dictionary_encode()
+    keys = np.array([normalise(v) for v in encoded.dictionary.to_pylist()] + [normalise(None)], dtype=object)
+    idx = encoded.indices.fill_null(len(keys) - 1).to_numpy(zero_copy_only=False)
+    return keys[idx]
+
+
+def _groups(keys: np.ndarray) -> dict[str, np.ndarray]:
+    """Row positions of each key."""
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.cumsum(np.bincount(inverse, minlength=len(uniq)))[:-1]
+    return dict(zip(uniq.tolist(), np.split(order, bounds)))
+
+
+def _column(table: pa.Table, name: str) -> np.ndarray:
+    return table.column(name).to_numpy(zero_copy_only=False)
+
+
+def extract(trace, strip: bool = False) -> RunData:
+    """Reduce an opened Trace to compare's samples (see the module docstring)."""
+    _views(trace)
+    q = trace.engine.query
+    w = q("SELECT * FROM compare_window").to_pylist()[0]
+    gpus = tuple(sorted({r["name"] for r in q("SELECT name FROM compare_gpus").to_pylist()}))
+    run = RunData(path=str(trace.path), format=trace.format, gpus=gpus, kernels=int(w["kernels"]),
+                  kernel_time_ns=int(w["kernel_time_ns"]), ranges=int(w["ranges"]), steps=int(w["steps"]),
+                  window_ns=int(w["window_ns"]))
+    steps = q("SELECT pid, step_number, dur_ns FROM compare_steps ORDER BY pid, step_number")
+    kernels = q("""SELECT k.name, k.dur_ns, s.step_index
+                   FROM compare_kernel_samples k
+                   LEFT JOIN (SELECT pid, step_number, row_number() OVER (ORDER BY pid, step_number) - 1 AS step_index
+                              FROM compare_steps) s
+                          ON s.pid = k.step_pid AND s.step_number = k.step_number""")
+    if kernels.num_rows:
+        _kernel_series(run, kernels, steps.num_rows, strip)
+    if steps.num_rows:
+        run.series[("step_time_ns", "step", "all steps", None)] = _column(steps, "dur_ns").astype(float)
+    ranges = q("SELECT category, name, dur_ns FROM compare_range_samples")
+    if ranges.num_rows:
+        keys = _keys(ranges.column("category"), lambda c: c or "nvtx") + "\x1f" + _keys(
+            ranges.column("name"), lambda n: range_key(n, strip))
+        dur = _column(ranges, "dur_ns").astype(float)
+        for ck, rows in _groups(keys).items():
+            cat, key = ck.split("\x1f", 1)
+            sid = ("range_mean_ns", cat, key, None)
+            run.series[sid] = dur[rows]
+            run.shares[sid] = float(dur[rows].sum()) / run.window_ns if run.window_ns else 0.0
+    _analysis_series(run, trace)
+    return run
+
+
+def _kernel_series(run: RunData, kernels: pa.Table, n_steps: int, strip: bool) -> None:
+    keys = _keys(kernels.column("name"), lambda n: kernel_key(n, strip))
+    dur = _column(kernels, "dur_ns").astype(float)
+    step = kernels.column("step_index").fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    total = float(dur.sum()) or 1.0
+    in_step = step >= 0
+    if n_steps:
+        run.series[("step_kernel_time_ns", "step", "all steps", None)] = np.bincount(
+            step[in_step], weights=dur[in_step], minlength=n_steps)
+    for key, rows in _groups(keys).items():
+        sid = ("kernel_mean_ns", "kernel", key, None)
+        run.series[sid] = dur[rows]
+        share = run.shares[sid] = float(dur[rows].sum()) / total
+        if not n_steps:
+            continue
+        rows = rows[in_step[rows]]
+        per_step = {"kernel_time_per_step_ns": np.bincount(step[rows], weights=dur[rows], minlength=n_steps),
+                    "kernel_calls_per_step": np.bincount(step[rows], minlength=n_steps).astype(float)}
+        for metric, values in per_step.items():
+            sid = (metric, "kernel", key, None)
+            run.series[sid] = values
+            run.shares[sid] = share
+
+
+def _analysis_series(run: RunData, trace) -> None:
+    """Typed metrics of the analysis engine, one sample per trace, when this InferScope has it."""
+    metrics = getattr(trace, "metrics", None)
+    if metrics is None:
+        return
+    for m in metrics():
+        if m.value is None or not np.isfinite(float(m.value)):
+            continue
+        mid = f"metric:{m.id}"
+        run.defs.setdefault(mid, MetricDef(mid, m.id.replace("_", " "), m.unit, m.polarity, m.description))
+        sid = (mid, m.scope or "trace", m.key or "", m.device_id)
+        run.series[sid] = np.array([float(m.value)])

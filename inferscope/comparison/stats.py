@@ -1,0 +1,115 @@
+"""How sure are we that a metric changed? A two-level bootstrap of the ratio new/base.
+
+A metric on one side is a list of runs (repeats), each an array of samples: per-step times, per-instance
+durations, or a single value per run for whole-trace metrics. The statistic of a side is the mean of its runs'
+means, so every repeat counts the same however many samples it holds.
+
+Resampling mimics how the data arose: draw runs with replacement (run-to-run noise: clocks, placement, other
+tenants), then samples within each drawn run (step-to-step noise). The percentile interval of the ratio of the
+two sides' statistics is the noise band; a change is real when that interval excludes 1. With a single run per
+side only the within-run noise is visible, which is why repeats are preferred.
+
+Within-run resampling is exact (sample by sample) up to EXACT_RESAMPLE_MAX samples; beyond that the mean of a
+resample is drawn from its normal approximation (mean, sd / sqrt(n)), which is what resampling converges to at
+that size. (Below it the approximation is not safe: CPU ranges are so skewed that a normal draw of their mean can
+come out negative.)
+
+A Mann-Whitney U test (normal approximation with tie correction) is offered too, for callers who want a rank
+test on per-step or per-instance samples; `compare` reports it next to the interval.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+EXACT_RESAMPLE_MAX = 5000
+
+
+@dataclass(frozen=True)
+class RatioInterval:
+    ratio: float  # point estimate new/base
+    low: float  # lower bound of the interval
+    high: float  # upper bound
+
+
+def side_statistic(runs: Sequence[np.ndarray]) -> float:
+    """Mean of the runs' means (each repeat weighs the same)."""
+    return float(np.mean([np.mean(r) for r in runs]))
+
+
+def _side_bootstrap(runs: Sequence[np.ndarray], resamples: int, rng: np.random.Generator) -> np.ndarray:
+    per_run = np.empty((len(runs), resamples))
+    for i, r in enumerate(runs):
+        n = len(r)
+        if n == 1:
+            per_run[i] = r[0]
+        elif n <= EXACT_RESAMPLE_MAX:
+            per_run[i] = r[rng.integers(0, n, size=(resamples, n), dtype=np.int32)].mean(axis=1)
+        else:
+            per_run[i] = rng.normal(float(np.mean(r)), float(np.std(r, ddof=1)) / math.sqrt(n), size=resamples)
+    if len(runs) == 1:
+        return per_run[0]
+    pick = rng.integers(0, len(runs), size=(resamples, len(runs)))
+    return per_run[pick, np.arange(resamples)[:, None]].mean(axis=1)
+
+
+def seed_for(label: str) -> int:
+    """A stable seed per metric, so a report is identical every time it is computed."""
+    return zlib.crc32(label.encode("utf-8"))
+
+
+def bootstrap_ratio(base: Sequence[np.ndarray], new: Sequence[np.ndarray], *, confidence: float = 0.95,
+                    resamples: int = 2000, seed: int = 0) -> RatioInterval:
+    """Percentile interval of side_statistic(new) / side_statistic(base) under the two-level bootstrap."""
+    base = [np.asarray(r, dtype=float) for r in base if len(r)]
+    new = [np.asarray(r, dtype=float) for r in new if len(r)]
+    if not base or not new:
+        raise ValueError("both sides need at least one non-empty run")
+    b0, n0 = side_statistic(base), side_statistic(new)
+    if b0 == 0:
+        return RatioInterval(math.inf if n0 > 0 else 1.0, math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    bb = _side_bootstrap(base, resamples, rng)
+    nb = _side_bootstrap(new, resamples, rng)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = nb / bb
+    ratios = ratios[np.isfinite(ratios)]
+    if len(ratios) == 0:
+        return RatioInterval(n0 / b0, math.nan, math.nan)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(ratios, [alpha, 1.0 - alpha])
+    return RatioInterval(n0 / b0, float(low), float(high))
+
+
+def mann_whitney_u(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Two-sided Mann-Whitney U test: (U statistic of x, p-value), normal approximation with tie correction.
+
+    Valid for moderate sample sizes (both above ~8); callers should treat smaller samples as too little data.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n1, n2 = len(x), len(y)
+    if n1 == 0 or n2 == 0:
+        raise ValueError("both samples must be non-empty")
+    both = np.concatenate([x, y])
+    order = np.argsort(both, kind="mergesort")
+    ranks = np.empty(len(both))
+    sorted_vals = both[order]
+    # average ranks over ties
+    _, first, counts = np.unique(sorted_vals, return_index=True, return_counts=True)
+    avg = first + (counts + 1) / 2.0
+    ranks[order] = np.repeat(avg, counts)
+    u1 = ranks[:n1].sum() - n1 * (n1 + 1) / 2.0
+    n = n1 + n2
+    tie_term = float((counts ** 3 - counts).sum())
+    var = n1 * n2 / 12.0 * ((n + 1) - tie_term / (n * (n - 1))) if n > 1 else 0.0
+    if var <= 0:
+        return u1, 1.0
+    mu = n1 * n2 / 2.0
+    z = (abs(u1 - mu) - 0.5) / math.sqrt(var)  # continuity correction
+    p = math.erfc(max(z, 0.0) / math.sqrt(2.0))
+    return u1, min(1.0, p)
