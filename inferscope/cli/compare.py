@@ -111,6 +111,9 @@ def compare(
             raise CompareError(f"no {role} trace given; usage: inferscope compare BASE NEW")
     if format not in ("md", "json", "github"):
         raise CompareError(f"unknown format {format!r}; use md, json or github")
+    for target in (junit, output):
+        if target is not None and not target.expanduser().parent.is_dir():
+            raise CompareError(f"{target}: directory {target.expanduser().parent} does not exist")
     result = run_compare(base_list, new_list, threshold=parse_fraction(threshold, "threshold"), metrics=metric,
                          strip_templates=strip_templates, min_share=parse_fraction(min_share, "min-share"),
                          confidence=confidence, allow_different_gpus=allow_different_gpus, cache_dir=cache_dir,

@@ -120,7 +120,7 @@ def to_markdown(c: Comparison, limit: int = 30) -> str:
         flagged=[_table_row(m) for m in flagged[:limit]], flagged_more=max(0, len(flagged) - limit),
         rest=[_table_row(m) for m in rest[:limit * 3]], rest_more=max(0, len(rest) - limit * 3), counts=counts,
         quiet=len(c.metrics) - len(flagged) - len(rest),
-        gated=len(c.gated), confidence=f"{c.confidence:.0%}", min_share=f"{c.min_share:.1%}",
+        gated=len(c.gated), level=f"{100 * c.metric_confidence:.4g} %", min_share=f"{c.min_share:.1%}",
     )
 
 
@@ -174,6 +174,7 @@ def to_junit(c: Comparison) -> str:
                           failures=str(failures), errors="0", skipped=str(skipped))
     props = ET.SubElement(suite, "properties")
     for k, v in (("threshold", f"{c.threshold:g}"), ("confidence", f"{c.confidence:g}"),
+                 ("metric_confidence", f"{c.metric_confidence:.6g}"),
                  ("base", " ".join(c.base.traces)), ("new", " ".join(c.new.traces)), ("verdict", c.verdict)):
         ET.SubElement(props, "property", name=k, value=v)
     for m in gated:

@@ -5,23 +5,26 @@ durations, or a single value per run for whole-trace metrics. The statistic of a
 means, so every repeat counts the same however many samples it holds.
 
 Resampling mimics how the data arose: draw runs with replacement (run-to-run noise: clocks, placement, other
-tenants), then samples within each drawn run (step-to-step noise). The percentile interval of the ratio of the
-two sides' statistics is the noise band; a change is real when that interval excludes 1. With a single run per
-side only the within-run noise is visible, which is why repeats are preferred.
+tenants), then samples within each drawn run (step-to-step noise). The spread of log(new/base) over the resamples
+is the noise; the interval is log-normal around the observed ratio, so that it can be taken at the high levels a
+multi-metric gate needs (see core: the level is Bonferroni-adjusted by the number of gated metrics) without
+millions of resamples. With a single run per side only the within-run noise is visible, which is why repeats are
+preferred.
 
 Within-run resampling is exact (sample by sample) up to EXACT_RESAMPLE_MAX samples; beyond that the mean of a
 resample is drawn from its normal approximation (mean, sd / sqrt(n)), which is what resampling converges to at
 that size. (Below it the approximation is not safe: CPU ranges are so skewed that a normal draw of their mean can
 come out negative.)
 
-A Mann-Whitney U test (normal approximation with tie correction) is offered too, for callers who want a rank
-test on per-step or per-instance samples; `compare` reports it next to the interval.
+A Mann-Whitney U test (normal approximation with tie correction) is offered too, as a rank test on per-step or
+per-instance samples; `compare` reports its p-value next to the interval.
 """
 from __future__ import annotations
 
 import math
 import zlib
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Sequence
 
 import numpy as np
@@ -30,10 +33,17 @@ EXACT_RESAMPLE_MAX = 5000
 
 
 @dataclass(frozen=True)
-class RatioInterval:
-    ratio: float  # point estimate new/base
-    low: float  # lower bound of the interval
-    high: float  # upper bound
+class RatioEstimate:
+    ratio: float  # observed new/base
+    log_sd: float  # bootstrap standard deviation of log(new/base); nan when it could not be estimated
+
+    def interval(self, confidence: float) -> tuple[float, float]:
+        """Two-sided interval of new/base at `confidence` (log-normal around the observed ratio)."""
+        if not (self.ratio > 0 and math.isfinite(self.ratio)) or math.isnan(self.log_sd):
+            return math.nan, math.nan
+        z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+        centre = math.log(self.ratio)
+        return math.exp(centre - z * self.log_sd), math.exp(centre + z * self.log_sd)
 
 
 def side_statistic(runs: Sequence[np.ndarray]) -> float:
@@ -62,27 +72,25 @@ def seed_for(label: str) -> int:
     return zlib.crc32(label.encode("utf-8"))
 
 
-def bootstrap_ratio(base: Sequence[np.ndarray], new: Sequence[np.ndarray], *, confidence: float = 0.95,
-                    resamples: int = 2000, seed: int = 0) -> RatioInterval:
-    """Percentile interval of side_statistic(new) / side_statistic(base) under the two-level bootstrap."""
+def bootstrap_ratio(base: Sequence[np.ndarray], new: Sequence[np.ndarray], *, resamples: int = 2000,
+                    seed: int = 0) -> RatioEstimate:
+    """side_statistic(new) / side_statistic(base) and the bootstrap spread of its logarithm."""
     base = [np.asarray(r, dtype=float) for r in base if len(r)]
     new = [np.asarray(r, dtype=float) for r in new if len(r)]
     if not base or not new:
         raise ValueError("both sides need at least one non-empty run")
     b0, n0 = side_statistic(base), side_statistic(new)
-    if b0 == 0:
-        return RatioInterval(math.inf if n0 > 0 else 1.0, math.nan, math.nan)
+    if b0 <= 0 or n0 <= 0:
+        return RatioEstimate(n0 / b0 if b0 else math.inf, math.nan)
     rng = np.random.default_rng(seed)
     bb = _side_bootstrap(base, resamples, rng)
     nb = _side_bootstrap(new, resamples, rng)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = nb / bb
-    ratios = ratios[np.isfinite(ratios)]
-    if len(ratios) == 0:
-        return RatioInterval(n0 / b0, math.nan, math.nan)
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(ratios, [alpha, 1.0 - alpha])
-    return RatioInterval(n0 / b0, float(low), float(high))
+        logs = np.log(nb) - np.log(bb)
+    logs = logs[np.isfinite(logs)]
+    if len(logs) < resamples // 2:
+        return RatioEstimate(n0 / b0, math.nan)
+    return RatioEstimate(n0 / b0, float(np.std(logs, ddof=1)))
 
 
 def mann_whitney_u(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
