@@ -59,7 +59,7 @@ def short(text: str, width: int = NAME_WIDTH) -> str:
 def _what(m: MetricComparison) -> str:
     where = f" (GPU {m.device_id})" if m.device_id is not None else ""
     scope = f"{m.scope}: " if m.id == "range_mean_ns" and m.scope not in ("nvtx", "") else ""
-    return f"{scope}{display_name(m.key)}{where}" if m.key and m.key != "all steps" else (m.label + where)
+    return f"{scope}{display_name(m.key)}{where}" if m.key else (m.label + where)
 
 
 def _samples(m: MetricComparison) -> str:

@@ -27,7 +27,7 @@ class MetricDef:
 
 FAMILIES: dict[str, MetricDef] = {d.id: d for d in (
     MetricDef("step_time_ns", "step time", "ns", "lower", "wall time of one profiler step"),
-    MetricDef("step_kernel_time_ns", "kernel time per step", "ns", "lower",
+    MetricDef("step_kernel_time_ns", "summed kernel time per step", "ns", "lower",
               "summed kernel time launched in one step, all GPUs and streams"),
     MetricDef("kernel_mean_ns", "kernel mean duration", "ns", "lower", "mean duration of one execution of the kernel"),
     MetricDef("kernel_time_per_step_ns", "kernel time per step", "ns", "lower",
@@ -103,7 +103,7 @@ def extract(trace, strip: bool = False) -> RunData:
     if kernels.num_rows:
         _kernel_series(run, kernels, steps.num_rows, strip)
     if steps.num_rows:
-        run.series[("step_time_ns", "step", "all steps", None)] = _column(steps, "dur_ns").astype(float)
+        run.series[("step_time_ns", "step", "", None)] = _column(steps, "dur_ns").astype(float)
     ranges = q("SELECT category, name, dur_ns FROM compare_range_samples")
     if ranges.num_rows:
         keys = _keys(ranges.column("category"), lambda c: c or "nvtx") + "\x1f" + _keys(
@@ -125,7 +125,7 @@ def _kernel_series(run: RunData, kernels: pa.Table, n_steps: int, strip: bool) -
     total = float(dur.sum()) or 1.0
     in_step = step >= 0
     if n_steps:
-        run.series[("step_kernel_time_ns", "step", "all steps", None)] = np.bincount(
+        run.series[("step_kernel_time_ns", "step", "", None)] = np.bincount(
             step[in_step], weights=dur[in_step], minlength=n_steps)
     for key, rows in _groups(keys).items():
         sid = ("kernel_mean_ns", "kernel", key, None)
