@@ -26,11 +26,12 @@ def test_mann_whitney_matches_scipy(rng, n1, n2):
     assert p == pytest.approx(ref.pvalue, rel=1e-9)
 
 
-def test_bootstrap_spread_matches_scipy_for_one_run(rng):
+@pytest.mark.parametrize("n1, n2", [(150, 120), (3000, 2500)])  # exact resampling / its log-normal shortcut
+def test_bootstrap_spread_matches_scipy_for_one_run(rng, n1, n2):
     """One run per side is the ordinary bootstrap: its log-ratio standard error is SciPy's."""
     stats = pytest.importorskip("scipy.stats", reason="SciPy (the oracle) is not installed")
-    x = rng.gamma(2.0, 10.0, 150)
-    y = rng.gamma(2.0, 12.0, 120)
+    x = rng.lognormal(2.0, 1.0, n1)  # skewed, like CPU range durations
+    y = rng.lognormal(2.1, 1.0, n2)
     ours = bootstrap_ratio([x], [y], resamples=4000, seed=1)
     ref = stats.bootstrap((y, x), lambda a, b, axis=-1: np.log(a.mean(axis=axis) / b.mean(axis=axis)),
                           n_resamples=4000, random_state=2, method="percentile")

@@ -238,8 +238,6 @@ def _measure(sid, d: MetricDef, b: list[np.ndarray], n: list[np.ndarray], share:
         row.verdict, row.reason = ("unchanged", "zero on both sides") if nv == 0 else ("added", "zero in base")
         return row, None
     row.delta_pct = 100.0 * row.delta / bv
-    if min(bs, ns) >= U_TEST_MIN:
-        row.u_test_p = mann_whitney_u(np.concatenate(b), np.concatenate(n))[1]
     if d.polarity not in ("lower", "higher"):
         row.reason = "no polarity: shown, not gated"
         return row, None
@@ -250,11 +248,13 @@ def _measure(sid, d: MetricDef, b: list[np.ndarray], n: list[np.ndarray], share:
     return row, estimate
 
 
-def _decide(row: MetricComparison, estimate: RatioEstimate | None, *, threshold: float, level: float,
-            min_share: float) -> None:
+def _decide(row: MetricComparison, estimate: RatioEstimate | None, samples: tuple[list, list], *, threshold: float,
+            level: float, min_share: float) -> None:
     """Verdict at the per-metric confidence `level` (see the module docstring)."""
     if estimate is not None:
         row.ratio_low, row.ratio_high = estimate.interval(level)
+    if abs(row.delta_pct) > 100.0 * threshold and min(row.base_samples, row.new_samples) >= U_TEST_MIN:
+        row.u_test_p = mann_whitney_u(np.concatenate(samples[0]), np.concatenate(samples[1]))[1]
     bad = row.delta_pct if row.polarity == "lower" else -row.delta_pct
     pct_t = 100.0 * threshold
     interval = (f"{100 * level:.4g} % interval of new/base {row.ratio_low:.3f}-{row.ratio_high:.3f}"
@@ -302,7 +302,7 @@ def _check_common(rows: list[MetricComparison], base: list[RunData], new: list[R
 def compare(base: TraceLike | Sequence[TraceLike], new: TraceLike | Sequence[TraceLike], *,
             threshold: float = 0.05, metrics: Sequence[str] | None = None, strip_templates: bool = False,
             min_share: float = 0.005, confidence: float = 0.95, allow_different_gpus: bool = False,
-            cache_dir: str | Path | None = None, use_cache: bool = True, resamples: int = 2000) -> Comparison:
+            cache_dir: str | Path | None = None, use_cache: bool = True, resamples: int = 1000) -> Comparison:
     """Compare a new build's trace(s) against a base: per-step, per-kernel, per-range and analysis metrics.
 
     `base` and `new` are each a path, an opened Trace, or a list of them (repeats of the same run: more repeats,
@@ -331,15 +331,16 @@ def compare(base: TraceLike | Sequence[TraceLike], new: TraceLike | Sequence[Tra
         n = [r.series[sid] for r in n_runs if sid in r.series]
         shares = [r.shares[sid] for r in b_runs if sid in r.shares]
         share = float(np.mean(shares)) if shares else None
-        measured.append(_measure(sid, defs[sid[0]], b, n, share, min_share=min_share, resamples=resamples))
+        row, est = _measure(sid, defs[sid[0]], b, n, share, min_share=min_share, resamples=resamples)
+        measured.append((row, est, (b, n)))
     # Bonferroni: with k gated metrics each interval is taken at 1 - (1 - confidence) / k, so that noise alone
     # fails a build with probability at most 1 - confidence however many kernels are gated.
-    tests = sum(1 for row, est in measured if row.gated and est is not None)
+    tests = sum(1 for row, est, _ in measured if row.gated and est is not None)
     level = 1.0 - (1.0 - confidence) / max(tests, 1)
-    for row, est in measured:
+    for row, est, samples in measured:
         if row.verdict == "undecided":
-            _decide(row, est, threshold=threshold, level=level, min_share=min_share)
-    rows = [row for row, _ in measured]
+            _decide(row, est, samples, threshold=threshold, level=level, min_share=min_share)
+    rows = [row for row, _, _ in measured]
     if metrics and not rows:
         known = ", ".join(sorted({sid[0] for r in b_runs + n_runs for sid in r.series}))
         raise CompareError(f"no metric matches {', '.join(metrics)}; metric ids here: {known}")
