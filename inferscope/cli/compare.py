@@ -64,8 +64,8 @@ def _write_atomic(path: Path, text: str) -> None:
 
 @app.command(cls=_GreedyListCommand)
 def compare(
-    traces: Annotated[Optional[list[Path]], typer.Argument(help="BASE NEW: one trace each (or use --base/--new).",
-                                                           show_default=False)] = None,
+    traces: Annotated[Optional[list[Path]], typer.Argument(metavar="[BASE NEW]", show_default=False,
+                                                           help="One trace each (or use --base/--new).")] = None,
     base: Annotated[Optional[list[Path]], typer.Option("--base", help="Base trace(s); repeats of one run: "
                                                        "--base a1 a2 a3.", show_default=False)] = None,
     new: Annotated[Optional[list[Path]], typer.Option("--new", help="New trace(s): --new b1 b2 b3.",
@@ -84,7 +84,8 @@ def compare(
                                                   "template arguments, parameter lists and hashes.")] = False,
     min_share: Annotated[str, typer.Option(help="Kernels/ranges below this share of the base are shown but do not "
                                            "gate.")] = "0.5%",
-    confidence: Annotated[float, typer.Option(help="Confidence of the noise interval.")] = 0.95,
+    confidence: Annotated[float, typer.Option(help="Family-wise confidence: noise alone fails at most 1 - this "
+                                              "share of builds (intervals are Bonferroni-adjusted).")] = 0.95,
     allow_different_gpus: Annotated[bool, typer.Option("--allow-different-gpus", help="Compare traces from "
                                                        "different GPU models instead of refusing.")] = False,
     fail_on_inconclusive: Annotated[bool, typer.Option("--fail-on-inconclusive", help="Exit 1 when a gated metric "
