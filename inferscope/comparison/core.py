@@ -27,7 +27,7 @@ from typing import Sequence, Union
 import numpy as np
 
 from ..errors import CompareError, InferScopeError
-from .samples import FAMILIES, MetricDef, RunData, extract
+from .samples import FAMILIES, MetricDef, RunData, add_analysis_series, extract
 from .stats import RatioEstimate, bootstrap_ratio, mann_whitney_u, seed_for, side_statistic
 
 MIN_SAMPLES = 5
@@ -321,6 +321,9 @@ def compare(base: TraceLike | Sequence[TraceLike], new: TraceLike | Sequence[Tra
     n_runs = [extract(t, strip_templates) for t in new_traces]
     notes: list[str] = []
     _check_gpus(b_runs, n_runs, allow_different_gpus, notes)
+    per_step = all(r.steps for r in b_runs + n_runs)
+    for r in b_runs + n_runs:
+        add_analysis_series(r, per_step)
     defs = _defs(b_runs + n_runs)
     ids = sorted({sid for r in b_runs + n_runs for sid in r.series}, key=repr)
     measured = []

@@ -7,6 +7,7 @@ because a capture of 3 s is not a regression of a capture of 1 s. Typed metrics 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,6 +58,7 @@ class RunData:
     # share of the run a series stands for (kernel: of kernel time; range: of the window); absent = always gated
     shares: dict[SeriesId, float] = field(default_factory=dict)
     defs: dict[str, MetricDef] = field(default_factory=lambda: dict(FAMILIES))
+    analysis: list = field(default_factory=list)  # inferscope.analysis.Metric objects, raw
 
 
 def _views(trace) -> None:
@@ -118,7 +120,7 @@ def extract(trace, strip: bool = False) -> RunData:
             sid = ("range_mean_ns", cat, key, None)
             run.series[sid] = dur[rows]
             run.shares[sid] = float(dur[rows].sum()) / run.window_ns if run.window_ns else 0.0
-    _analysis_series(run, trace)
+    run.analysis = _analysis_metrics(trace)
     return run
 
 
@@ -146,15 +148,41 @@ def _kernel_series(run: RunData, kernels: pa.Table, n_steps: int, strip: bool) -
             run.shares[sid] = share
 
 
-def _analysis_series(run: RunData, trace) -> None:
-    """Typed metrics of the analysis engine, one sample per trace, when this InferScope has it."""
+_PERCENTILE = re.compile(r"_p\d{1,2}(_|$)")
+EXTENSIVE_UNITS = ("ns", "count", "bytes")
+
+
+def is_extensive(metric) -> bool:
+    """True for an analysis metric that grows with the profiled window: a total time, count or byte sum over the
+    trace, a device, a process or a phase (not a percentile, share, rate or per-step figure)."""
+    return (metric.unit in EXTENSIVE_UNITS and metric.scope in ("trace", "device", "process", "phase")
+            and not _PERCENTILE.search(metric.id))
+
+
+def _analysis_metrics(trace) -> list:
+    """Typed metrics of the analysis engine (`Trace.metrics()`), or none when this InferScope lacks it."""
     metrics = getattr(trace, "metrics", None)
     if metrics is None:
-        return
-    for m in metrics():
-        if m.value is None or not np.isfinite(float(m.value)):
-            continue
-        mid = f"metric:{m.id}"
-        run.defs.setdefault(mid, MetricDef(mid, m.id.replace("_", " "), m.unit, m.polarity, m.description))
-        sid = (mid, m.scope or "trace", m.key or "", m.device_id)
-        run.series[sid] = np.array([float(m.value)])
+        return []
+    return [m for m in metrics() if m.value is not None and np.isfinite(float(m.value))]
+
+
+def add_analysis_series(run: RunData, per_step: bool) -> None:
+    """One sample per trace for each analysis metric. Window totals are divided by the steps when every compared
+    trace has steps; otherwise they are shown per second of GPU span without a polarity, because per second a
+    faster build simply does more work."""
+    span = next((float(m.value) for m in run.analysis if m.id == "gpu_span_ns" and m.device_id is None), 0.0)
+    seconds = (span or run.window_ns) / 1e9
+    for m in run.analysis:
+        value, unit, polarity, mid = float(m.value), m.unit, m.polarity, f"metric:{m.id}"
+        if is_extensive(m):
+            if per_step and run.steps:
+                value, unit, mid = value / run.steps, f"{unit}/step", mid + "/step"
+            elif seconds > 0:
+                value, unit, polarity, mid = value / seconds, f"{unit}/s", "none", mid + "/s"
+            else:
+                continue
+        label = m.id.replace("_", " ") + (" per step" if mid.endswith("/step") else " per s" if
+                                          mid.endswith("/s") else "")
+        run.defs.setdefault(mid, MetricDef(mid, label, unit, polarity, m.description))
+        run.series[(mid, m.scope or "trace", m.key or "", m.device_id)] = np.array([value])
