@@ -90,6 +90,8 @@ def compare(
                                                        "different GPU models instead of refusing.")] = False,
     fail_on_inconclusive: Annotated[bool, typer.Option("--fail-on-inconclusive", help="Exit 1 when a gated metric "
                                                        "cannot be decided for lack of data.")] = False,
+    no_analysis_metrics: Annotated[bool, typer.Option("--no-analysis-metrics", help="Skip the analysis engine's "
+                                                      "metrics (faster on big traces).")] = False,
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
 ) -> None:
@@ -117,8 +119,8 @@ def compare(
             raise CompareError(f"{target}: directory {target.expanduser().parent} does not exist")
     result = run_compare(base_list, new_list, threshold=parse_fraction(threshold, "threshold"), metrics=metric,
                          strip_templates=strip_templates, min_share=parse_fraction(min_share, "min-share"),
-                         confidence=confidence, allow_different_gpus=allow_different_gpus, cache_dir=cache_dir,
-                         use_cache=not no_cache)
+                         confidence=confidence, allow_different_gpus=allow_different_gpus,
+                         analysis_metrics=not no_analysis_metrics, cache_dir=cache_dir, use_cache=not no_cache)
     if junit is not None:
         _write_atomic(junit, result.to_junit())
     report = result.to_json() if format == "json" else result.to_markdown()

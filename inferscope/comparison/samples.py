@@ -91,7 +91,7 @@ def _column(table: pa.Table, name: str) -> np.ndarray:
     return table.column(name).to_numpy(zero_copy_only=False)
 
 
-def extract(trace, strip: bool = False) -> RunData:
+def extract(trace, strip: bool = False, analysis: bool = True) -> RunData:
     """Reduce an opened Trace to compare's samples (see the module docstring)."""
     _views(trace)
     q = trace.engine.query
@@ -120,7 +120,7 @@ def extract(trace, strip: bool = False) -> RunData:
             sid = ("range_mean_ns", cat, key, None)
             run.series[sid] = dur[rows]
             run.shares[sid] = float(dur[rows].sum()) / run.window_ns if run.window_ns else 0.0
-    run.analysis = _analysis_metrics(trace)
+    run.analysis = _analysis_metrics(trace) if analysis else []
     return run
 
 
@@ -148,15 +148,17 @@ def _kernel_series(run: RunData, kernels: pa.Table, n_steps: int, strip: bool) -
             run.shares[sid] = share
 
 
-_PERCENTILE = re.compile(r"_p\d{1,2}(_|$)")
+# Statistics of a distribution (percentiles, means, per-step figures) do not grow with the window.
+_INTENSIVE_NAME = re.compile(r"(_p\d{1,2}|_mean|_avg|_median|_cv)(_|$)|^(phase_)?step_(?!count$)")
 EXTENSIVE_UNITS = ("ns", "count", "bytes")
 
 
 def is_extensive(metric) -> bool:
     """True for an analysis metric that grows with the profiled window: a total time, count or byte sum over the
-    trace, a device, a process or a phase (not a percentile, share, rate or per-step figure)."""
+    trace, a device, a process or a phase. Told from the unit and the id (docs/metrics.md names percentiles
+    `_p50`, means `_mean` and per-step figures `step_*`), since the Metric contract does not say it."""
     return (metric.unit in EXTENSIVE_UNITS and metric.scope in ("trace", "device", "process", "phase")
-            and not _PERCENTILE.search(metric.id))
+            and not _INTENSIVE_NAME.search(metric.id))
 
 
 def _analysis_metrics(trace) -> list:
