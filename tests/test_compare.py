@@ -11,10 +11,11 @@ import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pytest
 
-from tests.conftest import KINETO_TRACES, NSYS_TRACES, needs_nsys, needs_shared, run_cli
+from tests.conftest import KINETO_TRACES, NSYS_TRACES, REPO, needs_nsys, needs_shared, run_cli
 
 pytestmark = needs_shared
 
@@ -90,10 +91,17 @@ def repeats(tmp_path_factory) -> dict[str, list[Path]]:
     return out
 
 
+SCHEMA = json.loads((REPO / "inferscope" / "schemas" / "compare-v1.schema.json").read_text())
+
+
 def compare_json(*args, cache_dir) -> tuple[int, dict, str]:
+    """Run the CLI with --format json; every report it prints must satisfy the published schema."""
     r = run_cli("compare", *args, "--format", "json", "--cache-dir", cache_dir)
     assert "Traceback" not in r.stderr, r.stderr
-    return r.returncode, (json.loads(r.stdout) if r.stdout.strip() else {}), r.stderr
+    report = json.loads(r.stdout) if r.stdout.strip() else {}
+    if report:
+        jsonschema.validate(report, SCHEMA)
+    return r.returncode, report, r.stderr
 
 
 def one_line_error(r) -> str:

@@ -30,6 +30,7 @@ from ..errors import CompareError, InferScopeError
 from .samples import FAMILIES, MetricDef, RunData, add_analysis_series, extract
 from .stats import RatioEstimate, bootstrap_ratio, mann_whitney_u, seed_for, side_statistic
 
+SCHEMA_VERSION = "1"  # of the JSON form; removing or renaming a field bumps it
 MIN_SAMPLES = 5
 MIN_RUNS = 3
 U_TEST_MIN = 8
@@ -134,7 +135,8 @@ class Comparison:
         return 0
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        """The JSON form (inferscope/schemas/compare-v1.schema.json)."""
+        d = {"schema_version": SCHEMA_VERSION, **asdict(self)}
         d["verdict"] = self.verdict
         d["counts"] = {v: len(self._gated(v)) for v in GATING_ORDER}
         return d
