@@ -353,6 +353,8 @@ def compare(base: TraceLike | Sequence[TraceLike], new: TraceLike | Sequence[Tra
         raise CompareError(f"no metric matches {', '.join(metrics)}; metric ids here: {known}")
     if not metrics:
         _check_common(rows, b_runs, n_runs)
+    elif not any(r.base_runs and r.new_runs for r in rows):
+        raise CompareError(f"no metric matching {', '.join(metrics)} is present in both base and new")
     rows.sort(key=_order)
     _notes(notes, rows, b_runs, n_runs, strip_templates)
     return Comparison(_side(b_runs), _side(n_runs), threshold, confidence, level, tests, min_share,
