@@ -274,11 +274,14 @@ def test_metric_filter_and_inconclusive_gate(tmp_path, cache_dir):
     (("{fast}", "{fast}", "--threshold", "fast"), "is not a number"),
     (("{fast}", "{fast}", "--format", "html"), "unknown format 'html'"),
     (("{fast}", "{fast}", "--junit", "{missing}/x.xml"), "does not exist"),
+    (("{fast}", "{clover}", "--metric", "kernel_mean_ns"), "no metric matching kernel_mean_ns is present in both"),
+    (("{fast}", "{clover}"), "no kernel, range or step in common"),
 ])
 def test_bad_input_exits_2_with_one_line(args, expect, tmp_path, cache_dir):
     garbage = tmp_path / "notes.sqlite"
     garbage.write_text("not a trace\n")
-    paths = {"missing": str(tmp_path / "missing.sqlite"), "fast": str(FASTVIDEO), "garbage": str(garbage)}
+    paths = {"missing": str(tmp_path / "missing.sqlite"), "fast": str(FASTVIDEO), "garbage": str(garbage),
+             "clover": str(CLOVERLEAF)}
     r = run_cli("compare", *[a.format(**paths) for a in args], "--cache-dir", cache_dir)
     assert expect.format(**paths) in one_line_error(r)
     assert r.stdout == ""
