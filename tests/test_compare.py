@@ -175,6 +175,18 @@ def test_github_format_writes_summary_and_annotations(scaled, cache_dir, tmp_pat
     assert text.startswith("earlier step\n### inferscope compare: ❌ 2 regressions")
 
 
+def test_gate_settings_come_from_the_configuration(scaled, cache_dir, tmp_path):
+    """[compare] in inferscope.toml sets the gate; INFERSCOPE_COMPARE__* beats the file; the option beats both."""
+    (tmp_path / "inferscope.toml").write_text('[compare]\nthreshold = "25%"\n')
+    args = ("compare", FASTVIDEO, scaled, "--cache-dir", cache_dir, "--no-analysis-metrics")
+    assert run_cli(*args, cwd=tmp_path).returncode == 0  # the 20 % slowdown is inside a 25 % threshold
+    assert run_cli(*args, cwd=tmp_path, env={"INFERSCOPE_COMPARE__THRESHOLD": "10%"}).returncode == 1
+    assert run_cli(*args, "--threshold", "30%", cwd=tmp_path,
+                   env={"INFERSCOPE_COMPARE__THRESHOLD": "10%"}).returncode == 0
+    (tmp_path / "inferscope.toml").write_text('[compare]\nthreshhold = "25%"\n')
+    assert "unknown key 'compare.threshhold'" in one_line_error(run_cli(*args, cwd=tmp_path))
+
+
 def test_window_length_alone_is_not_a_regression(tmp_path, cache_dir):
     """The same steady run captured for half as long: per-instance metrics stay, so no regression."""
     half = writable_copy(CLOVERLEAF, tmp_path / "cloverleaf_first_half.sqlite")
