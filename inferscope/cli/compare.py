@@ -130,6 +130,10 @@ def compare(
         "lack of data." + _FROM_CONFIG.format("fail_on_inconclusive", "pass"), show_default=False)] = None,
     no_analysis_metrics: Annotated[bool, typer.Option("--no-analysis-metrics", help="Skip the analysis engine's "
                                                       "metrics (faster on big traces).")] = False,
+    step_pattern: Annotated[Optional[list[str]], typer.Option("--step-pattern", help="Regular expression naming "
+                            "the step ranges (repeatable), as analyze takes it. Default: steps.patterns of the "
+                            "configuration, else the analysis engine's list (ProfilerStep#N first).",
+                            show_default=False)] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="Configuration file to read instead of the "
                       "inferscope.toml / pyproject.toml found upward.", show_default=False)] = None,
     cache_dir: CacheDirOpt = None,
@@ -164,6 +168,7 @@ def compare(
         min_share=parse_fraction(str(pick(min_share, "min_share")), "min-share"),
         confidence=pick(confidence, "confidence"), allow_different_gpus=pick(allow_different_gpus,
                                                                               "allow_different_gpus"),
-        analysis_metrics=not no_analysis_metrics, cache_dir=cache_dir, use_cache=not no_cache)
+        analysis_metrics=not no_analysis_metrics, step_patterns=step_pattern or cfg.step_patterns,
+        cache_dir=cache_dir, use_cache=not no_cache)
     _emit(result, format, output, junit)
     raise typer.Exit(result.exit_code(pick(fail_on_inconclusive, "fail_on_inconclusive")))

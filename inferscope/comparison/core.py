@@ -304,14 +304,15 @@ def _check_common(rows: list[MetricComparison], base: list[RunData], new: list[R
 def compare(base: TraceLike | Sequence[TraceLike], new: TraceLike | Sequence[TraceLike], *,
             threshold: float = 0.05, metrics: Sequence[str] | None = None, strip_templates: bool = False,
             min_share: float = 0.005, confidence: float = 0.95, allow_different_gpus: bool = False,
-            analysis_metrics: bool = True, cache_dir: str | Path | None = None, use_cache: bool = True,
-            resamples: int = 1000) -> Comparison:
+            analysis_metrics: bool = True, step_patterns: Sequence[str] | None = None,
+            cache_dir: str | Path | None = None, use_cache: bool = True, resamples: int = 1000) -> Comparison:
     """Compare a new build's trace(s) against a base: per-step, per-kernel, per-range and analysis metrics.
 
     `base` and `new` are each a path, an opened Trace, or a list of them (repeats of the same run: more repeats,
     tighter noise estimate). `threshold` is the relative change that counts (0.05 = 5 %); `metrics` limits the
     comparison to metric ids matching these glob patterns; `analysis_metrics=False` skips the analysis engine's
-    metrics (the slow part on big traces). Raises CompareError when the traces cannot be compared
+    metrics (the slow part on big traces); `step_patterns` (regular expressions) name the step ranges instead of
+    the analysis engine's defaults. Raises CompareError when the traces cannot be compared
     (different GPU models unless allow_different_gpus, nothing in common) and TraceInputError for unreadable input.
     """
     if not 0 < threshold < 1:
@@ -321,8 +322,9 @@ def compare(base: TraceLike | Sequence[TraceLike], new: TraceLike | Sequence[Tra
     base_items, new_items = _as_list(base, "base"), _as_list(new, "new")
     base_traces = _open(base_items, "base", cache_dir, use_cache)
     new_traces = _open(new_items, "new", cache_dir, use_cache)
-    b_runs = [extract(t, strip_templates, analysis_metrics) for t in base_traces]
-    n_runs = [extract(t, strip_templates, analysis_metrics) for t in new_traces]
+    patterns = list(step_patterns) if step_patterns else None
+    b_runs = [extract(t, strip_templates, analysis_metrics, patterns) for t in base_traces]
+    n_runs = [extract(t, strip_templates, analysis_metrics, patterns) for t in new_traces]
     notes: list[str] = []
     _check_gpus(b_runs, n_runs, allow_different_gpus, notes)
     per_step = all(r.steps for r in b_runs + n_runs)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from ..errors import CompareError
 from ..resources import sql_dir
 from .names import kernel_key, range_key
 
@@ -61,10 +62,17 @@ class RunData:
     analysis: list = field(default_factory=list)  # inferscope.analysis.Metric objects, raw
 
 
+def _exists(trace, name: str) -> bool:
+    found = trace.engine.query(f"SELECT count(*) AS n FROM information_schema.tables WHERE table_name = '{name}'")
+    return bool(found.column("n")[0].as_py())
+
+
 def _views(trace) -> None:
-    loaded = trace.engine.query("SELECT count(*) AS n FROM duckdb_views() WHERE view_name = 'compare_window'")
-    if not loaded.column("n")[0].as_py():
+    """Load sql/compare once per engine; steps come from the analysis engine's step_ranges when it has them."""
+    if not _exists(trace, "compare_window"):
         trace.engine.load_sql_dir(sql_dir() / "compare")
+        if _exists(trace, "step_ranges"):
+            trace.engine.load_sql_dir(sql_dir() / "compare" / "with_analysis")
 
 
 def _keys(column: pa.ChunkedArray, normalise) -> tuple[np.ndarray, list[str]]:
@@ -91,8 +99,12 @@ def _column(table: pa.Table, name: str) -> np.ndarray:
     return table.column(name).to_numpy(zero_copy_only=False)
 
 
-def extract(trace, strip: bool = False, analysis: bool = True) -> RunData:
-    """Reduce an opened Trace to compare's samples (see the module docstring)."""
+def extract(trace, strip: bool = False, analysis: bool = True, step_patterns: list[str] | None = None) -> RunData:
+    """Reduce an opened Trace to compare's samples (see the module docstring).
+
+    step_patterns (regular expressions naming step ranges) need the analysis engine, which owns step detection.
+    """
+    metrics = _analysis_metrics(trace, step_patterns) if analysis or step_patterns else []
     _views(trace)
     q = trace.engine.query
     w = q("SELECT * FROM compare_window").to_pylist()[0]
@@ -120,7 +132,7 @@ def extract(trace, strip: bool = False, analysis: bool = True) -> RunData:
             sid = ("range_mean_ns", cat, key, None)
             run.series[sid] = dur[rows]
             run.shares[sid] = float(dur[rows].sum()) / run.window_ns if run.window_ns else 0.0
-    run.analysis = _analysis_metrics(trace) if analysis else []
+    run.analysis = metrics if analysis else []
     return run
 
 
@@ -161,12 +173,17 @@ def is_extensive(metric) -> bool:
             and not _INTENSIVE_NAME.search(metric.id))
 
 
-def _analysis_metrics(trace) -> list:
-    """Typed metrics of the analysis engine (`Trace.metrics()`), or none when this InferScope lacks it."""
+def _analysis_metrics(trace, step_patterns: list[str] | None = None) -> list:
+    """Typed metrics of the analysis engine (`Trace.metrics()`), or none when this InferScope lacks it. Computing
+    them also sets up the engine's step tables (with step_patterns, when given), which compare_steps reads."""
     metrics = getattr(trace, "metrics", None)
     if metrics is None:
+        if step_patterns:
+            raise CompareError("step patterns need the analysis engine (inferscope analyze), which this "
+                               "installation lacks; without them compare uses ProfilerStep#N ranges")
         return []
-    return [m for m in metrics() if m.value is not None and np.isfinite(float(m.value))]
+    values = metrics(step_patterns) if step_patterns else metrics()
+    return [m for m in values if m.value is not None and np.isfinite(float(m.value))]
 
 
 def add_analysis_series(run: RunData, per_step: bool) -> None:

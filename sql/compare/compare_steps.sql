@@ -1,5 +1,6 @@
 -- compare_steps: the profiler steps of a trace, one row per step and process: PyTorch `ProfilerStep#N` ranges
--- (or ranges an ingest marked category 'profiler_step'). Steps still open when capture stopped are left out (their
+-- (or ranges an ingest marked category 'profiler_step'). When the analysis engine's step_ranges view exists,
+-- with_analysis/compare_steps.sql replaces this definition. Steps still open when capture stopped are left out (their
 -- duration is cut short), as are GPU-side copies of the step annotation. No parameters.
 CREATE OR REPLACE VIEW compare_steps(
     -- Process that ran the step.
