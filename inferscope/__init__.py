@@ -15,6 +15,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "open": ("inferscope.trace", "open_trace"),
     "Trace": ("inferscope.trace", "Trace"),
+    "compare": ("inferscope.comparison", "compare"),
+    "Comparison": ("inferscope.comparison", "Comparison"),
     "InferScopeError": ("inferscope.errors", "InferScopeError"),
     "TraceInputError": ("inferscope.errors", "TraceInputError"),
     "NsysNotFoundError": ("inferscope.errors", "NsysNotFoundError"),

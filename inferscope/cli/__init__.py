@@ -14,6 +14,7 @@ from . import config as _config  # noqa: F401,E402
 from . import analyze as _analyze  # noqa: F401,E402
 from . import perfetto as _perfetto  # noqa: F401,E402
 from . import record as _record  # noqa: F401,E402
+from . import compare as _compare  # noqa: F401,E402
 
 
 def main(argv: list[str] | None = None) -> None:

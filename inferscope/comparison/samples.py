@@ -1,0 +1,207 @@
+"""What compare measures in one trace: per-step, per-kernel and per-range samples, each under a metric id.
+
+Every metric is normalised so that the length of the profiled window does not matter: per instance (mean kernel or
+range duration), per step (step time, kernel time and launches per step). Whole-window totals are never compared,
+because a capture of 3 s is not a regression of a capture of 1 s. Typed metrics from the analysis engine
+(`Trace.metrics()`, when available) join as one sample per trace.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import CompareError
+from ..resources import sql_dir
+from .names import kernel_key, range_key
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    id: str
+    label: str
+    unit: str
+    polarity: str  # lower | higher | none: which direction is better
+    description: str
+
+
+FAMILIES: dict[str, MetricDef] = {d.id: d for d in (
+    MetricDef("step_time_ns", "step time", "ns", "lower", "wall time of one profiler step"),
+    MetricDef("step_kernel_time_ns", "summed kernel time per step", "ns", "lower",
+              "summed kernel time launched in one step, all GPUs and streams"),
+    MetricDef("kernel_mean_ns", "kernel mean duration", "ns", "lower", "mean duration of one execution of the kernel"),
+    MetricDef("kernel_time_per_step_ns", "kernel time per step", "ns", "lower",
+              "time of the kernel launched in one step, summed over its executions"),
+    MetricDef("kernel_calls_per_step", "kernel launches per step", "calls", "lower",
+              "executions of the kernel launched in one step"),
+    MetricDef("range_mean_ns", "range mean duration", "ns", "lower", "mean duration of one instance of the range"),
+)}
+
+# (metric id, scope, key, device_id): one compared quantity. scope groups keys (range origin, analysis scope).
+SeriesId = tuple[str, str, str, "int | None"]
+
+
+@dataclass
+class RunData:
+    """One trace reduced to what compare needs."""
+
+    path: str
+    format: str
+    gpus: tuple[str, ...]
+    kernels: int
+    kernel_time_ns: int
+    ranges: int
+    steps: int
+    window_ns: int
+    series: dict[SeriesId, np.ndarray] = field(default_factory=dict)
+    # share of the run a series stands for (kernel: of kernel time; range: of the window); absent = always gated
+    shares: dict[SeriesId, float] = field(default_factory=dict)
+    defs: dict[str, MetricDef] = field(default_factory=lambda: dict(FAMILIES))
+    analysis: list = field(default_factory=list)  # inferscope.analysis.Metric objects, raw
+
+
+def _exists(trace, name: str) -> bool:
+    found = trace.engine.query(f"SELECT count(*) AS n FROM information_schema.tables WHERE table_name = '{name}'")
+    return bool(found.column("n")[0].as_py())
+
+
+def _views(trace) -> None:
+    """Load sql/compare once per engine; steps come from the analysis engine's step_ranges when it has them."""
+    if not _exists(trace, "compare_window"):
+        trace.engine.load_sql_dir(sql_dir() / "compare")
+        if _exists(trace, "step_ranges"):
+            trace.engine.load_sql_dir(sql_dir() / "compare" / "with_analysis")
+
+
+def _keys(column: pa.ChunkedArray, normalise) -> tuple[np.ndarray, list[str]]:
+    """Normalise each distinct name once: (per-row integer code, label of each code)."""
+    encoded = column.combine_chunks().dictionary_encode()
+    names = encoded.dictionary.to_pylist() + [None]
+    labels: list[str] = []
+    code_of: dict[str, int] = {}
+    codes = np.array([code_of.setdefault(normalise(v), len(code_of)) for v in names], dtype=np.int64)
+    labels = list(code_of)
+    idx = encoded.indices.fill_null(len(names) - 1).to_numpy(zero_copy_only=False)
+    return codes[idx], labels
+
+
+def _groups(codes: np.ndarray, labels: list) -> dict:
+    """Row positions of each label (integer sort: millions of rows group in well under a second)."""
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=len(labels))
+    parts = np.split(order, np.cumsum(counts)[:-1])
+    return {labels[i]: rows for i, rows in enumerate(parts) if len(rows)}
+
+
+def _column(table: pa.Table, name: str) -> np.ndarray:
+    return table.column(name).to_numpy(zero_copy_only=False)
+
+
+def extract(trace, strip: bool = False, analysis: bool = True, step_patterns: list[str] | None = None) -> RunData:
+    """Reduce an opened Trace to compare's samples (see the module docstring).
+
+    step_patterns (regular expressions naming step ranges) need the analysis engine, which owns step detection.
+    """
+    metrics = _analysis_metrics(trace, step_patterns) if analysis or step_patterns else []
+    _views(trace)
+    q = trace.engine.query
+    w = q("SELECT * FROM compare_window").to_pylist()[0]
+    gpus = tuple(sorted({r["name"] for r in q("SELECT name FROM compare_gpus").to_pylist()}))
+    run = RunData(path=str(trace.path), format=trace.format, gpus=gpus, kernels=int(w["kernels"]),
+                  kernel_time_ns=int(w["kernel_time_ns"]), ranges=int(w["ranges"]), steps=int(w["steps"]),
+                  window_ns=int(w["window_ns"]))
+    steps = q("SELECT pid, step_number, dur_ns FROM compare_steps ORDER BY pid, step_number")
+    kernels = q("""SELECT k.name, k.dur_ns, s.step_index
+                   FROM compare_kernel_samples k
+                   LEFT JOIN (SELECT pid, step_number, row_number() OVER (ORDER BY pid, step_number) - 1 AS step_index
+                              FROM compare_steps) s
+                          ON s.pid = k.step_pid AND s.step_number = k.step_number""")
+    if kernels.num_rows:
+        _kernel_series(run, kernels, steps.num_rows, strip)
+    if steps.num_rows:
+        run.series[("step_time_ns", "step", "", None)] = _column(steps, "dur_ns").astype(float)
+    ranges = q("SELECT category, name, dur_ns FROM compare_range_samples")
+    if ranges.num_rows:
+        cat_codes, cats = _keys(ranges.column("category"), lambda c: c or "nvtx")
+        name_codes, names = _keys(ranges.column("name"), lambda n: range_key(n, strip))
+        pairs = [(c, n) for c in cats for n in names]
+        dur = _column(ranges, "dur_ns").astype(float)
+        for (cat, key), rows in _groups(cat_codes * len(names) + name_codes, pairs).items():
+            sid = ("range_mean_ns", cat, key, None)
+            run.series[sid] = dur[rows]
+            run.shares[sid] = float(dur[rows].sum()) / run.window_ns if run.window_ns else 0.0
+    run.analysis = metrics if analysis else []
+    return run
+
+
+def _kernel_series(run: RunData, kernels: pa.Table, n_steps: int, strip: bool) -> None:
+    codes, labels = _keys(kernels.column("name"), lambda n: kernel_key(n, strip))
+    dur = _column(kernels, "dur_ns").astype(float)
+    step = kernels.column("step_index").fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    total = float(dur.sum()) or 1.0
+    in_step = step >= 0
+    if n_steps:
+        run.series[("step_kernel_time_ns", "step", "", None)] = np.bincount(
+            step[in_step], weights=dur[in_step], minlength=n_steps)
+    for key, rows in _groups(codes, labels).items():
+        sid = ("kernel_mean_ns", "kernel", key, None)
+        run.series[sid] = dur[rows]
+        share = run.shares[sid] = float(dur[rows].sum()) / total
+        if not n_steps:
+            continue
+        rows = rows[in_step[rows]]
+        per_step = {"kernel_time_per_step_ns": np.bincount(step[rows], weights=dur[rows], minlength=n_steps),
+                    "kernel_calls_per_step": np.bincount(step[rows], minlength=n_steps).astype(float)}
+        for metric, values in per_step.items():
+            sid = (metric, "kernel", key, None)
+            run.series[sid] = values
+            run.shares[sid] = share
+
+
+# Statistics of a distribution (percentiles, means, per-step figures) do not grow with the window.
+_INTENSIVE_NAME = re.compile(r"(_p\d{1,2}|_mean|_avg|_median|_cv)(_|$)|^(phase_)?step_(?!count$)")
+EXTENSIVE_UNITS = ("ns", "count", "bytes")
+
+
+def is_extensive(metric) -> bool:
+    """True for an analysis metric that grows with the profiled window: a total time, count or byte sum over the
+    trace, a device, a process or a phase. Told from the unit and the id (docs/metrics.md names percentiles
+    `_p50`, means `_mean` and per-step figures `step_*`), since the Metric contract does not say it."""
+    return (metric.unit in EXTENSIVE_UNITS and metric.scope in ("trace", "device", "process", "phase")
+            and not _INTENSIVE_NAME.search(metric.id))
+
+
+def _analysis_metrics(trace, step_patterns: list[str] | None = None) -> list:
+    """Typed metrics of the analysis engine (`Trace.metrics()`), or none when this InferScope lacks it. Computing
+    them also sets up the engine's step tables (with step_patterns, when given), which compare_steps reads."""
+    metrics = getattr(trace, "metrics", None)
+    if metrics is None:
+        if step_patterns:
+            raise CompareError("step patterns need the analysis engine (inferscope analyze), which this "
+                               "installation lacks; without them compare uses ProfilerStep#N ranges")
+        return []
+    values = metrics(step_patterns) if step_patterns else metrics()
+    return [m for m in values if m.value is not None and np.isfinite(float(m.value))]
+
+
+def add_analysis_series(run: RunData, per_step: bool) -> None:
+    """One sample per trace for each analysis metric. Window totals are divided by the steps when every compared
+    trace has steps; otherwise they are shown per second of GPU span without a polarity, because per second a
+    faster build simply does more work."""
+    span = next((float(m.value) for m in run.analysis if m.id == "gpu_span_ns" and m.device_id is None), 0.0)
+    seconds = (span or run.window_ns) / 1e9
+    for m in run.analysis:
+        value, unit, polarity, mid = float(m.value), m.unit, m.polarity, f"metric:{m.id}"
+        if is_extensive(m):
+            if per_step and run.steps:
+                value, unit, mid = value / run.steps, f"{unit}/step", mid + "/step"
+            elif seconds > 0:
+                value, unit, polarity, mid = value / seconds, f"{unit}/s", "none", mid + "/s"
+            else:
+                continue
+        label = m.id.replace("_", " ") + (" per step" if mid.endswith("/step") else " per s" if
+                                          mid.endswith("/s") else "")
+        run.defs.setdefault(mid, MetricDef(mid, label, unit, polarity, m.description))
+        run.series[(mid, m.scope or "trace", m.key or "", m.device_id)] = np.array([value])

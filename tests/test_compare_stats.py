@@ -1,0 +1,75 @@
+"""The noise model: the bootstrap of new/base and the Mann-Whitney U test, checked against SciPy where it is
+installed (SciPy is no InferScope dependency; it is only the oracle here)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from inferscope.comparison.stats import bootstrap_ratio, mann_whitney_u, side_statistic
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20)
+
+
+@pytest.mark.parametrize("n1, n2", [(9, 12), (60, 45), (400, 380)])
+def test_mann_whitney_matches_scipy(rng, n1, n2):
+    stats = pytest.importorskip("scipy.stats", reason="SciPy (the oracle) is not installed")
+    x = np.round(rng.gamma(2.0, 10.0, n1))  # rounded: ties, as integer ns durations have
+    y = np.round(rng.gamma(2.0, 11.0, n2))
+    u, p = mann_whitney_u(x, y)
+    ref = stats.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic", use_continuity=True)
+    assert u == pytest.approx(ref.statistic)
+    assert p == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+@pytest.mark.parametrize("n1, n2", [(150, 120), (3000, 2500)])  # exact resampling / its log-normal shortcut
+def test_bootstrap_spread_matches_scipy_for_one_run(rng, n1, n2):
+    """One run per side is the ordinary bootstrap: its log-ratio standard error is SciPy's."""
+    stats = pytest.importorskip("scipy.stats", reason="SciPy (the oracle) is not installed")
+    x = rng.lognormal(2.0, 1.0, n1)  # skewed, like CPU range durations
+    y = rng.lognormal(2.1, 1.0, n2)
+    ours = bootstrap_ratio([x], [y], resamples=4000, seed=1)
+    ref = stats.bootstrap((y, x), lambda a, b, axis=-1: np.log(a.mean(axis=axis) / b.mean(axis=axis)),
+                          n_resamples=4000, random_state=2, method="percentile")
+    assert ours.ratio == pytest.approx(y.mean() / x.mean())
+    assert ours.log_sd == pytest.approx(ref.standard_error, rel=0.08)
+
+
+def test_repeats_add_run_to_run_noise(rng):
+    """The same pooled samples split into runs that disagree give a wider interval than one run does."""
+    runs_b = [rng.normal(100 * f, 3, 50) for f in (0.94, 1.0, 1.06)]
+    runs_n = [rng.normal(100 * f, 3, 50) for f in (1.0, 1.06, 1.12)]
+    pooled = bootstrap_ratio([np.concatenate(runs_b)], [np.concatenate(runs_n)], seed=3)
+    nested = bootstrap_ratio(runs_b, runs_n, seed=3)
+    assert nested.ratio == pytest.approx(pooled.ratio, rel=1e-9)
+    assert nested.log_sd > 3 * pooled.log_sd
+    assert nested.interval(0.95)[0] < 1 < nested.interval(0.95)[1]
+    assert pooled.interval(0.95)[0] > 1
+
+
+def test_interval_coverage_on_identical_distributions():
+    """Noise only: the 95 % interval holds 1 in about 95 % of trials (checks the spread is not too small)."""
+    rng = np.random.default_rng(5)
+    hits = 0
+    trials = 300
+    for i in range(trials):
+        b = [rng.lognormal(3.0, 0.4, 80)]
+        n = [rng.lognormal(3.0, 0.4, 80)]
+        lo, hi = bootstrap_ratio(b, n, resamples=600, seed=i).interval(0.95)
+        hits += lo <= 1 <= hi
+    assert 0.91 <= hits / trials <= 0.99
+
+
+def test_degenerate_inputs():
+    one = bootstrap_ratio([np.array([5.0])], [np.array([6.0])])
+    assert one.ratio == pytest.approx(1.2) and one.log_sd == pytest.approx(0.0, abs=1e-12)  # no spread seen
+    assert one.interval(0.99) == pytest.approx((1.2, 1.2), rel=1e-9)
+    zero = bootstrap_ratio([np.zeros(5)], [np.ones(5)])
+    assert math.isinf(zero.ratio) and math.isnan(zero.interval(0.95)[0])
+    assert side_statistic([np.array([1.0, 3.0]), np.array([10.0])]) == 6.0  # each run weighs the same
+    with pytest.raises(ValueError):
+        bootstrap_ratio([], [np.ones(3)])
