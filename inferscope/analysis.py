@@ -203,6 +203,12 @@ class Analysis:
                 | {"windows": len(f.windows)} for f in self.findings]
         return pa.Table.from_pylist(rows, schema=_FINDING_SCHEMA)
 
+    def _repr_html_(self) -> str:
+        """Jupyter display: the headline and the findings ranked by impact."""
+        from .report import notebook_html
+
+        return notebook_html(analysis=self)
+
     def metrics_df(self) -> "pd.DataFrame":
         return self.metrics_table().to_pandas()
 

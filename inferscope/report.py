@@ -256,3 +256,9 @@ def write_report(trace: "Trace", out: str | Path, fmt: str | None = None, analys
     with atomic_write(out) as fh:
         fh.write(text.encode("utf-8"))
     return out
+
+
+def notebook_html(summary: dict | None = None, analysis: "Analysis | None" = None, limit: int = 15) -> str:
+    """HTML fragment for Jupyter's rich display, from the report's template environment (same escaping)."""
+    return _environment(markdown=False).get_template("notebook.html.j2").render(summary=summary, analysis=analysis,
+                                                                                 limit=limit)

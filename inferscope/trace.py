@@ -95,6 +95,27 @@ class Trace:
         return self.sql(f"SELECT * FROM python_frames_during({int(start_ns)}, {int(end_ns)}, {int(pid)}, {t})",
                         arrow=arrow)
 
+    def summary(self) -> dict:
+        """What the trace holds: source, span, devices and event counts (shown by the notebook display)."""
+        counts = self.sql(
+            "SELECT (SELECT count(*) FROM kernels) AS kernels, (SELECT count(*) FROM memcpy) AS memcpy, "
+            "(SELECT count(*) FROM api_calls) AS api_calls, (SELECT count(*) FROM nvtx_ranges) AS ranges, "
+            "(SELECT count(*) FROM cpu_samples) AS samples, "
+            "(SELECT count(DISTINCT device_id) FROM kernels) AS gpus, "
+            "(SELECT max(end_ns) - min(start_ns) FROM (SELECT start_ns, end_ns FROM kernels UNION ALL "
+            " SELECT start_ns, end_ns FROM api_calls UNION ALL SELECT start_ns, end_ns FROM nvtx_ranges)) AS span_ns",
+            arrow=True).to_pylist()[0]
+        return {"path": str(self.path), "format": self.format, "version": self.meta.get("source_version"), **counts}
+
+    def _repr_html_(self) -> str:
+        from .report import fmt_ns, notebook_html
+
+        s = self.summary()
+        rows = [("span", fmt_ns(s["span_ns"]) if s["span_ns"] is not None else "—"), ("GPUs with kernels", s["gpus"]),
+                ("kernels", f"{s['kernels']:,}"), ("memcpy", f"{s['memcpy']:,}"), ("API calls", f"{s['api_calls']:,}"),
+                ("annotated ranges", f"{s['ranges']:,}"), ("CPU samples", f"{s['samples']:,}")]
+        return notebook_html(summary={"path": s["path"], "format": s["format"], "version": s["version"], "rows": rows})
+
     def close(self) -> None:
         if "engine" in self.__dict__:
             self.engine.close()

@@ -84,3 +84,39 @@ def test_meta(trace):
     assert trace.meta["schema_version"] == "3.25.0"
     assert int(trace.meta["session_start_utc_ns"]) > 1_700_000_000 * 10**9
     assert (NSYS_TRACES / SAMPLE.name).read_bytes() == SAMPLE.read_bytes()
+
+
+def test_analyze_api_equals_cli(trace, cache_dir):
+    api = trace.analyze()
+    proc = run_cli("analyze", SAMPLE, "-f", "json", "--cache-dir", cache_dir)
+    assert proc.returncode == 0, proc.stderr
+    cli = json.loads(proc.stdout)
+    assert cli["headline"] == api.headline
+    api_metrics = {(m.id, m.device_id, m.key): m.value for m in api.metrics}
+    cli_metrics = {(m["id"], m.get("device_id"), m.get("key")): m["value"] for m in cli["metrics"]}
+    assert cli_metrics.keys() == api_metrics.keys()
+    for k, v in api_metrics.items():
+        assert cli_metrics[k] == pytest.approx(v, rel=1e-12, abs=0) if v is not None else cli_metrics[k] is None
+    assert [(f["rule_id"], f["impact_ns"]) for f in cli["findings"]] == [(f.rule_id, f.impact_ns) for f in api.findings]
+    assert isinstance(api.findings_df(), pd.DataFrame) and len(api.findings_df()) == len(api.findings)
+    assert isinstance(api.findings[0].evidence, pa.Table)
+
+
+def test_compare_api_equals_cli(cache_dir):
+    c = inferscope.compare(SAMPLE, SAMPLE, cache_dir=cache_dir)
+    proc = run_cli("compare", SAMPLE, SAMPLE, "--format", "json", "--cache-dir", cache_dir)
+    assert proc.returncode == c.exit_code() == 0, proc.stderr
+    cli = json.loads(proc.stdout)
+    assert len(cli["metrics"]) == len(c.metrics)
+    assert c.regressions == []
+
+
+def test_notebook_display(trace):
+    html = trace._repr_html_()
+    assert "h100_2gpu_fastvideo.sqlite" in html and "3,442" in html
+    a = trace.analyze()
+    ahtml = a._repr_html_()
+    assert a.findings and a.findings[0].rule_id in ahtml
+    from markupsafe import escape
+
+    assert str(escape(a.headline)) in ahtml
