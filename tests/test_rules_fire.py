@@ -11,7 +11,7 @@ import sqlite3
 import pytest
 
 from tests import synth
-from tests.conftest import NSYS_TRACES, needs_shared
+from tests.conftest import KINETO_TRACES, NSYS_TRACES, needs_shared
 
 pytestmark = needs_shared
 
@@ -35,7 +35,16 @@ def built(tmp_path_factory):
         # real cloverleaf export with GPU memory events added on the real schema (tests/memory_trace.py)
         "synth_memory_95pct": _memory_trace(d / "memory_95.sqlite", 0.95),
         "synth_memory_50pct": _memory_trace(d / "memory_50.sqlite", 0.50),
+        "synth_kineto_input_bound": _kineto_input_bound(d),
     }
+
+
+def _kineto_input_bound(d):
+    """A PyTorch profiler trace whose 100 µs step spends 12 µs in its DataLoader (tests/test_kineto_analyze.py)."""
+    from tests.test_ingest_kineto import write
+    from tests.test_kineto_analyze import _input_bound_trace
+
+    return write(d / "kineto_input_bound.json", _input_bound_trace(12))
 
 
 def _memory_trace(dst, fraction):
@@ -46,7 +55,9 @@ def _memory_trace(dst, fraction):
 
 
 def trace_path(name, built):
-    return built[name] if name.startswith("synth_") else NSYS_TRACES / name
+    if name.startswith("synth_"):
+        return built[name]
+    return KINETO_TRACES / name if name.endswith(".json.gz") else NSYS_TRACES / name
 
 
 # (rule, trace, params) where the rule must report at least one finding
@@ -73,6 +84,7 @@ FIRES = [
     ("device_imbalance", "synth_uneven_gpus", {}),
     ("host_bound_steps", "synth_host_bound_steps", {}),
     ("memory_near_capacity", "synth_memory_95pct", {}),
+    ("input_pipeline_bound", "synth_kineto_input_bound", {}),
 ]
 
 # (rule, trace, params) where the rule must stay silent, and why
@@ -97,6 +109,8 @@ SILENT = [
     ("host_bound_steps", "synth_steps", {}),      # same steps without host holes: GPU busy ~88 %
     ("memory_near_capacity", "synth_memory_50pct", {}),  # peak at half of the device's memory
     ("memory_near_capacity", H100, {}),           # no memory events, no device capacity
+    ("input_pipeline_bound", "v100_rank1_train.json.gz", {}),  # Kineto steps with no DataLoader ranges
+    ("input_pipeline_bound", H100, {}),           # nsys trace without profiler steps
 ]
 
 
