@@ -35,6 +35,9 @@ def built(tmp_path_factory):
         # real cloverleaf export with GPU memory events added on the real schema (tests/memory_trace.py)
         "synth_memory_95pct": _memory_trace(d / "memory_95.sqlite", 0.95),
         "synth_memory_50pct": _memory_trace(d / "memory_50.sqlite", 0.50),
+        # bundles: edited exports with synthetic Python samples planted where the GPU waited (tests/synth.py)
+        "synth_python_gap": synth.python_gap(d)[0],
+        "synth_python_steps": synth.python_steps(d)[0],
     }
 
 
@@ -73,6 +76,8 @@ FIRES = [
     ("device_imbalance", "synth_uneven_gpus", {}),
     ("host_bound_steps", "synth_host_bound_steps", {}),
     ("memory_near_capacity", "synth_memory_95pct", {}),
+    ("python_gpu_idle", "synth_python_gap", {}),
+    ("python_host_bound_steps", "synth_python_steps", {}),
 ]
 
 # (rule, trace, params) where the rule must stay silent, and why
@@ -97,6 +102,8 @@ SILENT = [
     ("host_bound_steps", "synth_steps", {}),      # same steps without host holes: GPU busy ~88 %
     ("memory_near_capacity", "synth_memory_50pct", {}),  # peak at half of the device's memory
     ("memory_near_capacity", H100, {}),           # no memory events, no device capacity
+    ("python_gpu_idle", "synth_long_gap", {}),   # the same gap, but no Python samples
+    ("python_host_bound_steps", "synth_host_bound_steps", {}),  # the same steps, but no Python samples
 ]
 
 
