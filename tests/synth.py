@@ -157,3 +157,94 @@ def uneven_gpus(dst_dir: Path) -> Path:
         con.execute(f"DELETE FROM {table} WHERE deviceId = 1 AND start > ?", (mid,))
     con.commit()
     return path
+
+
+# --- bundles with Python samples (issue 5: `inferscope record`) ------------------------------------------------
+# No GPU here, so no recording with GPU work can be made: these wrap an edited export in a bundle whose Python
+# samples are SYNTHETIC (100 Hz, written with the recorder's own sample-file writer), planted where the GPU waited.
+
+SAMPLE_PERIOD_NS = 10_000_000
+MONO_BASE_NS = 1_000_000_000_000
+PY_ENCODE = [("Tokenizer.encode", "/app/tokenize.py", 88), ("handle", "/app/server.py", 20),
+             ("<module>", "/app/server.py", 50)]
+PY_FORWARD = [("Model.forward", "/app/model.py", 140), ("handle", "/app/server.py", 24),
+              ("<module>", "/app/server.py", 50)]
+PY_DECODE = [("Detokenizer.decode", "/app/detok.py", 12), ("step", "/app/loop.py", 31),
+             ("<module>", "/app/loop.py", 5)]
+HOLE_NS = 60_000_000
+
+
+def sample_times(start: int, end: int) -> range:
+    """Sample instants of a 100 Hz sampler inside [start, end)."""
+    return range(start + SAMPLE_PERIOD_NS // 2, end, SAMPLE_PERIOD_NS)
+
+
+def python_bundle(export: Path, out: Path, samples: list[tuple[int, int, int, list]], names: dict) -> Path:
+    """A recorder bundle around `export`: clock pairs that put CLOCK_MONOTONIC = MONO_BASE_NS + session ns, and
+    `samples` given as (session ns, pid, tid, leaf-first stack of (function, file, line))."""
+    import json
+
+    from recorders.record import BUNDLE_FORMAT
+    from recorders.samplefile import Writer
+
+    utc = sqlite3.connect(f"file:{export}?mode=ro", uri=True).execute(
+        "SELECT utcEpochNs FROM TARGET_INFO_SESSION_START_TIME").fetchone()[0]
+    for sub in ("samples", "procs"):
+        (out / sub).mkdir(parents=True)
+    shutil.copy(export, out / "profile.sqlite")
+    span = max(ts for ts, *_ in samples) + 1
+    pair = lambda t: {"realtime_ns": utc + t, "monotonic_ns": MONO_BASE_NS + t,  # noqa: E731
+                      "monotonic_raw_ns": MONO_BASE_NS + t, "uncertainty_ns": 0}
+    manifest = {"format": BUNDLE_FORMAT, "format_version": 1, "status": "complete", "command": ["python", "app.py"],
+                "clock_pairs": {"start": pair(0), "end": pair(span)}, "nsys": {"report": "profile.sqlite"},
+                "sampler": {"mode": "synthetic", "rate_hz": 100}, "workload": {"exit_code": 0, "stopped_by": "exit"},
+                "environment": {}}
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    w = Writer(out / "samples" / "synthetic.jsonl.gz", {"pid": 0, "sampler": "synthetic"})
+    for ts, pid, tid, stack in sorted(samples, key=lambda s: s[0]):
+        w.sample(MONO_BASE_NS + ts, utc + ts, pid, tid, w.stack_id(stack), "running", True)
+    w.close({"samples": len(samples)})
+    (out / "procs" / "0.threads.jsonl").write_text(
+        "".join(json.dumps([pid, tid, name]) + "\n" for (pid, tid), name in names.items()))
+    return out
+
+
+def python_gap(dst_dir: Path) -> tuple[Path, list[dict]]:
+    """long_gap's export in a bundle: on the thread that launched the work ending each >500 ms gap, samples in
+    Tokenizer.encode (tokenize.py:88) throughout the gap and in Model.forward before it. Returns the bundle and
+    the gaps (gpu_idle_causes rows)."""
+    import inferscope
+
+    own = dst_dir / "python_gap"
+    own.mkdir(exist_ok=True)
+    export = long_gap(own)
+    with inferscope.open(export, use_cache=False) as t:
+        gaps = t.sql("SELECT device_id, start_ns, end_ns, dur_ns, pid, tid FROM gpu_idle_causes "
+                     "WHERE dur_ns > 500000000 ORDER BY device_id").to_dict("records")
+        first = int(t.sql("SELECT min(start_ns) FROM gpu_ops").iloc[0, 0])
+    samples = []
+    for g in gaps:
+        samples += [(ts, g["pid"], g["tid"], PY_ENCODE) for ts in sample_times(g["start_ns"], g["end_ns"])]
+        samples += [(ts, g["pid"], g["tid"], PY_FORWARD) for ts in sample_times(first, g["start_ns"])]
+    names = {(g["pid"], g["tid"]): "MainThread" for g in gaps}
+    return python_bundle(export, own / "synth_python_gap", samples, names), gaps
+
+
+def python_steps(dst_dir: Path) -> tuple[Path, list[dict]]:
+    """stepped(hole_ns=60 ms)'s export in a bundle: in every step, samples in Detokenizer.decode (detok.py:12)
+    during the host hole at its start and in Model.forward for the rest. Returns the bundle and the steps."""
+    import inferscope
+
+    own = dst_dir / "python_steps"
+    own.mkdir(exist_ok=True)
+    export, _ = stepped(own, "synth_host_bound_steps", hole_ns=HOLE_NS)
+    with inferscope.open(export, use_cache=False) as t:
+        steps = t.sql("SELECT step_id, pid, tid, start_ns, end_ns, dur_ns, gpu_busy_ns, gpu_busy_pct "
+                      "FROM steps ORDER BY step_id").to_dict("records")
+    samples = []
+    for s in steps:
+        hole_end = s["start_ns"] + HOLE_NS
+        samples += [(ts, s["pid"], s["tid"], PY_DECODE) for ts in sample_times(s["start_ns"], hole_end)]
+        samples += [(ts, s["pid"], s["tid"], PY_FORWARD) for ts in sample_times(hole_end, s["end_ns"])]
+    names = {(steps[0]["pid"], steps[0]["tid"]): "MainThread"}
+    return python_bundle(export, own / "synth_python_steps", samples, names), steps

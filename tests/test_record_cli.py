@@ -153,6 +153,17 @@ def test_bundle_analysis_finds_the_hot_function(recorded, cache_dir):
 
 
 @needs_nsys
+def test_inferscope_analyze_reads_the_bundle(recorded, tmp_path):
+    """The command a user runs next: `inferscope analyze DIR` on the bundle (JSON output parses, names the bundle)."""
+    bundle, _, _ = recorded
+    proc = run_cli("analyze", bundle, "-f", "json", "--cache-dir", tmp_path / "cache", timeout=RECORD_TIMEOUT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads(proc.stdout)
+    assert doc["trace"]["source_format"].startswith("inferscope-bundle + nsys-rep")
+    assert doc["rule_errors"] == []
+
+
+@needs_nsys
 def test_clock_alignment_against_a_known_sleep(recorded, cache_dir):
     """The workload read CLOCK_REALTIME and CLOCK_MONOTONIC right before time.sleep(0.2) (and monotonic around four
     more sleeps); nsys traced those calls. The traced call must start within 1 ms of where the bundle's mapping

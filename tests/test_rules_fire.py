@@ -36,6 +36,9 @@ def built(tmp_path_factory):
         "synth_memory_95pct": _memory_trace(d / "memory_95.sqlite", 0.95),
         "synth_memory_50pct": _memory_trace(d / "memory_50.sqlite", 0.50),
         "synth_kineto_input_bound": _kineto_input_bound(d),
+        # bundles: edited exports with synthetic Python samples planted where the GPU waited (tests/synth.py)
+        "synth_python_gap": synth.python_gap(d)[0],
+        "synth_python_steps": synth.python_steps(d)[0],
     }
 
 
@@ -85,6 +88,8 @@ FIRES = [
     ("host_bound_steps", "synth_host_bound_steps", {}),
     ("memory_near_capacity", "synth_memory_95pct", {}),
     ("input_pipeline_bound", "synth_kineto_input_bound", {}),
+    ("python_gpu_idle", "synth_python_gap", {}),
+    ("python_host_bound_steps", "synth_python_steps", {}),
 ]
 
 # (rule, trace, params) where the rule must stay silent, and why
@@ -111,6 +116,8 @@ SILENT = [
     ("memory_near_capacity", H100, {}),           # no memory events, no device capacity
     ("input_pipeline_bound", "v100_rank1_train.json.gz", {}),  # Kineto steps with no DataLoader ranges
     ("input_pipeline_bound", H100, {}),           # nsys trace without profiler steps
+    ("python_gpu_idle", "synth_long_gap", {}),   # the same gap, but no Python samples
+    ("python_host_bound_steps", "synth_host_bound_steps", {}),  # the same steps, but no Python samples
 ]
 
 

@@ -189,7 +189,7 @@ def _align(osrt: pa.Table, regs: list[dict], to_real, utc: int, pairs: list[dict
     bounds = []
     for reg in regs:
         anchor = reg.get("anchor")
-        if anchor:
+        if isinstance(anchor, dict):
             bounds += _anchor_bounds(osrt, reg["pid"], anchor, to_real, utc)
     base = {"drift_ns": drift, "pair_uncertainty_ns": pair_err}
     prior = pair_err + drift
