@@ -201,10 +201,13 @@ def test_window_length_alone_is_not_a_regression(tmp_path, cache_dir):
     assert code == 0, [m for m in report["metrics"] if m["verdict"] == "regression"]
     assert report["new"]["window_ns"][0] < 0.6 * report["base"]["window_ns"][0]
     assert any("windows differ in length" in n for n in report["notes"])
+    # analysis-engine totals (idle ns, counts) are per second without steps, and then never gate
+    assert not [m["id"] for m in report["metrics"] if m["gated"] and m["id"].endswith("/s")]
 
 
 def test_repeats_within_noise_pass(repeats, cache_dir):
-    code, report, _ = compare_json("--base", *repeats["base"], "--new", *repeats["noisy"], cache_dir=cache_dir)
+    code, report, _ = compare_json("--base", *repeats["base"], "--new", *repeats["noisy"], "--no-analysis-metrics",
+                                   cache_dir=cache_dir)
     assert code == 0, [(m["key"], m["reason"]) for m in report["metrics"] if m["verdict"] == "regression"]
     assert report["base"]["traces"] == [str(p) for p in repeats["base"]]
     gated = [m for m in report["metrics"] if m["gated"]]
@@ -215,12 +218,14 @@ def test_repeats_within_noise_pass(repeats, cache_dir):
 
 def test_single_pair_of_the_same_runs_fails(repeats, cache_dir):
     """Without repeats the run-to-run spread is invisible: the slowest-looking pair reads as a regression."""
-    code, report, _ = compare_json(repeats["base"][0], repeats["noisy"][2], cache_dir=cache_dir)
+    code, report, _ = compare_json(repeats["base"][0], repeats["noisy"][2], "--no-analysis-metrics",
+                                   cache_dir=cache_dir)
     assert code == 1 and report["counts"]["regression"] > 0
 
 
 def test_repeats_real_regression_fails(repeats, cache_dir):
-    code, report, _ = compare_json("--base", *repeats["base"], "--new", *repeats["slower"], cache_dir=cache_dir)
+    code, report, _ = compare_json("--base", *repeats["base"], "--new", *repeats["slower"], "--no-analysis-metrics",
+                                   cache_dir=cache_dir)
     assert code == 1
     reg = [m for m in report["metrics"] if m["gated"] and m["verdict"] == "regression"]
     assert len(reg) >= len([m for m in report["metrics"] if m["gated"]]) // 2
@@ -265,7 +270,7 @@ def test_metric_filter_and_inconclusive_gate(tmp_path, cache_dir):
         con.execute("""UPDATE CUPTI_ACTIVITY_KIND_KERNEL SET "end" = start + CAST(("end" - start) * 1.2 AS INTEGER)
                        WHERE demangledName IN (SELECT id FROM StringIds WHERE value = ?)""", (name,))
     assert n < 5
-    args = (FASTVIDEO, rare, "--metric", "kernel_*", "--min-share", "0%")
+    args = (FASTVIDEO, rare, "--metric", "kernel_mean*", "--min-share", "0%")
     code, report, _ = compare_json(*args, cache_dir=cache_dir)
     assert code == 0 and report["verdict"] == "inconclusive"
     assert {m["id"] for m in report["metrics"]} == {"kernel_mean_ns"}
@@ -300,6 +305,20 @@ def test_bad_input_exits_2_with_one_line(args, expect, tmp_path, cache_dir):
     assert not (tmp_path / "missing.sqlite").exists()
 
 
+def test_step_patterns_name_the_steps(cache_dir):
+    """--step-pattern hands step detection to the analysis engine: saxpy's five `saxpy` NVTX ranges become steps."""
+    with sqlite3.connect(SAXPY) as con:
+        expected = con.execute("SELECT count(*) FROM NVTX_EVENTS WHERE text = 'saxpy'").fetchone()[0]
+    if importlib.util.find_spec("inferscope.analyze") is None:
+        r = run_cli("compare", SAXPY, SAXPY, "--step-pattern", "^saxpy$", "--cache-dir", cache_dir)
+        assert "step patterns need the analysis engine" in one_line_error(r)
+        return
+    code, report, _ = compare_json(SAXPY, SAXPY, "--step-pattern", "^saxpy$", cache_dir=cache_dir)
+    assert code == 0 and report["base"]["steps"] == [expected] == [5]
+    steps = [m for m in report["metrics"] if m["id"] == "step_time_ns"]
+    assert len(steps) == 1 and steps[0]["base_samples"] == expected
+
+
 @needs_nsys
 def test_cpu_only_report_cannot_be_compared_with_a_gpu_trace(cache_dir):
     r = run_cli("compare", CPU_ONLY_REP, SAXPY, "--cache-dir", cache_dir)
@@ -322,6 +341,10 @@ def test_kineto_ab_pair_allowed(cache_dir):
     assert {"step_time_ns", "kernel_mean_ns", "kernel_time_per_step_ns", "range_mean_ns"} <= ids
     assert any("compared anyway" in n for n in report["notes"])
     assert code == (1 if report["counts"]["regression"] else 0)
+    analysis = [m for m in report["metrics"] if m["id"].startswith("metric:")]
+    if analysis:  # with the analysis engine: window totals are compared per step, percentiles as they are
+        assert any(m["id"].endswith("/step") and m["gated"] for m in analysis)
+        assert not any(m["id"].endswith("/s") for m in analysis)
 
 
 def test_library_api_takes_traces_and_lists(open_trace):

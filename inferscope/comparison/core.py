@@ -27,7 +27,7 @@ from typing import Sequence, Union
 import numpy as np
 
 from ..errors import CompareError, InferScopeError
-from .samples import FAMILIES, MetricDef, RunData, add_analysis_series, extract
+from .samples import FAMILIES, MetricDef, RunData, add_analysis_series, extract, gpus
 from .stats import RatioEstimate, bootstrap_ratio, mann_whitney_u, seed_for, side_statistic
 
 SCHEMA_VERSION = "1"  # of the JSON form; removing or renaming a field bumps it
@@ -189,15 +189,16 @@ def _side(runs: list[RunData]) -> Side:
                 [r.kernels for r in runs], [r.steps for r in runs], [r.window_ns for r in runs])
 
 
-def _check_gpus(base: list[RunData], new: list[RunData], allow: bool, notes: list[str]) -> None:
+def _check_gpus(base: list[tuple[str, ...]], new: list[tuple[str, ...]], allow: bool, notes: list[str]) -> None:
+    """Refuse different GPU models (between the sides, or among one side's repeats) before any real work."""
     for role, runs in (("base", base), ("new", new)):
-        known = {r.gpus for r in runs if r.gpus}
+        known = {g for g in runs if g}
         if len(known) > 1:
             models = " vs ".join(", ".join(g) for g in sorted(known))
             raise CompareError(f"the {role} traces ran on different GPUs ({models}); repeats must come from the "
                                "same GPU model")
-    bg = {g for r in base for g in r.gpus}
-    ng = {g for r in new for g in r.gpus}
+    bg = {g for run in base for g in run}
+    ng = {g for run in new for g in run}
     if not bg or not ng:
         missing = " and ".join(role for role, g in (("base", bg), ("new", ng)) if not g)
         notes.append(f"GPU model not recorded in the {missing} trace(s): not checked")
@@ -322,11 +323,11 @@ def compare(base: TraceLike | Sequence[TraceLike], new: TraceLike | Sequence[Tra
     base_items, new_items = _as_list(base, "base"), _as_list(new, "new")
     base_traces = _open(base_items, "base", cache_dir, use_cache)
     new_traces = _open(new_items, "new", cache_dir, use_cache)
+    notes: list[str] = []
+    _check_gpus([gpus(t) for t in base_traces], [gpus(t) for t in new_traces], allow_different_gpus, notes)
     patterns = list(step_patterns) if step_patterns else None
     b_runs = [extract(t, strip_templates, analysis_metrics, patterns) for t in base_traces]
     n_runs = [extract(t, strip_templates, analysis_metrics, patterns) for t in new_traces]
-    notes: list[str] = []
-    _check_gpus(b_runs, n_runs, allow_different_gpus, notes)
     per_step = all(r.steps for r in b_runs + n_runs)
     for r in b_runs + n_runs:
         add_analysis_series(r, per_step)

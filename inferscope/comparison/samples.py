@@ -99,6 +99,12 @@ def _column(table: pa.Table, name: str) -> np.ndarray:
     return table.column(name).to_numpy(zero_copy_only=False)
 
 
+def gpus(trace) -> tuple[str, ...]:
+    """The GPU models the trace ran on (empty when it does not say)."""
+    _views(trace)
+    return tuple(sorted({r["name"] for r in trace.engine.query("SELECT name FROM compare_gpus").to_pylist()}))
+
+
 def extract(trace, strip: bool = False, analysis: bool = True, step_patterns: list[str] | None = None) -> RunData:
     """Reduce an opened Trace to compare's samples (see the module docstring).
 
@@ -108,8 +114,7 @@ def extract(trace, strip: bool = False, analysis: bool = True, step_patterns: li
     _views(trace)
     q = trace.engine.query
     w = q("SELECT * FROM compare_window").to_pylist()[0]
-    gpus = tuple(sorted({r["name"] for r in q("SELECT name FROM compare_gpus").to_pylist()}))
-    run = RunData(path=str(trace.path), format=trace.format, gpus=gpus, kernels=int(w["kernels"]),
+    run = RunData(path=str(trace.path), format=trace.format, gpus=gpus(trace), kernels=int(w["kernels"]),
                   kernel_time_ns=int(w["kernel_time_ns"]), ranges=int(w["ranges"]), steps=int(w["steps"]),
                   window_ns=int(w["window_ns"]))
     steps = q("SELECT pid, step_number, dur_ns FROM compare_steps ORDER BY pid, step_number")
