@@ -10,10 +10,8 @@ Bundle layout (DIR/):
     procs/<pid>.threads.jsonl  thread names as the workload assigned them
     annotations/             inferscope.scope()/mark_event() events of the workload (docs/annotations.md)
 
-Signals: the workload runs in its own session so that a terminal Ctrl-C reaches it exactly once, through the
-recorder: SIGINT/SIGTERM/SIGHUP are forwarded to nsys (which passes them on to the application and then writes
-the report) or to the workload itself with --no-nsys. A third signal kills the workload outright. The recorder
-exits with the workload's exit code (128+N when it died of signal N).
+Signals and exit: see recorders/supervise.py. The recorder exits with the workload's exit code (128+N when it died
+of signal N; 0 when --duration stopped it).
 """
 from __future__ import annotations
 
@@ -32,13 +30,13 @@ from pathlib import Path
 
 from . import agent, clocks, memread
 from . import nsys as nsys_mod
+from .supervise import Supervisor
 
 BUNDLE_FORMAT = "inferscope-bundle"
 BUNDLE_VERSION = 1
 REPORT_NAME = "profile"
 ANNOTATIONS_ENV = "INFERSCOPE_ANNOTATIONS"  # read by inferscope.annotate (docs/annotations.md)
 INJECT_DIR = Path(__file__).resolve().parent / "_inject"
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class RecordError(Exception):
@@ -113,11 +111,39 @@ def _choose_sampler(opts: RecordOptions) -> tuple[str, str]:
     return "inprocess", "requested"
 
 
-def record(cmd: list[str], opts: RecordOptions) -> int:
-    """Record `cmd`; returns the workload's exit code. Raises RecordError before writing anything."""
+def _child_env(out: Path, mode: str, rate: float, with_nsys: bool) -> dict:
+    """The workload's environment: the agent hook on PYTHONPATH and where to put samples and annotations."""
+    env = dict(os.environ)
+    env[ANNOTATIONS_ENV] = str(out / "annotations")  # inferscope.scope()/mark_event() write here
+    if mode != "none":
+        env["PYTHONPATH"] = os.pathsep.join([str(INJECT_DIR)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        env[agent.ENV_DIR] = str(out)
+        env[agent.ENV_MODE] = mode
+        env[agent.ENV_RATE] = str(rate)
+        if with_nsys:
+            env[agent.ENV_ANCHOR] = "1"
+    return env
+
+
+def _start_manifest(cmd: list[str], mode: str, why: str, rate: float, env: dict) -> dict:
     from inferscope import __version__
     from inferscope.redact import redact_env, redact_text
 
+    return {
+        "format": BUNDLE_FORMAT, "format_version": BUNDLE_VERSION, "status": "recording",
+        "command": [redact_text(a) for a in cmd], "cwd": os.getcwd(), "hostname": socket.gethostname(),
+        "platform": {"system": platform.system(), "release": platform.release(), "machine": platform.machine()},
+        "inferscope_version": __version__, "recorder_python": sys.version.split()[0],
+        "clock_pairs": {"start": clocks.pair()},
+        "gpus": _gpus(),
+        "sampler": {"mode": mode, "why": why, "rate_hz": rate},
+        "nsys": None,
+        "environment": redact_env(env),
+    }
+
+
+def record(cmd: list[str], opts: RecordOptions) -> int:
+    """Record `cmd`; returns the workload's exit code. Raises RecordError before writing anything."""
     _resolve_workload(cmd)
     if opts.duration is not None and opts.duration <= 0:
         raise RecordError("--duration must be positive")
@@ -145,27 +171,8 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
     (out / "procs").mkdir()
     (out / "annotations").mkdir()
     out = out.resolve()
-    env = dict(os.environ)
-    env[ANNOTATIONS_ENV] = str(out / "annotations")  # inferscope.scope()/mark_event() write here
-    if mode != "none":
-        env["PYTHONPATH"] = os.pathsep.join([str(INJECT_DIR)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-        env[agent.ENV_DIR] = str(out)
-        env[agent.ENV_MODE] = mode
-        env[agent.ENV_RATE] = str(opts.sample_rate)
-        if nsys:
-            env[agent.ENV_ANCHOR] = "1"
-    start_pair = clocks.pair()
-    manifest: dict = {
-        "format": BUNDLE_FORMAT, "format_version": BUNDLE_VERSION, "status": "recording",
-        "command": [redact_text(a) for a in cmd], "cwd": os.getcwd(), "hostname": socket.gethostname(),
-        "platform": {"system": platform.system(), "release": platform.release(), "machine": platform.machine()},
-        "inferscope_version": __version__, "recorder_python": sys.version.split()[0],
-        "clock_pairs": {"start": start_pair},
-        "gpus": _gpus(),
-        "sampler": {"mode": mode, "why": mode_reason, "rate_hz": opts.sample_rate},
-        "nsys": None,
-        "environment": redact_env(env),
-    }
+    env = _child_env(out, mode, opts.sample_rate, bool(nsys))
+    manifest = _start_manifest(cmd, mode, mode_reason, opts.sample_rate, env)
     child_cmd = list(cmd)
     if nsys:
         child_cmd, described = nsys_mod.profile_command(nsys, caps, str(out / REPORT_NAME), user_args, cmd)
@@ -180,52 +187,20 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
         remote = RemoteSampler(out, opts.sample_rate, {"pid": os.getpid()})
         remote.start()
 
-    received: list[str] = []
-    proc = subprocess.Popen(child_cmd, env=env, start_new_session=True)
+    try:
+        proc = subprocess.Popen(child_cmd, env=env, start_new_session=True)
+    except OSError as exc:  # nothing ran: leave nothing behind
+        if remote:
+            remote.stop()
+        shutil.rmtree(out, ignore_errors=True)
+        raise RecordError(f"cannot start {child_cmd[0]}: {exc.strerror or exc}") from exc
     if nsys:
         manifest["nsys"]["pid"] = proc.pid  # names its agents (see recorders/nsys.py:session_agents)
         _write_manifest(out, manifest)
-
-    def forward(signum, _frame):
-        received.append(signal.Signals(signum).name)
-        if nsys and len(received) == 1 and not nsys_mod.workload_running(proc.pid):
-            _say(opts, "inferscope: the workload has already exited and nsys is writing its report; "
-                       "send the signal again to stop nsys (the report will be lost)")
-            return
-        if len(received) == 1:
-            _say(opts, f"inferscope: {signal.Signals(signum).name} received; stopping the workload"
-                 f"{' and letting nsys write its report' if nsys else ''} (send it twice more to kill)")
-        if len(received) >= 3:
-            _say(opts, "inferscope: killing the workload; the nsys report will be missing or incomplete")
-            _kill_tree(proc.pid)
-            return
-        try:
-            proc.send_signal(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-
-    previous = {s: signal.signal(s, forward) for s in FORWARDED}
-    stopped_by = None
-    watch = _StallWatch(nsys, proc.pid, opts) if nsys else None
-    try:
-        deadline = time.monotonic() + opts.duration if opts.duration else None
-        while True:
-            try:
-                returncode = proc.wait(timeout=1.0)
-                break
-            except subprocess.TimeoutExpired:
-                pass
-            if deadline is not None and time.monotonic() >= deadline and stopped_by is None:
-                stopped_by = "duration"
-                _say(opts, f"inferscope: --duration {opts.duration:g}s reached; stopping the workload")
-                proc.send_signal(signal.SIGINT)
-            if watch is not None:
-                watch.check(proc)
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-    if watch is not None and watch.stalled_at is not None:
-        manifest["nsys"]["stalled"] = watch.describe()
+    run = Supervisor(proc, nsys, opts.duration, lambda m: _say(opts, m)).wait()
+    if run.stall:
+        manifest["nsys"]["stalled"] = run.stall
+    returncode, received, stopped_by = run.returncode, run.received, run.stopped_by
     end_pair = clocks.pair()
     signalled_agents = nsys_mod.cleanup(proc.pid) if nsys else []
 
@@ -241,78 +216,6 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
     if stopped_by == "duration" and code in (0, 128 + signal.SIGINT, 128 + signal.SIGTERM):
         return 0
     return code
-
-
-class _StallWatch:
-    """Ends an nsys session that hangs after the workload exited.
-
-    nsys 2022.4 on a busy machine sometimes never finishes a session: the application is gone, no report is being
-    generated, and the CLI waits forever. When the workload has exited and no QdstrmImporter has run for
-    INFERSCOPE_NSYS_STALL_S seconds (default 120; generation in progress resets the clock), the recorder sends
-    nsys SIGINT (which makes it give up), then `nsys shutdown`, then kills it, and records that in the manifest.
-    """
-
-    def __init__(self, nsys: str, nsys_pid: int, opts: RecordOptions):
-        self.nsys, self.pid, self.opts = nsys, nsys_pid, opts
-        self.limit_s = float(os.environ.get("INFERSCOPE_NSYS_STALL_S") or 120)
-        self.idle_since: float | None = None
-        self.stalled_at: float | None = None
-        self.actions: list[str] = []
-
-    def check(self, proc: subprocess.Popen) -> None:
-        now = time.monotonic()
-        if self.stalled_at is not None:
-            waited = now - self.stalled_at
-            if waited > 30 and "shutdown" not in self.actions:
-                self.actions.append("shutdown")
-                nsys_mod.shutdown(self.nsys, self.pid)
-            elif waited > 60 and "kill" not in self.actions:
-                self.actions.append("kill")
-                _kill_tree(proc.pid)
-            return
-        if nsys_mod.workload_running(self.pid) or nsys_mod.generating(self.pid):
-            self.idle_since = None
-            return
-        self.idle_since = self.idle_since or now
-        if now - self.idle_since >= self.limit_s:
-            self.stalled_at = now
-            self.actions.append("SIGINT")
-            _say(self.opts, f"inferscope: nsys has not finished {self.limit_s:g}s after the workload exited and is "
-                            "not writing a report (a known nsys hang with perf-based collection, which "
-                            "--nsys-args '-s none --cpuctxsw=none' avoids); stopping nsys, the report will be missing")
-            proc.send_signal(signal.SIGINT)
-
-    def describe(self) -> dict:
-        return {"after_s": self.limit_s, "actions": self.actions}
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    data = f.read()
-                ppid = int(data[data.rfind(b")") + 2:].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
-def _kill_tree(root: int) -> None:
-    """SIGKILL the recorder's child and everything below it (nsys puts the application in its own session,
-    so killing the process group alone would leave it running)."""
-    for pid in [root, *_descendants(root)]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _count_samples(manifest: dict) -> str:

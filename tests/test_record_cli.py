@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from recorders import nsys as nsys_mod
-from recorders.record import _kill_tree
+from recorders.supervise import kill_tree as _kill_tree
 from tests.conftest import REPO, needs_nsys, run_cli
 
 WORKLOADS = REPO / "tests" / "workloads"
