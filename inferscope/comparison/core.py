@@ -8,8 +8,12 @@ Each compared quantity (see `samples`) gets one verdict:
   Each interval is taken at 1 - (1 - confidence) / k for k gated metrics (Bonferroni), so that with the default
   0.95 noise alone fails a build at most 5 % of the time, whether 3 or 300 kernels are gated;
 * `within_noise`: beyond the threshold, but the interval includes 1;
-* `inconclusive`: beyond the threshold with too few samples to tell (fewer than MIN_SAMPLES per side and fewer
-  than MIN_RUNS repeats per side), e.g. a whole-trace number from single traces;
+* `inconclusive`: worse beyond the threshold with too few samples to tell (fewer than MIN_SAMPLES per side and
+  fewer than MIN_RUNS repeats per side), e.g. a whole-trace number from single traces (better beyond the threshold
+  with too few samples reads `within_noise`: an unconfirmed improvement is no gating question);
+
+Changes are relative (new/base - 1), except for shares (unit pct): those move in percentage points, so with a 5 %
+threshold a GPU-busy share must drop by 5 points, and an idle share of 0.66 % that becomes 0.56 % is unchanged.
 * `added` / `removed`: present on one side only; `info`: a metric without polarity. These never gate.
 
 Only gated metrics decide the outcome: those with a polarity, present on both sides, and standing for at least
@@ -30,6 +34,7 @@ from ..errors import CompareError, InferScopeError
 from .samples import FAMILIES, MetricDef, RunData, add_analysis_series, extract, gpus
 from .stats import RatioEstimate, bootstrap_ratio, mann_whitney_u, seed_for, side_statistic
 
+SHARE_UNITS = ("pct", "%")  # 0-100 shares: their threshold is in percentage points
 SCHEMA_VERSION = "1"  # of the JSON form; removing or renaming a field bumps it
 MIN_SAMPLES = 5
 MIN_RUNS = 3
@@ -258,22 +263,29 @@ def _decide(row: MetricComparison, estimate: RatioEstimate | None, samples: tupl
         row.ratio_low, row.ratio_high = estimate.interval(level)
     if abs(row.delta_pct) > 100.0 * threshold and min(row.base_samples, row.new_samples) >= U_TEST_MIN:
         row.u_test_p = mann_whitney_u(np.concatenate(samples[0]), np.concatenate(samples[1]))[1]
-    bad = row.delta_pct if row.polarity == "lower" else -row.delta_pct
+    # shares (unit pct, 0-100) move in percentage points: idle going from 0.66 % to 0.56 % is not a 15 % change
+    points = row.unit in SHARE_UNITS
+    change = row.delta if points else row.delta_pct
+    bad = change if row.polarity == "lower" else -change
+    unit = " points" if points else " %"
     pct_t = 100.0 * threshold
+    how = f"{'worse' if bad > 0 else 'better'} by {abs(bad):.1f}{unit}"
     interval = (f"{100 * level:.4g} % interval of new/base {row.ratio_low:.3f}-{row.ratio_high:.3f}"
                 if estimate is not None else "")
     if abs(bad) <= pct_t:
-        row.verdict, row.reason = "unchanged", f"within ±{pct_t:g} %"
+        row.verdict, row.reason = "unchanged", f"within ±{pct_t:g}{unit}"
     elif estimate is None:
-        row.verdict = "inconclusive"
-        row.reason = (f"{row.base_samples} vs {row.new_samples} samples from {row.base_runs} vs {row.new_runs} "
-                      f"trace(s): need {MIN_SAMPLES} samples or {MIN_RUNS} repeats a side to tell a change from noise")
+        # only a possible regression is a gating question; a possible improvement is merely unconfirmed
+        row.verdict = "inconclusive" if bad > 0 else "within_noise"
+        row.reason = (f"{how}, but {row.base_samples} vs {row.new_samples} samples from {row.base_runs} vs "
+                      f"{row.new_runs} trace(s) cannot tell it from noise: need {MIN_SAMPLES} samples or "
+                      f"{MIN_RUNS} repeats a side")
     elif math.isnan(row.ratio_low) or row.ratio_low <= 1.0 <= row.ratio_high:
         row.verdict = "within_noise"
-        row.reason = f"{'worse' if bad > 0 else 'better'} by {abs(bad):.1f} %, but the {interval} includes no change"
+        row.reason = f"{how}, but the {interval} includes no change"
     else:
         row.verdict = "regression" if bad > 0 else "improvement"
-        row.reason = f"{'worse' if bad > 0 else 'better'} by {abs(bad):.1f} % (> {pct_t:g} %); {interval}"
+        row.reason = f"{how} (> {pct_t:g}{unit}); {interval}"
     if not row.gated and row.verdict != "unchanged":
         row.reason += f"; not gated: {row.share:.2%} of the base, below the {min_share:.2%} minimum share"
 
