@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-MODEL_VERSION = "2"
+MODEL_VERSION = "3"
 
 I64 = pa.int64()
 F64 = pa.float64()
