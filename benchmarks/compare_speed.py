@@ -34,12 +34,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--src", type=Path, default=DEFAULT_SRC)
     ap.add_argument("--kernels", type=int, nargs="+", default=[3442, 50000, 200000])
+    ap.add_argument("--no-analysis-metrics", action="store_true", help="skip the analysis engine's metrics")
     args = ap.parse_args()
 
     import inferscope
     from tile_nsys import tile
 
-    print(f"source {args.src.name}; compare base vs a copy with every kernel 3 % slower (threshold 5 %)")
+    analysis = not args.no_analysis_metrics
+    print(f"source {args.src.name}; compare base vs a copy with every kernel 3 % slower (threshold 5 %); "
+          f"analysis metrics {'on' if analysis else 'off'}")
     print(f"{'kernels':>9} {'ranges':>9} {'cold s':>8} {'warm s':>8} {'metrics':>8} {'gated':>6} verdict")
     with tempfile.TemporaryDirectory(prefix="inferscope-bench-") as tmp:
         tmp = Path(tmp)
@@ -53,10 +56,10 @@ def main() -> None:
             slower_copy(base, new, 1.03)
             cache = tmp / f"cache_{n}"
             t0 = time.perf_counter()
-            inferscope.compare(base, new, cache_dir=cache)
+            inferscope.compare(base, new, cache_dir=cache, analysis_metrics=analysis)
             cold = time.perf_counter() - t0
             t0 = time.perf_counter()
-            c = inferscope.compare(base, new, cache_dir=cache)
+            c = inferscope.compare(base, new, cache_dir=cache, analysis_metrics=analysis)
             warm = time.perf_counter() - t0
             with sqlite3.connect(base) as con:
                 kernels = con.execute("SELECT count(*) FROM CUPTI_ACTIVITY_KIND_KERNEL").fetchone()[0]
