@@ -139,12 +139,12 @@ class Config:
 
     @property
     def step_patterns(self) -> list[str] | None:
-        """Regular expressions naming step ranges, or None for the built-in list (sql/views/step_patterns.sql)."""
+        """Regular expressions naming step ranges, or None for the built-in list (sql/views/step_matches.sql)."""
         return self.get("steps.patterns")
 
     @property
     def phase_patterns(self) -> dict[str, list[str]]:
-        """{phase: [regex, ...]} from the [phases] table (empty: the built-in sql/views/phase_patterns.sql)."""
+        """{phase: [regex, ...]} from the [phases] table (empty: the built-in sql/views/phase_ranges.sql)."""
         return {k.split(".", 1)[1]: s.value for k, s in self.settings.items() if k.startswith("phases.")}
 
     @property

@@ -71,22 +71,24 @@ class Trace:
         return StatsResult(resolve(report), self.engine.query(report_sql(report)))
 
     def analyze(self, rules_dirs=(), params: dict[str, dict] | None = None, step_patterns=None,
-                evidence_rows: int = 50) -> "Analysis":
+                evidence_rows: int = 50, phase_patterns: dict[str, list[str]] | None = None) -> "Analysis":
         """Metrics, ranked findings and per-step rows (`inferscope.analysis.Analysis`).
 
         rules_dirs: extra directories of rule .sql files; params: {rule_id: {param: value}} overriding header
         defaults; step_patterns: regular expressions naming step ranges, replacing the defaults;
-        evidence_rows: evidence rows per finding kept in the JSON form.
+        evidence_rows: evidence rows per finding kept in the JSON form; phase_patterns: {phase: [regex, ...]}
+        naming the ranges of each phase (steps take the phase they overlap most), replacing the built-in
+        prefill/decode patterns of sql/views/phase_ranges.sql.
         """
         from .analyze import run
 
-        return run(self, rules_dirs, params, step_patterns, evidence_rows)
+        return run(self, rules_dirs, params, step_patterns, evidence_rows, phase_patterns)
 
-    def metrics(self, step_patterns=None) -> "list[Metric]":
+    def metrics(self, step_patterns=None, phase_patterns: dict[str, list[str]] | None = None) -> "list[Metric]":
         """The metrics of `analyze()` without running the rules (ids listed in docs/metrics.md)."""
         from .analyze import compute_metrics
 
-        return compute_metrics(self, step_patterns)
+        return compute_metrics(self, step_patterns, phase_patterns)
 
     def python_frames(self, start_ns: int, end_ns: int, pid: int, tid: int | None = None, arrow: bool = False):
         """The Python code a thread (or every thread of `pid`) was sampled in during [start_ns, end_ns), most

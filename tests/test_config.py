@@ -180,3 +180,36 @@ def test_tomli_fallback_without_tomllib(project):
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["tomli", "3%"]
+
+
+def _phase_counts(analysis_json: str) -> dict[str, float]:
+    doc = json.loads(analysis_json)
+    return {m["key"]: m["value"] for m in doc["metrics"] if m["id"] == "phase_step_count"}
+
+
+def test_phase_patterns_from_the_file_name_the_phases_analyze_reports(tmp_path, cache_dir):
+    """[phases] in the configuration replaces the built-in prefill/decode patterns: steps take the user's phase
+    names, and --phase-pattern on the command line wins over the file."""
+    trace = REPO / "sample_traces" / "annotated_inference_nsys2022.4.sqlite"
+    builtin = run_cli("analyze", trace, "-f", "json", "--cache-dir", cache_dir, cwd=tmp_path)
+    assert builtin.returncode == 0, builtin.stderr
+    default = _phase_counts(builtin.stdout)
+    assert set(default) == {"prefill", "decode"}
+
+    (tmp_path / "inferscope.toml").write_text('[phases]\ncontext = ["^prefill"]\ngeneration = ["^decode"]\n')
+    from_file = run_cli("analyze", trace, "-f", "json", "--cache-dir", cache_dir, cwd=tmp_path)
+    assert from_file.returncode == 0, from_file.stderr
+    assert _phase_counts(from_file.stdout) == {"context": default["prefill"], "generation": default["decode"]}
+
+    cli = run_cli("analyze", trace, "-f", "json", "--cache-dir", cache_dir, "--phase-pattern", "all=^(prefill|decode)",
+                  cwd=tmp_path)
+    assert cli.returncode == 0, cli.stderr
+    assert _phase_counts(cli.stdout) == {"all": default["prefill"] + default["decode"]}
+
+
+def test_bad_phase_pattern_is_one_line_exit_2(tmp_path, cache_dir):
+    trace = REPO / "sample_traces" / "annotated_inference_nsys2022.4.sqlite"
+    for arg, says in (("prefill=(unclosed", "not a valid regular expression"), ("no-equals-sign", "PHASE=REGEX")):
+        out = run_cli("analyze", trace, "--cache-dir", cache_dir, "--phase-pattern", arg, cwd=tmp_path)
+        assert out.returncode == 2 and says in out.stderr and "Traceback" not in out.stderr, out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1

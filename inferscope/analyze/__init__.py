@@ -7,7 +7,7 @@ rows into `inferscope.analysis` objects.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..analysis import Analysis, Metric
 from ..errors import QueryError
@@ -27,10 +27,14 @@ MATERIALIZE = ("gpu_ops", "cuda_launches", "gpu_busy", "gpu_idle_gaps", "gpu_dev
 STEP_ONLY = ("gpu_busy_by_pid", "steps", "step_summary")
 
 
-def prepare(trace: "Trace", step_patterns: Sequence[str] | None = None) -> None:
+def prepare(trace: "Trace", step_patterns: Sequence[str] | None = None,
+            phase_patterns: Mapping[str, Sequence[str]] | None = None) -> None:
     con = trace.engine.con
     for name in reversed(MATERIALIZE):
         con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+    con.execute("DROP TABLE IF EXISTS temp.phase_ranges")
+    if phase_patterns:
+        con.execute(_custom_phase_ranges(con, phase_patterns))
     for name in MATERIALIZE:
         if name == "step_matches" and step_patterns:
             con.execute(_custom_step_matches(con, step_patterns))
@@ -41,30 +45,54 @@ def prepare(trace: "Trace", step_patterns: Sequence[str] | None = None) -> None:
             con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM main.{name}")
 
 
-def _custom_step_matches(con, patterns: Sequence[str]) -> str:
-    """User patterns all share priority 1: every range matching any of them is a step."""
+def _regex_test(con, patterns: Sequence[str], option: str) -> str:
+    """`regexp_matches(name, ...) OR ...` over literal patterns (DuckDB compiles a constant pattern once per
+    query), after checking each with RE2 so that a bad one is named, not reported as an SQL error."""
     import duckdb
 
     for p in patterns:
         try:
             con.execute("SELECT regexp_matches('', $p)", {"p": p}).fetchall()
         except duckdb.Error as exc:
-            raise QueryError(f"--step-pattern {p!r}: not a valid regular expression ({str(exc).splitlines()[0]})")
-    test = " OR ".join(f"regexp_matches(name, '{p.replace(chr(39), chr(39) * 2)}')" for p in patterns)
+            raise QueryError(f"{option} {p!r}: not a valid regular expression ({str(exc).splitlines()[0]})")
+    return " OR ".join(f"regexp_matches(name, '{p.replace(chr(39), chr(39) * 2)}')" for p in patterns)
+
+
+def _custom_step_matches(con, patterns: Sequence[str]) -> str:
+    """User patterns all share priority 1: every range matching any of them is a step."""
+    test = _regex_test(con, patterns, "--step-pattern")
     return ("CREATE TEMP TABLE step_matches AS SELECT range_id, 1 AS priority FROM nvtx_ranges "
             f"WHERE category IS DISTINCT FROM 'gpu_user_annotation' AND dur_ns > 0 AND ({test})")
 
 
-def compute_metrics(trace: "Trace", step_patterns: Sequence[str] | None = None) -> list[Metric]:
-    prepare(trace, step_patterns)
+def _custom_phase_ranges(con, patterns: Mapping[str, Sequence[str]]) -> str:
+    """A temporary phase_ranges (same columns as sql/views/phase_ranges.sql) from {phase: [regex, ...]}; a range
+    matching several phases takes the first phase in the mapping's order."""
+    cases = []
+    for phase, regexes in patterns.items():
+        if not regexes:
+            continue
+        test = _regex_test(con, list(regexes), f"phase {phase!r}:")
+        cases.append(f"WHEN {test} THEN '{str(phase).replace(chr(39), chr(39) * 2)}'")
+    if not cases:
+        return "CREATE TEMP TABLE phase_ranges AS SELECT * FROM main.phase_ranges WHERE false"
+    return ("CREATE TEMP TABLE phase_ranges AS SELECT * FROM (SELECT range_id, pid, tid, start_ns, end_ns, "
+            f"CASE {' '.join(cases)} END AS phase FROM nvtx_ranges "
+            "WHERE category IS DISTINCT FROM 'gpu_user_annotation') WHERE phase IS NOT NULL")
+
+
+def compute_metrics(trace: "Trace", step_patterns: Sequence[str] | None = None,
+                    phase_patterns: Mapping[str, Sequence[str]] | None = None) -> list[Metric]:
+    prepare(trace, step_patterns, phase_patterns)
     return _metrics.compute(trace.engine.con)
 
 
 def run(trace: "Trace", rules_dirs: Sequence[str] = (), params: dict[str, dict] | None = None,
-        step_patterns: Sequence[str] | None = None, evidence_rows: int = 50) -> Analysis:
+        step_patterns: Sequence[str] | None = None, evidence_rows: int = 50,
+        phase_patterns: Mapping[str, Sequence[str]] | None = None) -> Analysis:
     rules, errors = _rules.discover(rules_dirs)
     values = _rules.resolve_params(rules, params)
-    prepare(trace, step_patterns)
+    prepare(trace, step_patterns, phase_patterns)
     con = trace.engine.con
     metrics = _metrics.compute(con)
     devices = con.sql("SELECT * FROM gpu_device_summary ORDER BY device_id").to_arrow_table()

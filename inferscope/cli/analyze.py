@@ -23,6 +23,18 @@ def parse_params(items: list[str]) -> dict[str, dict[str, str]]:
     return out
 
 
+def parse_phase_patterns(items: list[str]) -> dict[str, list[str]]:
+    """PHASE=REGEX strings -> {phase: [regex, ...]}, in the order given (a range matching two phases takes the
+    first)."""
+    out: dict[str, list[str]] = {}
+    for item in items:
+        phase, sep, regex = item.partition("=")
+        if not sep or not phase.strip() or not regex:
+            raise QueryError(f"--phase-pattern {item!r}: expected PHASE=REGEX, e.g. prefill='(?i)^prefill'")
+        out.setdefault(phase.strip(), []).append(regex)
+    return out
+
+
 def write_atomic(path: Path, text: str) -> None:
     """All or nothing, with the usual file mode, and one-line errors for a missing or unwritable directory."""
     from ..outputs import atomic_write
@@ -44,6 +56,9 @@ def analyze(
                      "RULE.KEY=VALUE (repeatable).")] = None,
     step_pattern: Annotated[Optional[list[str]], typer.Option("--step-pattern", help="Regular expression naming "
                             "step ranges (repeatable; replaces the defaults).")] = None,
+    phase_pattern: Annotated[Optional[list[str]], typer.Option("--phase-pattern", help="PHASE=REGEX: ranges "
+                             "matching REGEX belong to PHASE (repeatable; replaces the prefill/decode defaults "
+                             "and [phases] in the configuration).")] = None,
     evidence_rows: Annotated[int, typer.Option("--evidence-rows", help="Evidence rows per finding in "
                              "JSON.")] = 50,
     cache_dir: CacheDirOpt = None,
@@ -66,7 +81,8 @@ def analyze(
         params.setdefault(rule, {}).update(values)
     t = open_trace(trace, cache_dir, no_cache)
     analysis = t.analyze(rules_dirs=[str(r) for r in rules or []] + [str(d) for d in cfg.rules_dirs], params=params,
-                         step_patterns=step_pattern or cfg.step_patterns or None, evidence_rows=evidence_rows)
+                         step_patterns=step_pattern or cfg.step_patterns or None, evidence_rows=evidence_rows,
+                         phase_patterns=parse_phase_patterns(phase_pattern or []) or cfg.phase_patterns or None)
     for err in analysis.rule_errors:
         typer.echo(f"inferscope: warning: {err}", err=True)
     text = render(analysis, fmt, color=output is None and sys.stdout.isatty(), trace=t)

@@ -169,6 +169,7 @@ def compare(
         confidence=pick(confidence, "confidence"), allow_different_gpus=pick(allow_different_gpus,
                                                                               "allow_different_gpus"),
         analysis_metrics=not no_analysis_metrics, step_patterns=step_pattern or cfg.step_patterns,
+        phase_patterns=cfg.phase_patterns or None,
         cache_dir=cache_dir, use_cache=not no_cache)
     _emit(result, format, output, junit)
     raise typer.Exit(result.exit_code(pick(fail_on_inconclusive, "fail_on_inconclusive")))

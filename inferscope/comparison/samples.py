@@ -62,16 +62,11 @@ class RunData:
     analysis: list = field(default_factory=list)  # inferscope.analysis.Metric objects, raw
 
 
-def _exists(trace, name: str) -> bool:
-    found = trace.engine.query(f"SELECT count(*) AS n FROM information_schema.tables WHERE table_name = '{name}'")
-    return bool(found.column("n")[0].as_py())
-
-
 def _views(trace) -> None:
     """Load sql/compare once per engine; steps come from the analysis engine's step_ranges when it has them."""
-    if not _exists(trace, "compare_window"):
+    if not trace.engine.has("compare_window"):
         trace.engine.load_sql_dir(sql_dir() / "compare")
-        if _exists(trace, "step_ranges"):
+        if trace.engine.has("step_ranges"):
             trace.engine.load_sql_dir(sql_dir() / "compare" / "with_analysis")
 
 
@@ -105,12 +100,14 @@ def gpus(trace) -> tuple[str, ...]:
     return tuple(sorted({r["name"] for r in trace.engine.query("SELECT name FROM compare_gpus").to_pylist()}))
 
 
-def extract(trace, strip: bool = False, analysis: bool = True, step_patterns: list[str] | None = None) -> RunData:
+def extract(trace, strip: bool = False, analysis: bool = True, step_patterns: list[str] | None = None,
+            phase_patterns: dict[str, list[str]] | None = None) -> RunData:
     """Reduce an opened Trace to compare's samples (see the module docstring).
 
-    step_patterns (regular expressions naming step ranges) need the analysis engine, which owns step detection.
+    step_patterns (regular expressions naming step ranges) need the analysis engine, which owns step detection;
+    phase_patterns ({phase: [regex]}) name the phases of the per-phase analysis metrics.
     """
-    metrics = _analysis_metrics(trace, step_patterns) if analysis or step_patterns else []
+    metrics = _analysis_metrics(trace, step_patterns, phase_patterns) if analysis or step_patterns else []
     _views(trace)
     q = trace.engine.query
     w = q("SELECT * FROM compare_window").to_pylist()[0]
@@ -178,7 +175,8 @@ def is_extensive(metric) -> bool:
             and not _INTENSIVE_NAME.search(metric.id))
 
 
-def _analysis_metrics(trace, step_patterns: list[str] | None = None) -> list:
+def _analysis_metrics(trace, step_patterns: list[str] | None = None,
+                      phase_patterns: dict[str, list[str]] | None = None) -> list:
     """Typed metrics of the analysis engine (`Trace.metrics()`), or none when this InferScope lacks it. Computing
     them also sets up the engine's step tables (with step_patterns, when given), which compare_steps reads."""
     metrics = getattr(trace, "metrics", None)
@@ -187,7 +185,7 @@ def _analysis_metrics(trace, step_patterns: list[str] | None = None) -> list:
             raise CompareError("step patterns need the analysis engine (inferscope analyze), which this "
                                "installation lacks; without them compare uses ProfilerStep#N ranges")
         return []
-    values = metrics(step_patterns) if step_patterns else metrics()
+    values = metrics(step_patterns or None, phase_patterns or None)
     return [m for m in values if m.value is not None and np.isfinite(float(m.value))]
 
 
