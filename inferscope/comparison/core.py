@@ -318,7 +318,8 @@ def compare(base: TraceLike | Sequence[TraceLike], new: TraceLike | Sequence[Tra
             threshold: float = 0.05, metrics: Sequence[str] | None = None, strip_templates: bool = False,
             min_share: float = 0.005, confidence: float = 0.95, allow_different_gpus: bool = False,
             analysis_metrics: bool = True, step_patterns: Sequence[str] | None = None,
-            phase_patterns: dict[str, list[str]] | None = None, cache_dir: str | Path | None = None, use_cache: bool = True, resamples: int = 1000) -> Comparison:
+            phase_patterns: dict[str, list[str]] | None = None, cache_dir: str | Path | None = None,
+            use_cache: bool = True, resamples: int = 1000) -> Comparison:
     """Compare a new build's trace(s) against a base: per-step, per-kernel, per-range and analysis metrics.
 
     `base` and `new` are each a path, an opened Trace, or a list of them (repeats of the same run: more repeats,
@@ -326,8 +327,8 @@ def compare(base: TraceLike | Sequence[TraceLike], new: TraceLike | Sequence[Tra
     comparison to metric ids matching these glob patterns; `analysis_metrics=False` skips the analysis engine's
     metrics (the slow part on big traces); `step_patterns` (regular expressions) name the step ranges instead of
     the analysis engine's defaults; `phase_patterns` ({phase: [regex, ...]}) name the phases of the per-phase
-    metrics instead of the built-in prefill/decode patterns. Raises CompareError when the traces cannot be compared
-    (different GPU models unless allow_different_gpus, nothing in common) and TraceInputError for unreadable input.
+    metrics instead of the built-in prefill/decode patterns. Raises CompareError when the traces cannot be
+    compared (different GPU models unless allow_different_gpus, nothing in common) and TraceInputError for unreadable input.
     """
     if not 0 < threshold < 1:
         raise CompareError(f"threshold {threshold:g} is out of range; give a fraction such as 0.05 (5 %)")
