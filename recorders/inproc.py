@@ -8,10 +8,10 @@ lag statistics); it cannot tell who held the GIL (`gil` is null); and threads th
 through `threading` have no known native id and are skipped.
 
 Running or idle comes from each thread's CPU clock (pthread_getcpuclockid): a thread that used at least half of
-the time since its previous sample was running. Reading /proc instead, as the out-of-process sampler does, is a
-file read per thread per sample, and every read gives up the GIL: against a CPU-bound workload each hand-back
-waits out the switch interval (5 ms), which cut the achieved rate at 100 Hz to about 30 Hz (measured). /proc is
-read once per thread, for its first sample.
+the time since its previous sample was running. Reading /proc instead, as the out-of-process sampler does, costs
+three system calls per thread per sample, each giving up the GIL that a CPU-bound thread then holds for up to the
+switch interval (5 ms); with the clock, a sample of any number of threads is taken under one hold of the GIL.
+/proc is read once per thread, for its first sample.
 """
 from __future__ import annotations
 

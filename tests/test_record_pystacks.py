@@ -178,3 +178,42 @@ def test_sample_file_survives_truncation(tmp_path):
     assert 100 <= len(samples) <= 150
     assert samples[0] == ["S", 1000, 2000, 1, 2, sid, "running", 1]
     assert [r for r in records if r[0] == "K"] == [["K", 0, [0, 1]]]
+
+
+def test_inprocess_sampler_keeps_its_rate_against_a_cpu_bound_thread(tmp_path):
+    """The fallback sampler must take its samples at about the asked rate while a thread spins in Python (it must
+    win the GIL back for each one), and its CPU-clock running/idle must call the spinning thread running and the
+    waiting one idle."""
+    import threading
+    import time
+
+    from recorders.inproc import InProcessSampler
+
+    stop = threading.Event()
+
+    def spin():
+        x = 0
+        while not stop.is_set():
+            x += 1
+
+    busy = threading.Thread(target=spin, name="busy")
+    sleepy = threading.Thread(target=stop.wait, name="sleepy")
+    busy.start()
+    sleepy.start()
+    path = tmp_path / "inproc.jsonl.gz"
+    sampler = InProcessSampler(path, 100, {"pid": os.getpid()})
+    sampler.start()
+    time.sleep(2.0)
+    sampler.stop()
+    stop.set()
+    busy.join()
+    sleepy.join()
+    threads = {r[2]: r[3] for r in read_records(path) if r[0] == "T"}
+    by_name: dict[str, list[str]] = {}
+    for r in read_records(path):
+        if r[0] == "S" and r[4] in threads:
+            by_name.setdefault(threads[r[4]], []).append(r[6])
+    assert len(by_name["busy"]) >= 140, len(by_name["busy"])  # 200 ticks in 2 s
+    later = by_name["busy"][1:]  # the first sample of a thread comes from /proc
+    assert later.count("running") >= 0.9 * len(later)
+    assert by_name["sleepy"][1:].count("idle") >= 0.9 * len(by_name["sleepy"][1:])
