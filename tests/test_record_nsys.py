@@ -59,7 +59,9 @@ def test_cleanup_ends_only_the_agents_of_its_own_session():
     other = subprocess.Popen(fake + ["--session-name=profile-python3-987654"])
     try:
         deadline = time.monotonic() + 10
-        while set(nsys_mod.session_agents(87654)) != {mine.pid} and time.monotonic() < deadline:
+        # both must have exec'd (until then /proc shows the parent's command line)
+        while ((nsys_mod.session_agents(87654), nsys_mod.session_agents(987654)) != ([mine.pid], [other.pid])
+               and time.monotonic() < deadline):
             time.sleep(0.05)
         assert nsys_mod.session_agents(87654) == [mine.pid]
         assert nsys_mod.session_agents(987654) == [other.pid]
