@@ -73,15 +73,17 @@ def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterato
                         table = table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
                     con.register(raw_name, table)
                     loaded.add(raw_name)
+                    del table
             result = con.sql(read_sql(f"ingest/nsys/{table_name}.sql")).to_arrow_table()
-            if table_name == "nvtx_ranges":
-                result = nest_ranges(con, result)
-            yield table_name, model.conform(table_name, result)
-            del result
+            # release raw tables before nesting and writing: NVTX_EVENTS alone is ~500 MB at 5M ranges
             for raw_name in _NEEDS[table_name]:
                 if last_use[raw_name] == i:
                     con.unregister(raw_name)
                     loaded.discard(raw_name)
+            if table_name == "nvtx_ranges":
+                result = nest_ranges(con, result)
+            yield table_name, model.conform(table_name, result)
+            del result
         for future in pending.values():
             future.result()
         yield "trace_meta", _meta({name: read(name) for name in _META_TABLES}, source_format)
