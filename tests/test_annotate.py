@@ -353,26 +353,31 @@ def _kill_agents_of(nsys_pid: int) -> None:
                 pass
 
 
-@needs_nsys
-def test_nsys_records_the_annotations_through_nvtx(tmp_path):
-    """The example under `nsys profile -t nvtx`: NVTX_INJECTION64_PATH switches the backend on by itself."""
-    pytest.importorskip("nvtx")
+def _nsys_nvtx_profile(rep, command: list[str], env: dict, timeout: int) -> str:
+    """`nsys profile -t nvtx` of command; its output. Skips (after ending nsys and its agents) when nsys hangs."""
     import signal
 
-    rep = tmp_path / "run.nsys-rep"
     proc = subprocess.Popen(["nsys", "profile", "-t", "nvtx", "-s", "none", "--cpuctxsw=none", "-o", str(rep),
-                             "--force-overwrite", "true", sys.executable, str(EXAMPLE)],
-                            env=dict(CLEAN, PYTHONPATH=str(REPO)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+                             "--force-overwrite", "true", *command], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        out, _ = proc.communicate(timeout=240)
+        out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         _kill_agents_of(proc.pid)
-        pytest.skip("nsys did not finish within 240 s: the Debian nsys 2022.4 intermittently hangs while "
-                    "generating the report on this machine (the committed sample trace covers the same path)")
+        pytest.skip(f"nsys did not finish within {timeout} s: the Debian nsys 2022.4 intermittently hangs while "
+                    "generating the report on this machine")
     assert proc.returncode == 0, out
+    return out
+
+
+@needs_nsys
+def test_nsys_records_the_annotations_through_nvtx(tmp_path):
+    """The example under `nsys profile -t nvtx`: NVTX_INJECTION64_PATH switches the backend on by itself."""
+    pytest.importorskip("nvtx")
+    rep = tmp_path / "run.nsys-rep"
+    out = _nsys_nvtx_profile(rep, [sys.executable, str(EXAMPLE)], dict(CLEAN, PYTHONPATH=str(REPO)), 240)
     assert "served 8 requests" in out
     t = inferscope.open(rep, cache_dir=tmp_path / "cache")
     assert set(t.sql("SELECT DISTINCT domain FROM nvtx_ranges").domain) == {"inferscope"}
@@ -400,8 +405,6 @@ def test_torch_cuda_nvtx_backend_is_recorded_by_nsys(tmp_path):
     if python is None:
         pytest.skip("PyTorch is not installed here; set INFERSCOPE_TORCH_PYTHON to an interpreter that has it "
                     "(.ci/run does)")
-    import signal
-
     script = tmp_path / "torch_annotated.py"
     script.write_text(textwrap.dedent("""
         import torch  # first, so that annotate can use torch.cuda.nvtx
@@ -420,19 +423,7 @@ def test_torch_cuda_nvtx_backend_is_recorded_by_nsys(tmp_path):
     blocker.mkdir()
     (blocker / "nvtx.py").write_text("raise ImportError('hidden by the test')\n")
     rep = tmp_path / "torch.nsys-rep"
-    proc = subprocess.Popen(["nsys", "profile", "-t", "nvtx", "-s", "none", "--cpuctxsw=none", "-o", str(rep),
-                             "--force-overwrite", "true", python, str(script)],
-                            env=dict(CLEAN, PYTHONPATH=f"{blocker}{os.pathsep}{REPO}"), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=300)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        _kill_agents_of(proc.pid)
-        pytest.skip("nsys did not finish within 300 s: the Debian nsys 2022.4 intermittently hangs while "
-                    "generating the report on this machine")
-    assert proc.returncode == 0, out
+    _nsys_nvtx_profile(rep, [python, str(script)], dict(CLEAN, PYTHONPATH=f"{blocker}{os.pathsep}{REPO}"), 300)
     t = inferscope.open(rep, cache_dir=tmp_path / "cache")
     names = set(t.sql("SELECT name FROM nvtx_ranges").name)
     assert {n.split(" ", 1)[0] for n in names} == {"inferscope:prefill", "inferscope:decode"}
