@@ -23,6 +23,9 @@ _COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 _DEFINES = re.compile(r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?(?:VIEW|MACRO|TABLE)\s+"
                       r"(?:IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)", re.I)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A statement that lists the catalog should see every view and macro, created or not.
+_CATALOG_WORDS = frozenset({"show", "describe", "information_schema", "duckdb_views", "duckdb_tables",
+                            "duckdb_functions", "duckdb_columns", "pragma", "show_tables", "show_tables_expanded"})
 
 
 @dataclass
@@ -109,6 +112,8 @@ class Engine:
         form false cycles; the order therefore comes from trying: a file whose dependencies do not exist yet is
         retried after the others of the batch."""
         todo = [w.lower() for w in _WORD.findall(sql)]
+        if _CATALOG_WORDS.intersection(w.lower() for w in _WORD.findall(_COMMENT.sub(" ", sql))):
+            todo = list(self._files)
         batch: dict[Path, _SqlFile] = {}
         while todo:
             f = self._files.get(todo.pop())

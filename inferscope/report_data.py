@@ -112,8 +112,8 @@ def _load_views(trace: "Trace", n_bins: int, top_n: int) -> None:
     trace.engine.load_sql_dir(sql_dir() / "report")
     # The busy-interval sweep feeds three views; store it once (a temp table shadows the view of the same name,
     # as the analysis engine does for its shared views) unless an earlier step already did.
-    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?",
-                       [BUSY_VIEW]).fetchall()[0][0]:
+    if not trace.engine.raw.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?",
+                                    [BUSY_VIEW]).fetchall()[0][0]:
         con.execute(f"CREATE TEMP TABLE {BUSY_VIEW} AS SELECT * FROM main.{BUSY_VIEW}")
 
 

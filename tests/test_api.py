@@ -120,3 +120,25 @@ def test_notebook_display(trace):
     from markupsafe import escape
 
     assert str(escape(a.headline)) in ahtml
+
+
+def test_views_are_created_on_first_use_and_listed_by_catalog_queries(cache_dir):
+    """sql/views objects are created lazily (the engine binds only what a statement mentions), yet a view used
+    through another one works, and a catalog query sees every view a file defines."""
+    from inferscope.resources import sql_dir
+
+    t = inferscope.open(SAMPLE, cache_dir=cache_dir)
+    try:
+        def created() -> set:
+            return set(t.engine.raw.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall())
+
+        assert ("gpu_idle_gaps",) not in created()
+        gaps = t.sql("SELECT count(*) AS n FROM gpu_idle_gaps", arrow=True)["n"][0].as_py()
+        assert gaps > 0
+        assert {("gpu_idle_gaps",), ("gpu_busy",), ("gpu_ops",)} <= created()  # with its dependencies
+        assert ("hta_queue_length",) not in created()
+        listed = set(t.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal").view_name)
+        view_files = {p.stem for p in (sql_dir() / "views").glob("*.sql") if "CREATE OR REPLACE VIEW" in p.read_text()}
+        assert view_files and view_files <= listed  # each view file is named after its view
+    finally:
+        t.close()
