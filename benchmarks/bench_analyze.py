@@ -12,52 +12,23 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from tile_nsys import tile  # noqa: E402
+from harness import add_tile_args, repo_env, tiled_export, timed  # noqa: E402
 
 NSYS_RULES = "cuda-async-memcpy,cuda-sync-memcpy,cuda-sync-memset,cuda-sync-api,gpu-starv,gpu-low-util"
 
 
-def timed(cmd: list[str], env=None) -> tuple[float, int, float]:
-    """Wall seconds, peak RSS (MB) and CPU seconds (user + system, all threads) of a child process (GNU time).
-
-    CPU seconds are printed too because wall time on a shared machine depends on what else runs."""
-    t0 = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", *cmd], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True, env=env)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr[-2000:]}")
-    rss, user, sys_ = proc.stderr.strip().splitlines()[-1].split()
-    return wall, int(rss) // 1024, float(user) + float(sys_)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--src", type=Path, default=REPO.parent / "shared/traces/nsys/h100_2gpu_fastvideo.sqlite")
-    ap.add_argument("--kernels", type=int, default=1_000_000)
-    ap.add_argument("--work", type=Path, default=None, help="directory for the tiled file (default: a temp dir)")
-    ap.add_argument("--skip-nsys", action="store_true")
+    add_tile_args(ap)
     args = ap.parse_args()
-
-    work = args.work or Path(tempfile.mkdtemp(prefix="inferscope-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
-    tiled = work / f"tiled_{args.kernels}.sqlite"
-    if not tiled.exists():
-        info = tile(args.src, tiled, args.kernels)
-        print(f"tiled {args.src.name} x{info['copies']}: " + ", ".join(f"{k}={v:,}" for k, v in info["rows"].items()))
-    print(f"file: {tiled} ({tiled.stat().st_size / 1e6:.0f} MB)")
-
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    work, tiled = tiled_export(args)
+    env = repo_env()
     cache = work / "cache"
     out = work / "analysis.json"
     shutil.rmtree(cache, ignore_errors=True)

@@ -1,0 +1,52 @@
+"""What the nsys benchmarks share: a tiled ~1M-kernel export to measure on, and child processes timed with GNU time
+(peak RSS and CPU seconds are only known to the kernel after the child exits)."""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from tile_nsys import tile
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def add_tile_args(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--src", type=Path, default=REPO.parent / "shared/traces/nsys/h100_2gpu_fastvideo.sqlite")
+    ap.add_argument("--kernels", type=int, default=1_000_000)
+    ap.add_argument("--work", type=Path, default=None, help="directory for the tiled file (default: a temp dir)")
+    ap.add_argument("--skip-nsys", action="store_true")
+
+
+def tiled_export(args: argparse.Namespace) -> tuple[Path, Path]:
+    """(work directory, tiled SQLite export), tiling args.src once and reusing the file on later runs."""
+    work = args.work or Path(tempfile.mkdtemp(prefix="inferscope-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    tiled = work / f"tiled_{args.kernels}.sqlite"
+    if not tiled.exists():
+        info = tile(args.src, tiled, args.kernels)
+        print(f"tiled {args.src.name} x{info['copies']}: " + ", ".join(f"{k}={v:,}" for k, v in info["rows"].items()))
+    print(f"file: {tiled} ({tiled.stat().st_size / 1e6:.0f} MB)")
+    return work, tiled
+
+
+def repo_env() -> dict:
+    """The environment for `python -m inferscope` from this checkout."""
+    return dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
+def timed(cmd: list[str], env=None) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system, all threads) of a child process.
+
+    CPU seconds matter because wall time on a shared machine depends on what else runs."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", *cmd], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr[-2000:]}")
+    rss, user, sys_ = proc.stderr.strip().splitlines()[-1].split()
+    return wall, int(rss) // 1024, float(user) + float(sys_)
