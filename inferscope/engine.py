@@ -94,8 +94,10 @@ class Engine:
             replaces = any(self._files[n].created for n in f.defines if n in self._files)
             for name in f.defines:
                 self._files[name] = f
-            if replaces:
+            if replaces:  # views created earlier may read it: replace it now, after what it needs
+                self.prepare(" ".join(f.mentions))
                 self.raw.execute(f.text)
+                f.created = True
 
     def has(self, name: str) -> bool:
         """Whether `name` is a table, view or macro here, created or not yet."""
