@@ -108,7 +108,7 @@ class SqliteReader:
 
     def __init__(self, path: Path):
         self.path = path
-        uri = f"file:{path}?mode=ro&immutable=1"
+        self.uri = uri = f"file:{path}?mode=ro&immutable=1"
         try:
             self.con = sqlite3.connect(uri, uri=True, check_same_thread=False)
             self.present = {r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')")}
@@ -164,10 +164,9 @@ class SqliteReader:
         step = (hi - lo) // slices + 1
         queries = [f"{sql} WHERE rowid >= {lo + i * step} AND rowid < {lo + (i + 1) * step} ORDER BY rowid"
                    for i in range(slices)]
-        uri = f"file:{self.path}?mode=ro&immutable=1"
 
         def one(q: str) -> pa.Table:
-            adbc = _adbc_connect(uri)
+            adbc = _adbc_connect(self.uri)
             try:
                 return _read_table(self.con, adbc, q, list(exprs), self.path)
             finally:
