@@ -103,7 +103,10 @@ def write_tables(directory: Path, tables: Iterable[tuple[str, pa.Table]]) -> dic
     """Write each (name, table) as it arrives; model tables the source did not produce are written empty."""
     rows: dict[str, int] = {}
     for name, table in tables:
-        pq.write_table(model.conform(name, table), directory / f"{name}.parquet", compression="zstd")
+        # store_schema=False: dictionary-encoded string columns are written as Parquet's own dictionary-encoded
+        # strings and read back as plain strings, the model's type
+        pq.write_table(model.conform(name, table), directory / f"{name}.parquet", compression="zstd",
+                       store_schema=False)
         rows[name] = table.num_rows
     for name in model.TABLE_BY_NAME:
         if name not in rows:

@@ -307,16 +307,33 @@ def empty_table(name: str) -> pa.Table:
 def conform(name: str, data: pa.Table) -> pa.Table:
     """Cast `data` to the model schema of `name`: columns reordered, missing ones NULL, extra ones dropped.
 
-    Ingest code can then build a table from whatever the source has and still hand on the exact contract.
+    Ingest code can then build a table from whatever the source has and still hand on the exact contract. A
+    string column may stay dictionary-encoded (same values, each distinct string stored once: ingest keeps
+    names that way so they are not copied per row); `plain` decodes such columns.
     """
     schema = TABLE_BY_NAME[name].schema
-    arrays = []
+    fields, arrays = [], []
     for field in schema:
-        if field.name in data.column_names:
-            arrays.append(data.column(field.name).cast(field.type))
-        else:
+        if field.name not in data.column_names:
+            fields.append(field)
             arrays.append(pa.nulls(data.num_rows, field.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
+            continue
+        col = data.column(field.name)
+        if pa.types.is_dictionary(col.type) and col.type.value_type == field.type:
+            fields.append(pa.field(field.name, col.type))
+        else:
+            col = col.cast(field.type)
+            fields.append(field)
+        arrays.append(col)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def plain(table: pa.Table) -> pa.Table:
+    """`table` with dictionary-encoded columns decoded to their value type (the model's documented types)."""
+    if not any(pa.types.is_dictionary(t) for t in table.schema.types):
+        return table
+    return table.cast(pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
+                                 for f in table.schema]))
 
 
 def markdown() -> str:

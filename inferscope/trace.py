@@ -44,7 +44,7 @@ class Trace:
         if name not in model.TABLE_BY_NAME:
             raise QueryError(f"unknown table {name!r}; tables are {', '.join(model.TABLE_BY_NAME)}")
         if self.cache_entry is None:
-            return model.conform(name, self._tables[name]) if name in self._tables else model.empty_table(name)
+            return model.plain(model.conform(name, self._tables[name])) if name in self._tables else model.empty_table(name)
         import pyarrow.parquet as pq
 
         return pq.read_table(self.cache_entry / f"{name}.parquet")

@@ -55,8 +55,11 @@ def detect(path: Path) -> str:
 
 
 def load(path: Path, fmt: str | None = None, step: Callable[[str], None] | None = None) -> dict[str, pa.Table]:
-    """All model tables of `path` in memory."""
-    return dict(iter_tables(path, fmt, step))
+    """All model tables of `path` in memory, with the model's plain column types (`iter_tables` may hand string
+    columns on dictionary-encoded)."""
+    from .. import model
+
+    return {name: model.plain(table) for name, table in iter_tables(path, fmt, step)}
 
 
 def iter_tables(path: Path, fmt: str | None = None,

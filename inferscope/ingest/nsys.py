@@ -18,6 +18,7 @@ from .. import model
 from ..redact import redact_text, redact_value
 from ..resources import read_sql
 from . import nesting
+from .strings import StringTable
 
 # raw nsys tables each transform reads (StringIds is kept for the whole conversion)
 _NEEDS = {
@@ -61,7 +62,9 @@ def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterato
             pending[raw_order[k]] = pool.submit(read, raw_order[k])
 
     try:
-        con.register("StringIds", read("StringIds"))
+        string_ids = read("StringIds")
+        strings = StringTable.from_string_ids(string_ids)
+        con.register("StringIds", string_ids)
         prefetch(0)
         loaded: set[str] = set()
         for i, table_name in enumerate(order):
@@ -69,12 +72,12 @@ def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterato
                 if raw_name not in loaded:
                     table = pending.pop(raw_name).result()
                     prefetch(raw_order.index(raw_name) + 1)
-                    if raw_name == "NVTX_EVENTS":  # stable range ids without a global sort
-                        table = table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+                    if raw_name == "NVTX_EVENTS":
+                        table = _nvtx_events(table, strings)
                     con.register(raw_name, table)
                     loaded.add(raw_name)
                     del table
-            result = con.sql(read_sql(f"ingest/nsys/{table_name}.sql")).to_arrow_table()
+            result = strings.resolve(con.sql(read_sql(f"ingest/nsys/{table_name}.sql")).to_arrow_table())
             # release raw tables before nesting and writing: NVTX_EVENTS alone is ~500 MB at 5M ranges
             for raw_name in _NEEDS[table_name]:
                 if last_use[raw_name] == i:
@@ -90,6 +93,14 @@ def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterato
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         con.close()
+
+
+def _nvtx_events(table: pa.Table, strings: StringTable) -> pa.Table:
+    """NVTX_EVENTS as the SQL reads it: inline texts replaced by string ids (`_text_sid`, so a range name is
+    never copied per row) and `_row`, the row position, for stable range ids without a global sort."""
+    text_ids = strings.add_texts(table.column("text"))
+    table = table.drop_columns(["text"]).append_column("_text_sid", text_ids)
+    return table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
 
 
 def nest_ranges(con: duckdb.DuckDBPyConnection | None, staging: pa.Table) -> pa.Table:

@@ -1,5 +1,7 @@
 -- kernels: CUPTI_ACTIVITY_KIND_KERNEL -> model table `kernels`.
--- Names are resolved through StringIds; pid is bits 24-47 of globalPid. No parameters.
+-- Names are StringIds ids (columns ending in __sid; inferscope/ingest/strings.py turns them into dictionary
+-- columns, so a long kernel name is stored once, not once per launch); pid is bits 24-47 of globalPid.
+-- No parameters.
 SELECT
     k."start"                          AS start_ns,
     k."end"                            AS end_ns,
@@ -9,9 +11,9 @@ SELECT
     k.streamId                         AS stream_id,
     k.correlationId                    AS correlation_id,
     (k.globalPid >> 24) & 16777215     AS pid,
-    coalesce(d.value, s.value)         AS name,
-    coalesce(s.value, d.value)         AS short_name,
-    m.value                            AS mangled_name,
+    coalesce(d.id, s.id)               AS name__sid,
+    coalesce(s.id, d.id)               AS short_name__sid,
+    m.id                               AS mangled_name__sid,
     k.gridX AS grid_x, k.gridY AS grid_y, k.gridZ AS grid_z,
     k.blockX AS block_x, k.blockY AS block_y, k.blockZ AS block_z,
     k.registersPerThread               AS registers_per_thread,
