@@ -15,12 +15,12 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterable
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import model
+
+if TYPE_CHECKING:  # pyarrow is imported only to write an entry: a cache hit needs none of it
+    import pyarrow as pa
 
 MANIFEST = "manifest.json"
 
@@ -67,7 +67,7 @@ def lookup(path: Path, cache_dir: Path | None) -> Path | None:
     return None
 
 
-def store(path: Path, cache_dir: Path | None, tables: Iterable[tuple[str, pa.Table]]) -> Path:
+def store(path: Path, cache_dir: Path | None, tables: "Iterable[tuple[str, pa.Table]]") -> Path:
     identity = source_identity(path)
     key = cache_key(identity)
     roots = [r for r in candidate_roots(path, cache_dir) if _writable(r)]
@@ -99,8 +99,10 @@ def store(path: Path, cache_dir: Path | None, tables: Iterable[tuple[str, pa.Tab
         raise
 
 
-def write_tables(directory: Path, tables: Iterable[tuple[str, pa.Table]]) -> dict[str, int]:
+def write_tables(directory: Path, tables: "Iterable[tuple[str, pa.Table]]") -> dict[str, int]:
     """Write each (name, table) as it arrives; model tables the source did not produce are written empty."""
+    import pyarrow.parquet as pq
+
     rows: dict[str, int] = {}
     for name, table in tables:
         # store_schema=False: dictionary-encoded string columns are written as Parquet's own dictionary-encoded
@@ -115,8 +117,8 @@ def write_tables(directory: Path, tables: Iterable[tuple[str, pa.Table]]) -> dic
     return rows
 
 
-def get_or_build(path: Path, build: Callable[[], Iterable[tuple[str, pa.Table]]], cache_dir: Path | None = None,
-                 use_cache: bool = True) -> tuple[Path | None, dict[str, pa.Table] | None]:
+def get_or_build(path: Path, build: "Callable[[], Iterable[tuple[str, pa.Table]]]", cache_dir: Path | None = None,
+                 use_cache: bool = True) -> "tuple[Path | None, dict[str, pa.Table] | None]":
     """Return (cache entry, None) when cached, or (None, tables) when use_cache is False."""
     if not use_cache:
         return None, dict(build())

@@ -19,21 +19,26 @@ Bump MODEL_VERSION whenever a table or column changes meaning: it is part of the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 MODEL_VERSION = "3"
 
-I64 = pa.int64()
-F64 = pa.float64()
-STR = pa.string()
-BOOL = pa.bool_()
+# Types are Arrow type names, turned into pyarrow types only when a schema is asked for: a warm `inferscope stats`
+# or `query` reads the tables' names from here and never needs pyarrow, whose import alone costs ~40 MB of
+# resident memory and ~0.15 s.
+I64 = "int64"
+F64 = "double"
+STR = "string"
+BOOL = "bool"
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: pa.DataType
+    type: str  # an Arrow type name (pyarrow.type_for_alias)
     doc: str
 
 
@@ -44,8 +49,10 @@ class Table:
     columns: tuple[Column, ...]
 
     @property
-    def schema(self) -> pa.Schema:
-        return pa.schema([pa.field(c.name, c.type) for c in self.columns])
+    def schema(self) -> "pa.Schema":
+        import pyarrow as pa
+
+        return pa.schema([pa.field(c.name, pa.type_for_alias(c.type)) for c in self.columns])
 
     @property
     def column_names(self) -> list[str]:
@@ -300,17 +307,19 @@ TABLES: tuple[Table, ...] = (
 TABLE_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 
 
-def empty_table(name: str) -> pa.Table:
+def empty_table(name: str) -> "pa.Table":
     return TABLE_BY_NAME[name].schema.empty_table()
 
 
-def conform(name: str, data: pa.Table) -> pa.Table:
+def conform(name: str, data: "pa.Table") -> "pa.Table":
     """Cast `data` to the model schema of `name`: columns reordered, missing ones NULL, extra ones dropped.
 
     Ingest code can then build a table from whatever the source has and still hand on the exact contract. A
     string column may stay dictionary-encoded (same values, each distinct string stored once: ingest keeps
     names that way so they are not copied per row); `plain` decodes such columns.
     """
+    import pyarrow as pa
+
     schema = TABLE_BY_NAME[name].schema
     fields, arrays = [], []
     for field in schema:
@@ -328,8 +337,10 @@ def conform(name: str, data: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def plain(table: pa.Table) -> pa.Table:
+def plain(table: "pa.Table") -> "pa.Table":
     """`table` with dictionary-encoded columns decoded to their value type (the model's documented types)."""
+    import pyarrow as pa
+
     if not any(pa.types.is_dictionary(t) for t in table.schema.types):
         return table
     return table.cast(pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)

@@ -6,11 +6,15 @@ either keep working.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-
+from .engine import Rows
 from .errors import QueryError
 from .resources import sql_dir
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 ALIASES = {
     "cudaapisum": "cuda_api_sum",
@@ -47,14 +51,18 @@ class StatsResult:
     """One report's rows. Column names carry their unit, as nsys's CSV headers do ("Total Time (ns)")."""
 
     report: str
-    table: pa.Table
+    result: Rows
 
     @property
     def columns(self) -> list[str]:
-        return self.table.column_names
+        return self.result.column_names
+
+    @cached_property
+    def table(self) -> "pa.Table":
+        return self.result.to_arrow()
 
     def df(self):
         return self.table.to_pandas()
 
     def rows(self) -> list[dict]:
-        return self.table.to_pylist()
+        return self.result.to_pylist()

@@ -8,8 +8,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-
 from . import cache, ingest, model
 from .engine import Engine
 from .errors import QueryError, TraceInputError
@@ -17,8 +15,10 @@ from .progress import spinner
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
     from .analysis import Analysis, Metric
+    from .engine import Rows
     from .stats import StatsResult
 
 
@@ -29,7 +29,7 @@ class Trace:
     the model tables and the views in sql/views/.
     """
 
-    def __init__(self, path: Path, fmt: str, cache_entry: Path | None, tables: dict[str, pa.Table] | None):
+    def __init__(self, path: Path, fmt: str, cache_entry: Path | None, tables: "dict[str, pa.Table] | None"):
         self.path = path
         self.format = fmt
         self.cache_entry = cache_entry
@@ -39,7 +39,7 @@ class Trace:
     def engine(self) -> Engine:
         return Engine(parquet_dir=self.cache_entry) if self.cache_entry is not None else Engine(tables=self._tables)
 
-    def table(self, name: str) -> pa.Table:
+    def table(self, name: str) -> "pa.Table":
         """One model table as Arrow (names: `inferscope.model.TABLE_BY_NAME`)."""
         if name not in model.TABLE_BY_NAME:
             raise QueryError(f"unknown table {name!r}; tables are {', '.join(model.TABLE_BY_NAME)}")
@@ -58,6 +58,11 @@ class Trace:
         result = self.engine.query(query, params)
         return result if arrow else result.to_pandas()
 
+    def rows(self, query: str, params: dict | list | None = None) -> "Rows":
+        """Run DuckDB SQL and return Python rows (`inferscope.engine.Rows`: column_names, types, rows,
+        to_pylist()), without loading pyarrow or pandas."""
+        return self.engine.rows(query, params)
+
     @cached_property
     def meta(self) -> dict[str, str]:
         """trace_meta as a dict (source format/version, session_start_utc_ns, command, env.*)."""
@@ -68,7 +73,7 @@ class Trace:
         """One nsys-compatible summary report (`inferscope.stats.available()` lists them)."""
         from .stats import StatsResult, report_sql, resolve
 
-        return StatsResult(resolve(report), self.engine.query(report_sql(report)))
+        return StatsResult(resolve(report), self.engine.rows(report_sql(report)))
 
     def analyze(self, rules_dirs=(), params: dict[str, dict] | None = None, step_patterns=None,
                 evidence_rows: int = 50, phase_patterns: dict[str, list[str]] | None = None) -> "Analysis":

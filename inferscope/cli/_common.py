@@ -94,8 +94,16 @@ def _cell(value, decimals: int) -> str:
     return str(value)
 
 
+def _numeric_columns(table) -> list[bool]:
+    if hasattr(table, "numeric"):  # engine.Rows
+        return [table.numeric(i) for i in range(len(table.column_names))]
+    import pyarrow as pa
+
+    return [pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t) for t in table.schema.types]
+
+
 def print_table(table, fmt: str, title: str | None = None, decimals: int = 1, out=None) -> None:
-    """Print an Arrow table as a terminal table, CSV or JSON (list of row objects)."""
+    """Print an Arrow table or `engine.Rows` as a terminal table, CSV or JSON (list of row objects)."""
     out = out or sys.stdout
     rows = table.to_pylist()
     if fmt == "json":
@@ -111,15 +119,12 @@ def print_table(table, fmt: str, title: str | None = None, decimals: int = 1, ou
         from rich.console import Console
         from rich.table import Table
 
-        import pyarrow as pa
-
         t = Table(title=title, show_lines=False, header_style="bold")
-        for field in table.schema:
-            numeric = pa.types.is_integer(field.type) or pa.types.is_floating(field.type) or pa.types.is_decimal(field.type)
+        for name, numeric in zip(table.column_names, _numeric_columns(table)):
             if numeric:
-                t.add_column(field.name, justify="right", no_wrap=True)
+                t.add_column(name, justify="right", no_wrap=True)
             else:
-                t.add_column(field.name, justify="left", overflow="fold", min_width=12)
+                t.add_column(name, justify="left", overflow="fold", min_width=12)
         for r in rows:
             t.add_row(*[_cell(v, decimals) for v in r.values()])
         console = Console(file=out) if out.isatty() else Console(file=out, width=220)

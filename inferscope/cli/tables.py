@@ -23,7 +23,7 @@ def query(
     Example: inferscope query trace.sqlite "SELECT name, count(*) FROM kernels GROUP BY 1 ORDER BY 2 DESC LIMIT 5"
     """
     t = open_trace(trace, cache_dir, no_cache)
-    print_table(t.sql(sql, arrow=True), format)
+    print_table(t.rows(sql), format)
 
 
 @app.command()
@@ -53,4 +53,4 @@ def stats(
     for r in results:
         if len(results) > 1 and format != "table":
             typer.echo(f"# {r.report}")
-        print_table(r.table, format, title=r.report)
+        print_table(r.result, format, title=r.report)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterator
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..errors import TraceInputError
+
+if TYPE_CHECKING:  # detecting a format (all a cache hit needs) must not load pyarrow
+    import pyarrow as pa
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 ARROW_STREAM_MAGIC = b"\xff\xff\xff\xff"
@@ -54,7 +55,7 @@ def detect(path: Path) -> str:
     )
 
 
-def load(path: Path, fmt: str | None = None, step: Callable[[str], None] | None = None) -> dict[str, pa.Table]:
+def load(path: Path, fmt: str | None = None, step: Callable[[str], None] | None = None) -> "dict[str, pa.Table]":
     """All model tables of `path` in memory, with the model's plain column types (`iter_tables` may hand string
     columns on dictionary-encoded)."""
     from .. import model
@@ -63,7 +64,7 @@ def load(path: Path, fmt: str | None = None, step: Callable[[str], None] | None 
 
 
 def iter_tables(path: Path, fmt: str | None = None,
-                step: Callable[[str], None] | None = None) -> Iterator[tuple[str, pa.Table]]:
+                step: Callable[[str], None] | None = None) -> "Iterator[tuple[str, pa.Table]]":
     """Model tables of `path` one at a time (nsys exports stream, so the cache can write each table as it comes
     and large traces never sit in memory whole)."""
     fmt = fmt or detect(path)
@@ -86,7 +87,9 @@ def iter_tables(path: Path, fmt: str | None = None,
     yield from _load_whole(path, fmt, step).items()
 
 
-def _load_whole(path: Path, fmt: str, step: Callable[[str], None]) -> dict[str, pa.Table]:
+def _load_whole(path: Path, fmt: str, step: Callable[[str], None]) -> "dict[str, pa.Table]":
+    import pyarrow as pa
+
     if fmt == "nsys-arrow":
         from . import nsys, nsys_raw
 
