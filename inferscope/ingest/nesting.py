@@ -19,19 +19,25 @@ import pyarrow.compute as pc
 def nest(ranges: pa.Table) -> pa.Table:
     """Return `ranges` with `depth` (int64) and `parent_id` (int64, NULL at depth 0) filled in."""
     n = ranges.num_rows
-    depth = np.zeros(n, dtype=np.int64)
-    parent = np.full(n, -1, dtype=np.int64)
+    depth = parent = None
     if n:
         pushpop = pc.fill_null(pc.equal(ranges.column("style"), "PushPop"), False).to_numpy(zero_copy_only=False)
         idx = None if pushpop.all() else np.nonzero(pushpop)[0]  # usually every range is PushPop: no gather
         if idx is None or idx.size:
-            thread = _int64(ranges, "pid", idx) << 24 | _int64(ranges, "tid", idx)
+            thread = _int64(ranges, "pid", idx).copy()
+            thread <<= 24
+            thread |= _int64(ranges, "tid", idx)
             d, p = _nest_one_style(thread, _int64(ranges, "start_ns", idx), _int64(ranges, "end_ns", idx))
+            del thread
             if idx is None:
                 depth, parent = d, p
             else:
+                depth = np.zeros(n, dtype=np.int64)
+                parent = np.full(n, -1, dtype=np.int64)
                 depth[idx] = d
                 parent[idx] = np.where(p >= 0, idx[np.maximum(p, 0)], -1)
+    if depth is None:
+        depth, parent = np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
     range_ids = ranges.column("range_id").to_numpy(zero_copy_only=False)
     parent_ids = pa.array(np.where(parent >= 0, range_ids[np.maximum(parent, 0)], 0), mask=parent < 0,
                           type=pa.int64())
@@ -76,29 +82,24 @@ def _nest_one_style(thread, start, end):
     that have not ended by its start: (its rank) - (ranges with end <= its start), counted with one searchsorted
     over the thread's sorted ends; empty ranges sharing a start need a correction (`_tie_correction`).
     Millions of ranges make every temporary array tens of MB, and fresh pages cost more than the arithmetic
-    here, so the passes are few and the temporaries short-lived."""
+    here, so the passes are few, results go straight to their rows and temporaries are short-lived."""
     n = start.size
     order, codes = _preorder(thread, start, end)
     t = codes[order]
     bounds = np.concatenate([[0], np.flatnonzero(t[1:] != t[:-1]) + 1, [n]])
     del t, codes
-    s, e = start[order], end[order]
-    depth_sorted = np.empty(n, np.int64)
-    parent_sorted = np.full(n, -1, np.int64)
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        ss, ee = s[a:b], e[a:b]
-        d = np.searchsorted(np.sort(ee, kind="stable"), ss, side="right")  # ends come nearly sorted: timsort
-        np.subtract(np.arange(b - a), d, out=d)
-        _tie_correction(ss, ee, d)
-        depth_sorted[a:b] = d
-        _parents(d, parent_sorted[a:b], a)
-    del s, e
     depth = np.empty(n, np.int64)
-    depth[order] = depth_sorted
-    del depth_sorted
     parent = np.full(n, -1, np.int64)
-    has = parent_sorted >= 0
-    parent[order[has]] = order[parent_sorted[has]]
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        rows = order[a:b]  # this thread's rows in pre-order
+        ss, ee = start[rows], end[rows]
+        d = np.searchsorted(np.sort(ee, kind="stable"), ss, side="right")  # ends come nearly sorted: timsort
+        del ee
+        np.subtract(np.arange(b - a), d, out=d)
+        _tie_correction(ss, end[rows], d)
+        del ss
+        depth[rows] = d
+        _parents(d, rows, parent)
     return depth, parent
 
 
@@ -120,8 +121,8 @@ def _tie_correction(ss: np.ndarray, ee: np.ndarray, d: np.ndarray) -> None:
     d[pos] += g1 - np.maximum(pos, first_empty)
 
 
-def _parents(d: np.ndarray, parent: np.ndarray, offset: int) -> None:
-    """parent[i] (in place, plus `offset`) = the nearest earlier range one level up, for ranges in pre-order."""
+def _parents(d: np.ndarray, rows: np.ndarray, parent: np.ndarray) -> None:
+    """parent[rows[i]] = rows[j] for the nearest earlier range j one level up (ranges in pre-order)."""
     top = int(d.max(initial=0))
     if top == 0:
         return
@@ -135,4 +136,4 @@ def _parents(d: np.ndarray, parent: np.ndarray, offset: int) -> None:
         if child.size and cand.size:
             k = np.searchsorted(cand, child, side="right") - 1
             ok = k >= 0
-            parent[child[ok]] = offset + cand[k[ok]]
+            parent[rows[child[ok]]] = rows[cand[k[ok]]]
