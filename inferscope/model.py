@@ -331,10 +331,38 @@ def conform(name: str, data: "pa.Table") -> "pa.Table":
         if pa.types.is_dictionary(col.type) and col.type.value_type == field.type:
             fields.append(pa.field(field.name, col.type))
         else:
-            col = col.cast(field.type)
+            col = _cast(name, field, col)
             fields.append(field)
         arrays.append(col)
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+_NUMBER = {"int": r"^\s*[-+]?\d+\s*$", "float": r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"}
+
+
+def _cast(table: str, field, col):
+    """`col` as `field.type`. SQLite columns are dynamically typed, so an edited export can hold text in a
+    numeric column ('many' among register counts); such cells become NULL instead of failing the whole trace.
+    Anything else that cannot be cast is an input error, reported in one line."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    try:
+        return col.cast(field.type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        textual = pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+        kind = "int" if pa.types.is_integer(field.type) else "float" if pa.types.is_floating(field.type) else None
+        if textual and kind:
+            try:
+                return pc.if_else(pc.match_substring_regex(col, _NUMBER[kind]), col, None).cast(field.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
+        from .errors import TraceInputError
+
+        raise TraceInputError(f"{table}.{field.name}: cannot read {col.type} values as {field.type} ({exc}); "
+                              "the trace looks edited or corrupt, re-export it") from exc
 
 
 def plain(table: "pa.Table") -> "pa.Table":

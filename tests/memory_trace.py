@@ -10,13 +10,13 @@ tile the run into four phases (alternately naming requests r0 and r1). `expected
 """
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.conftest import NSYS_TRACES
+from tests.synth import copy_export
 
 SOURCE = NSYS_TRACES / "a100x4_cloverleaf_nsys2024.5.sqlite"
 
@@ -56,9 +56,7 @@ class Expected:
 
 def build(dst: Path, target_fraction: float) -> Expected:
     """Copy the real export to `dst` and add memory events whose peak is `target_fraction` of GPU 0's memory."""
-    shutil.copyfile(SOURCE, dst)
-    dst.chmod(0o644)
-    con = sqlite3.connect(dst)
+    dst, con = copy_export(SOURCE, dst.parent, dst.stem)
     try:
         capacity = con.execute("SELECT totalMemory FROM TARGET_INFO_GPU WHERE id = 0").fetchone()[0]
         calls = con.execute(

@@ -3,25 +3,27 @@ exactly what one plain sqlite3 query gives, on a real export edited to have payl
 gaps. sqlite3 itself is the oracle."""
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
+
+import inferscope
+from inferscope import model
+from inferscope.errors import TraceInputError
 
 from inferscope.ingest import nsys_raw
 
 from .conftest import NSYS_TRACES, needs_shared
+from .synth import copy_export
 
 pytestmark = needs_shared
 H100 = NSYS_TRACES / "h100_2gpu_fastvideo.sqlite"
 
 
 def _edited_copy(tmp_path: Path, gaps: bool) -> Path:
-    out = tmp_path / "edited.sqlite"
-    shutil.copy(H100, out)
-    out.chmod(0o644)
-    con = sqlite3.connect(out)
+    out, con = copy_export(H100, tmp_path, "edited")
     with con:
         con.execute("UPDATE NVTX_EVENTS SET int64Value = 42 WHERE rowid = 5")
         con.execute("UPDATE NVTX_EVENTS SET uint32Value = 7 WHERE rowid = 6")
@@ -77,10 +79,7 @@ def test_sliced_and_sparse_reads_equal_one_plain_query(tmp_path, monkeypatch, na
 
 def test_table_without_rowid_is_read_whole(tmp_path):
     """A view in place of a table (a user's edit) has no rowid to slice by; it is still read."""
-    path = tmp_path / "view.sqlite"
-    shutil.copy(H100, path)
-    path.chmod(0o644)
-    con = sqlite3.connect(path)
+    path, con = copy_export(H100, tmp_path, "view")
     with con:
         con.execute("ALTER TABLE CUPTI_ACTIVITY_KIND_MEMCPY RENAME TO memcpy_rows")
         con.execute("CREATE VIEW CUPTI_ACTIVITY_KIND_MEMCPY AS SELECT * FROM memcpy_rows")
@@ -91,3 +90,45 @@ def test_table_without_rowid_is_read_whole(tmp_path):
     finally:
         reader.close()
     assert table.num_rows == sqlite3.connect(path).execute("SELECT count(*) FROM memcpy_rows").fetchone()[0] > 0
+
+
+def test_slice_whose_column_changes_type_falls_back(tmp_path, monkeypatch):
+    """ADBC infers a column's type from a slice's first rows and gives up when it changes later; that slice is
+    read again with sqlite3 (on its own connection) and the table still holds every row."""
+    path, con = copy_export(H100, tmp_path, "mixed")
+    with con:
+        last = con.execute("SELECT max(rowid) FROM CUPTI_ACTIVITY_KIND_KERNEL").fetchone()[0]
+        con.execute("UPDATE CUPTI_ACTIVITY_KIND_KERNEL SET registersPerThread = 'many' WHERE rowid = ?", (last - 3,))
+    con.close()
+    monkeypatch.setattr(nsys_raw, "SPLIT_ROWS", 1000)
+    reader = nsys_raw.SqliteReader(path)
+    try:
+        table = reader("CUPTI_ACTIVITY_KIND_KERNEL")
+    finally:
+        reader.close()
+    want = _oracle(path, "CUPTI_ACTIVITY_KIND_KERNEL")
+    assert table.num_rows == len(want)
+    regs = table.column("registersPerThread").to_pylist()
+    assert [str(v) for v in regs] == [str(w[nsys_raw.RAW_COLUMNS["CUPTI_ACTIVITY_KIND_KERNEL"].index("registersPerThread")])
+                                      for w in want]
+    assert table.column("start").to_pylist() == [w[0] for w in want]
+
+
+def test_text_in_a_numeric_column_becomes_null(tmp_path):
+    """SQLite is dynamically typed: an edited export may hold text in an integer column. The trace still
+    converts; that cell is NULL and the rest of the column keeps its numbers."""
+    path, con = copy_export(H100, tmp_path, "text_cell")
+    with con:
+        con.execute("UPDATE CUPTI_ACTIVITY_KIND_KERNEL SET registersPerThread = 'many' WHERE rowid = 3000")
+        regs = con.execute("SELECT sum(registersPerThread) FROM CUPTI_ACTIVITY_KIND_KERNEL WHERE rowid <> 3000").fetchone()[0]
+    con.close()
+    t = inferscope.open(path, use_cache=False)
+    n, valid, total = t.rows("SELECT count(*), count(registers_per_thread), sum(registers_per_thread) FROM kernels").rows[0]
+    assert (n - valid, total) == (1, regs)
+    assert t.stats("cuda_gpu_kern_sum").rows()
+
+
+def test_uncastable_column_is_one_clear_error():
+    bad = pa.table({"start_ns": pa.array([[1], [2]])})  # a list where an integer belongs
+    with pytest.raises(TraceInputError, match=r"kernels\.start_ns: cannot read list<item: int64> values as int64"):
+        model.conform("kernels", bad)

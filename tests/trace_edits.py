@@ -9,9 +9,9 @@ on a real trace.
   each profiled thread; they nest cleanly because their edges are edges of existing ranges."""
 from __future__ import annotations
 
-import shutil
-import sqlite3
 from pathlib import Path
+
+from tests.synth import copy_export
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -20,10 +20,7 @@ THREAD = "<script>alert(2)</script>python3"
 
 
 def hostile_copy(source: Path, directory: Path) -> Path:
-    out = directory / "hostile_h100.sqlite"
-    shutil.copy(source, out)
-    out.chmod(0o644)
-    con = sqlite3.connect(out)
+    out, con = copy_export(source, directory, "hostile_h100")
     with con:
         # NVTX_EVENTS.text holds inline range names in this export (textId is NULL).
         con.execute("UPDATE NVTX_EVENTS SET text = ? || ' aten::item' WHERE text LIKE 'aten::item,%'", (SCRIPT,))
@@ -38,10 +35,7 @@ def hostile_copy(source: Path, directory: Path) -> Path:
 
 
 def stepped_copy(source: Path, directory: Path, steps_per_thread: int = 24) -> Path:
-    out = directory / "stepped_h100.sqlite"
-    shutil.copy(source, out)
-    out.chmod(0o644)
-    con = sqlite3.connect(out)
+    out, con = copy_export(source, directory, "stepped_h100")
     ranges = con.execute("SELECT start, \"end\", globalTid FROM NVTX_EVENTS WHERE eventType = 59 ORDER BY globalTid, "
                          "start, \"end\" DESC").fetchall()
     by_thread: dict[int, list[tuple[int, int]]] = {}

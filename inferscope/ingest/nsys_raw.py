@@ -166,16 +166,20 @@ class SqliteReader:
                    for i in range(slices)]
 
         def one(q: str) -> pa.Table:
+            # each slice has its own connections, so a slice that falls back to sqlite3 (ADBC gave up on a
+            # column's type) still runs beside the other instead of queueing on the reader's connection
             adbc = _adbc_connect(self.uri)
+            con = sqlite3.connect(self.uri, uri=True, check_same_thread=False)
             try:
-                return _read_table(self.con, adbc, q, list(exprs), self.path)
+                return _read_table(con, adbc, q, list(exprs), self.path)
             finally:
+                con.close()
                 if adbc is not None:
                     adbc.close()
 
         with ThreadPoolExecutor(slices) as pool:
             parts = list(pool.map(one, queries))
-        return pa.concat_tables(parts, promote_options="permissive")
+        return pa.concat_tables(_same_types(parts), promote_options="permissive")
 
     def _add_sparse(self, name: str, table: pa.Table, exprs: dict[str, str], lo: int, hi: int) -> pa.Table:
         """Append the SPARSE columns, fetched for the rows that have any of them and scattered into place."""
@@ -204,6 +208,18 @@ class SqliteReader:
         self.con.close()
         if self.adbc is not None:
             self.adbc.close()
+
+
+def _same_types(parts: list[pa.Table]) -> list[pa.Table]:
+    """Slices of one table whose column types disagree (a slice read by the sqlite3 fallback turns a column of
+    mixed types into text) get that column as text in every slice, as a whole-table read would give it; NULL-typed
+    (all-empty) slices are left to concat_tables' promotion."""
+    out = list(parts)
+    for i, name in enumerate(parts[0].column_names):
+        types = {t.schema.field(i).type for t in parts} - {pa.null()}
+        if len(types) > 1:
+            out = [t.set_column(i, name, t.column(i).cast(pa.string())) for t in out]
+    return out
 
 
 def _select(exprs: dict[str, str], name: str) -> str:
