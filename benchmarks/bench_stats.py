@@ -1,7 +1,9 @@
 """Benchmark `inferscope stats` against `nsys stats` on a tiled ~1M-kernel export.
 
 Prints, for the same file: cold time (conversion + all seven reports), warm time (cache hit), peak RSS of each
-run, the Parquet cache size, and `nsys stats` time for the same seven reports.
+run, the Parquet cache size, and `nsys stats` time for the same seven reports. CPU seconds (user + system, all
+threads) are printed beside wall time: on a shared or virtualised machine they vary less. Run it from the
+checkout it should measure (`python -m inferscope` finds the package in the current directory first).
 
     python benchmarks/bench_stats.py [--src ../shared/traces/nsys/h100_2gpu_fastvideo.sqlite] [--kernels 1000000]
 """
@@ -33,18 +35,18 @@ def main() -> None:
     cmd = [sys.executable, "-m", "inferscope", "stats", str(tiled), "--cache-dir", str(cache), "-f", "csv"]
     for r in REPORTS:
         cmd += ["-r", r]
-    cold, cold_rss, _ = timed(cmd, env)
-    warm, warm_rss, _ = timed(cmd, env)
+    cold, cold_rss, cold_cpu = timed(cmd, env)
+    warm, warm_rss, warm_cpu = timed(cmd, env)
     parquet_mb = sum(f.stat().st_size for f in cache.rglob("*.parquet")) / 1e6
-    print(f"inferscope stats (7 reports) cold: {cold:.2f} s, peak RSS {cold_rss} MB")
-    print(f"inferscope stats (7 reports) warm: {warm:.2f} s, peak RSS {warm_rss} MB")
+    print(f"inferscope stats (7 reports) cold: {cold:.2f} s ({cold_cpu:.2f} s CPU), peak RSS {cold_rss} MB")
+    print(f"inferscope stats (7 reports) warm: {warm:.2f} s ({warm_cpu:.2f} s CPU), peak RSS {warm_rss} MB")
     print(f"Parquet cache: {parquet_mb:.1f} MB (warm peak RSS / Parquet = {warm_rss / parquet_mb:.1f}x)")
     if not args.skip_nsys and shutil.which("nsys"):
         out = work / "nsys_out"
         out.mkdir(exist_ok=True)
-        nsys_wall, nsys_rss, _ = timed(["nsys", "stats", "--report", ",".join(NSYS_2022_NAMES), "--format", "csv",
+        nsys_wall, nsys_rss, nsys_cpu = timed(["nsys", "stats", "--report", ",".join(NSYS_2022_NAMES), "--format", "csv",
                                         "--force-overwrite", "true", "--output", str(out / "r"), str(tiled)])
-        print(f"nsys stats (same 7 reports): {nsys_wall:.2f} s, peak RSS {nsys_rss} MB")
+        print(f"nsys stats (same 7 reports): {nsys_wall:.2f} s ({nsys_cpu:.2f} s CPU), peak RSS {nsys_rss} MB")
         print(f"speed-up: cold {nsys_wall / cold:.1f}x, warm {nsys_wall / warm:.1f}x")
 
 
