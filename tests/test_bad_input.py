@@ -119,3 +119,37 @@ def test_unknown_report(tmp_path):
 def test_bad_sql(tmp_path):
     proc = run_cli("query", NSYS_TRACES / "nsys_ai_mock.sqlite", "SELECT nope FROM kernels", "--cache-dir", tmp_path)
     _assert_one_line_error(proc, "sql error")
+
+
+@needs_shared
+def test_text_where_timestamps_belong(tmp_path):
+    """An edited export with text in NVTX_EVENTS.start: one line naming the table, exit 2, no cache."""
+    from .synth import copy_export
+
+    path, con = copy_export(NSYS_TRACES / "h100_2gpu_fastvideo.sqlite", tmp_path, "text_start")
+    with con:
+        con.execute("UPDATE NVTX_EVENTS SET start = 'soon' WHERE rowid = 20")
+    con.close()
+    _assert_one_line_error(run_cli("stats", path), "NVTX_EVENTS", "edited or corrupt")
+    _no_cache_beside(path)
+
+
+@needs_shared
+def test_invalid_utf8_and_threadless_ranges_still_convert(tmp_path):
+    """A profiled program can give NVTX any bytes, which SQLite keeps as TEXT (or BLOB) unchecked, and an edited
+    export can lose a thread id. `nsys stats` stops at such text ("Could not decode to UTF-8"); InferScope
+    shows it with U+FFFD, and a range without a thread gets depth 0 on a thread of its own, without warnings."""
+    from .synth import copy_export
+
+    path, con = copy_export(NSYS_TRACES / "h100_2gpu_fastvideo.sqlite", tmp_path, "bytes")
+    with con:
+        con.execute("UPDATE NVTX_EVENTS SET text = CAST(X'61ff62' AS TEXT) WHERE rowid = 10")
+        con.execute("UPDATE NVTX_EVENTS SET text = X'00ff41' WHERE rowid = 11")
+        kernel_name = con.execute("SELECT demangledName FROM CUPTI_ACTIVITY_KIND_KERNEL LIMIT 1").fetchone()[0]
+        con.execute("UPDATE StringIds SET value = CAST(X'6bff6c' AS TEXT) WHERE id = ?", (kernel_name,))
+        con.execute("UPDATE NVTX_EVENTS SET globalTid = NULL WHERE rowid = (SELECT min(rowid) FROM NVTX_EVENTS WHERE eventType = 59)")
+    con.close()
+    proc = run_cli("stats", path, "-r", "nvtx_sum", "-r", "cuda_gpu_kern_sum", "-f", "csv", "--no-cache")
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert "a\ufffdb" in proc.stdout and "\ufffdA" in proc.stdout and "k\ufffdl" in proc.stdout

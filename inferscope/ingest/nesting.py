@@ -51,7 +51,11 @@ def nest(ranges: pa.Table) -> pa.Table:
 
 
 def _int64(table: pa.Table, column: str, idx) -> np.ndarray:
-    values = table.column(column).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    """A column as int64 numpy; NULL (a range without a thread id) is -1, one more thread of its own."""
+    col = table.column(column)
+    if col.null_count:
+        col = pc.fill_null(col, -1)
+    values = col.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
     return values if idx is None else values[idx]
 
 

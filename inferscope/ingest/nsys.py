@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from .. import model
+from ..errors import TraceInputError
 from ..redact import redact_text, redact_value
 from ..resources import read_sql
 from . import nesting
@@ -77,7 +78,12 @@ def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterato
                     con.register(raw_name, table)
                     loaded.add(raw_name)
                     del table
-            result = strings.resolve(con.sql(read_sql(f"ingest/nsys/{table_name}.sql")).to_arrow_table())
+            try:
+                result = strings.resolve(con.sql(read_sql(f"ingest/nsys/{table_name}.sql")).to_arrow_table())
+            except duckdb.Error as exc:  # e.g. text where nsys writes timestamps: an edited or corrupt export
+                first = str(exc).strip().splitlines()[0]
+                raise TraceInputError(f"cannot convert the export's {', '.join(_NEEDS[table_name])} to "
+                                      f"{table_name} ({first}); the export looks edited or corrupt, re-export it") from exc
             # release raw tables before nesting and writing: NVTX_EVENTS alone is ~500 MB at 5M ranges
             for raw_name in _NEEDS[table_name]:
                 if last_use[raw_name] == i:

@@ -97,10 +97,25 @@ def _complete(name: str, table: pa.Table | None) -> pa.Table:
             cols[c] = pa.nulls(table.num_rows)
             continue
         col = table.column(c)
-        if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
-            col = col.cast(pa.string())  # nsys Arrow exports store text as binary
+        if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type) or pa.types.is_string(col.type):
+            col = _utf8(col)  # nsys Arrow exports store text as binary
         cols[c] = col
     return pa.table(cols)
+
+
+def _utf8(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Text as valid UTF-8 strings. A profiled program can hand NVTX any bytes and SQLite stores them as TEXT
+    unchecked; invalid sequences become U+FFFD here instead of failing the conversion later (`nsys stats`
+    itself stops with "Could not decode to UTF-8"). Checking costs ~60 ms on 4.9 M NVTX texts."""
+    try:
+        if pa.types.is_string(col.type):
+            for chunk in (col.chunks if isinstance(col, pa.ChunkedArray) else [col]):
+                chunk.validate(full=True)
+            return col
+        return col.cast(pa.string())
+    except pa.ArrowInvalid:
+        raw = col.cast(pa.binary()) if pa.types.is_string(col.type) else col
+        return pa.array([None if v is None else v.decode("utf-8", "replace") for v in raw.to_pylist()], pa.string())
 
 
 class SqliteReader:
@@ -110,7 +125,7 @@ class SqliteReader:
         self.path = path
         self.uri = uri = f"file:{path}?mode=ro&immutable=1"
         try:
-            self.con = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self.con = _sqlite3_connect(uri)
             self.present = {r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')")}
         except sqlite3.DatabaseError as exc:
             raise TraceInputError(f"{path}: corrupt or truncated SQLite file ({exc}); re-export it with `nsys export --type sqlite`") from exc
@@ -169,7 +184,7 @@ class SqliteReader:
             # each slice has its own connections, so a slice that falls back to sqlite3 (ADBC gave up on a
             # column's type) still runs beside the other instead of queueing on the reader's connection
             adbc = _adbc_connect(self.uri)
-            con = sqlite3.connect(self.uri, uri=True, check_same_thread=False)
+            con = _sqlite3_connect(self.uri)
             try:
                 return _read_table(con, adbc, q, list(exprs), self.path)
             finally:
@@ -234,6 +249,12 @@ def read_sqlite(path: Path) -> dict[str, pa.Table]:
         reader.close()
 
 
+def _sqlite3_connect(uri: str) -> sqlite3.Connection:
+    con = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    con.text_factory = lambda b: b.decode("utf-8", "replace")  # see _utf8
+    return con
+
+
 def _adbc_connect(uri: str):
     try:
         import adbc_driver_sqlite.dbapi as adbc_sqlite
@@ -268,7 +289,8 @@ def _read_table(con: sqlite3.Connection, adbc, sql: str, cols: list[str], path: 
         try:
             arrays.append(pa.array(values))
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            arrays.append(pa.array([None if v is None else str(v) for v in values], type=pa.string()))
+            arrays.append(pa.array([None if v is None else v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                                    for v in values], type=pa.string()))
     return pa.Table.from_arrays(arrays, names=cols)
 
 
