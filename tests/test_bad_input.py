@@ -153,3 +153,26 @@ def test_invalid_utf8_and_threadless_ranges_still_convert(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Warning" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert "a\ufffdb" in proc.stdout and "\ufffdA" in proc.stdout and "k\ufffdl" in proc.stdout
+
+
+@needs_nsys
+@needs_shared
+@pytest.mark.parametrize("keep", [0.5, 0.999], ids=["half", "last-bytes"])
+def test_truncated_arrow_export(tmp_path, keep):
+    full = tmp_path / "full.arrows"
+    import subprocess
+
+    subprocess.run(["nsys", "export", "--type", "arrow", "--output", str(full), str(NSYS_REPS[0])], check=True,
+                   capture_output=True)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.arrows"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    _assert_one_line_error(run_cli("stats", cut), "truncated nsys Arrow export")
+    _no_cache_beside(cut)
+
+
+def test_arrow_magic_without_streams(tmp_path):
+    f = tmp_path / "junk.arrows"
+    f.write_bytes(b"\xff\xff\xff\xff" + os.urandom(64))
+    _assert_one_line_error(run_cli("stats", f), "not a readable nsys Arrow export")
+    _no_cache_beside(f)

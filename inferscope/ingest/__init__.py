@@ -69,14 +69,14 @@ def iter_tables(path: Path, fmt: str | None = None,
     and large traces never sit in memory whole)."""
     fmt = fmt or detect(path)
     step = step or (lambda _msg: None)
-    if fmt in ("nsys-sqlite", "nsys-parquetdir"):
+    if fmt in ("nsys-sqlite", "nsys-parquetdir", "nsys-arrow"):
         from . import nsys, nsys_raw
 
-        if fmt == "nsys-sqlite":
-            reader = nsys_raw.SqliteReader(path)
-            read, close = reader, reader.close
-        else:
+        if fmt == "nsys-parquetdir":
             read, close = (lambda name: nsys_raw.read_parquet_table(path, name)), (lambda: None)
+        else:
+            reader = nsys_raw.SqliteReader(path) if fmt == "nsys-sqlite" else nsys_raw.ArrowStreamsReader(path)
+            read, close = reader, reader.close
         try:
             for name, table in nsys.iter_convert(read, fmt):
                 step(f"converted {name}")
@@ -84,30 +84,30 @@ def iter_tables(path: Path, fmt: str | None = None,
         finally:
             close()
         return
-    yield from _load_whole(path, fmt, step).items()
-
-
-def _load_whole(path: Path, fmt: str, step: Callable[[str], None]) -> "dict[str, pa.Table]":
-    import pyarrow as pa
-
-    if fmt == "nsys-arrow":
-        from . import nsys, nsys_raw
-
-        step("reading nsys Arrow export")
-        return nsys.convert(nsys_raw.read_arrow_streams(path), fmt)
     if fmt == "nsys-rep":
         from . import nsys_rep
 
+        # the export lives in a temporary directory for as long as its tables are being converted
         with tempfile.TemporaryDirectory(prefix="inferscope-export-") as tmp:
             step("exporting .nsys-rep with the local nsys")
             exported_fmt, exported = nsys_rep.export(path, Path(tmp))
-            tables = load(exported, "nsys-" + exported_fmt, step)
-        meta = tables["trace_meta"].to_pylist()
-        for row in meta:
-            if row["key"] == "source_format":
-                row["value"] = f"nsys-rep (exported as {exported_fmt})"
-        tables["trace_meta"] = pa.Table.from_pylist(meta, schema=tables["trace_meta"].schema)
-        return tables
+            for name, table in iter_tables(exported, "nsys-" + exported_fmt, step):
+                yield name, (_exported_meta(table, exported_fmt) if name == "trace_meta" else table)
+        return
+    yield from _load_whole(path, fmt, step).items()
+
+
+def _exported_meta(meta: "pa.Table", exported_fmt: str) -> "pa.Table":
+    import pyarrow as pa
+
+    rows = meta.to_pylist()
+    for row in rows:
+        if row["key"] == "source_format":
+            row["value"] = f"nsys-rep (exported as {exported_fmt})"
+    return pa.Table.from_pylist(rows, schema=meta.schema)
+
+
+def _load_whole(path: Path, fmt: str, step: Callable[[str], None]) -> "dict[str, pa.Table]":
     if fmt in ("kineto", "kineto-dir"):
         from . import kineto
 

@@ -24,6 +24,7 @@ from .. import model
 from ..errors import TraceInputError
 from ..redact import redact_text, redact_value
 
+_PASS_THROUGH = ("kernels", "api_calls", "memcpy", "memset", "sync_events", "memory_events", "profiler_overhead")
 SLEEP_CALLS = ("clock_nanosleep", "nanosleep", "select", "pselect", "poll", "usleep")
 OWN_THREAD_PREFIX = "inferscope-"
 
@@ -40,9 +41,12 @@ def load(path: Path, step: Callable[[str], None]) -> dict[str, pa.Table]:
     report = path / ((manifest.get("nsys") or {}).get("report") or "profile.nsys-rep")
     warnings = []
     if report.exists():
-        from . import load as load_any
+        from . import iter_tables
 
-        tables = load_any(report, None, step)
+        tables = dict(iter_tables(report, None, step))
+        # the tables merged with samples and annotations below get plain strings; the large GPU tables pass
+        # through to the cache as they come (names dictionary-encoded)
+        tables = {k: t if k in _PASS_THROUGH else model.plain(t) for k, t in tables.items()}
         meta = _pairs_of(tables["trace_meta"])
         utc = int(meta["session_start_utc_ns"]) if meta.get("session_start_utc_ns") else pairs[0]["realtime_ns"]
         source = f"inferscope-bundle + {meta.get('source_format', 'nsys-rep')}"

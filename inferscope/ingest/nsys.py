@@ -43,10 +43,6 @@ _NEEDS = {
 _META_TABLES = ["META_DATA_EXPORT", "EXPORT_META_DATA", "META_DATA_CAPTURE", "TARGET_INFO_SESSION_START_TIME"]
 
 
-def convert(raw: dict[str, pa.Table], source_format: str) -> dict[str, pa.Table]:
-    return dict(iter_convert(raw.__getitem__, source_format))
-
-
 def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterator[tuple[str, pa.Table]]:
     """Yield (model table, Arrow table) one at a time, reading each raw table when first needed and dropping it
     after its last use, so peak memory is about the largest raw table rather than the whole export."""

@@ -294,26 +294,61 @@ def _read_table(con: sqlite3.Connection, adbc, sql: str, cols: list[str], path: 
     return pa.Table.from_arrays(arrays, names=cols)
 
 
+class ArrowStreamsReader:
+    """`nsys export --type arrow`: one file of consecutive Arrow IPC streams, one per table (its name in the
+    schema metadata); callable like SqliteReader (name -> Arrow table).
+
+    The file is memory-mapped and scanned message by message, which finds where each table's stream lies
+    without decoding (or decompressing) any of it; a table is read and decoded only when the conversion asks for
+    it, so a large export is converted one table at a time instead of being loaded whole. Tables are read with
+    plain file reads, not from the map: mapped pages once touched stay resident (and count in the process's
+    RSS) for as long as the map lives."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._spans: dict[str, tuple[int, int]] = {}
+        try:
+            with pa.memory_map(str(path), "r") as mm:
+                size = mm.size()
+                while mm.tell() < size:
+                    start = mm.tell()
+                    messages = pa.ipc.MessageReader.open_stream(mm)
+                    schema = pa.ipc.read_schema(messages.read_next_message())
+                    while True:
+                        try:
+                            messages.read_next_message()
+                        except StopIteration:
+                            break
+                    name = ((schema.metadata or {}).get(b"table_name") or b"").decode()
+                    if name in RAW_COLUMNS:
+                        self._spans[name] = (start, mm.tell())
+        except (pa.ArrowInvalid, OSError, StopIteration) as exc:
+            if not self._spans:
+                raise TraceInputError(f"{path}: not a readable nsys Arrow export ({exc})") from exc
+            raise TraceInputError(f"{path}: truncated nsys Arrow export ({exc}); re-export it from the .nsys-rep") from exc
+        if not self._spans:
+            raise TraceInputError(f"{path}: Arrow file without Nsight Systems tables")
+
+    def __call__(self, name: str) -> pa.Table:
+        if name not in self._spans:
+            return _complete(name, None)
+        start, end = self._spans[name]
+        try:
+            with pa.OSFile(str(self.path), "rb") as f:
+                f.seek(start)
+                table = pa.ipc.open_stream(f.read_buffer(end - start)).read_all()
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise TraceInputError(f"{self.path}: corrupt table {name} in the nsys Arrow export ({exc})") from exc
+        return _complete(name, _derive(name, table))
+
+    def close(self) -> None:
+        self._spans.clear()
+
+
 def read_arrow_streams(path: Path) -> dict[str, pa.Table]:
-    """`nsys export --type arrow`: one file holding one Arrow IPC stream per table (name in schema metadata)."""
-    found: dict[str, pa.Table] = {}
-    try:
-        with pa.OSFile(str(path), "rb") as f:
-            size = f.size()
-            while f.tell() < size:
-                reader = pa.ipc.open_stream(f)
-                table = reader.read_all()
-                meta = reader.schema.metadata or {}
-                name = (meta.get(b"table_name") or b"").decode()
-                if name in RAW_COLUMNS:
-                    found[name] = _derive(name, table)
-    except (pa.ArrowInvalid, OSError) as exc:
-        if not found:
-            raise TraceInputError(f"{path}: not a readable nsys Arrow export ({exc})") from exc
-        raise TraceInputError(f"{path}: truncated nsys Arrow export ({exc}); re-export it from the .nsys-rep") from exc
-    if not found:
-        raise TraceInputError(f"{path}: Arrow file without Nsight Systems tables")
-    return {name: _complete(name, found.get(name)) for name in RAW_COLUMNS}
+    """Every table of an nsys Arrow export (see ArrowStreamsReader, which reads them one at a time)."""
+    reader = ArrowStreamsReader(path)
+    return {name: reader(name) for name in RAW_COLUMNS}
 
 
 def read_parquet_table(path: Path, name: str) -> pa.Table:
