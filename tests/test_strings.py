@@ -73,3 +73,14 @@ def test_converted_names_equal_the_sqlite_join(tmp_path):
     entry = cache.store(src, tmp_path, tables.items())
     for name in ("kernels", "nvtx_ranges", "api_calls"):
         assert pq.read_schema(entry / f"{name}.parquet") == model.TABLE_BY_NAME[name].schema
+
+
+def test_sparse_ids_are_searched_not_indexed():
+    """An edited export with a huge string id must not allocate an array as large as the id."""
+    string_ids = {0: "alpha", 10**12: "far", 5: "beta"}
+    table = StringTable(pa.array(list(string_ids)), pa.array(list(string_ids.values())))
+    texts = table.add_texts(pa.array(["inline", "far"]))
+    assert texts.to_pylist() == [10**12 + 1, 10**12 + 2]
+    ids = [10**12, 5, None, 3, 10**12 + 1, 10**12 + 2, 0]
+    assert table.dictionary(pa.array(ids, pa.int64())).to_pylist() == \
+        ["far", "beta", None, None, "inline", "far", "alpha"]

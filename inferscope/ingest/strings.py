@@ -18,18 +18,25 @@ SID_SUFFIX = "__sid"
 
 
 class StringTable:
-    """id -> string for one export. Ids map to positions in `values`, which holds each distinct string once."""
+    """id -> string for one export. Ids map to positions in `values`, which holds each distinct string once.
+
+    nsys numbers strings densely from 0, so the map is an array indexed by id. An edited export with a huge id
+    gets a sorted (id, position) map searched instead, rather than an array as large as its largest id."""
 
     def __init__(self, ids: pa.Array | pa.ChunkedArray, values: pa.Array | pa.ChunkedArray):
         raw = _int64_or_minus_one(ids)
         keep = raw >= 0
         uid, self.values = _encode(_string(values).filter(pa.array(keep)))
-        self._uid_of_id = np.full(int(raw.max(initial=-1)) + 1, -1, dtype=np.int64)
-        self._uid_of_id[raw[keep]] = uid
+        order = np.argsort(raw[keep], kind="stable")
+        self._ids, self._uids = raw[keep][order], uid[order]
 
     @classmethod
     def from_string_ids(cls, table: pa.Table) -> "StringTable":
         return cls(table.column("id"), table.column("value"))
+
+    @property
+    def _next_id(self) -> int:
+        return int(self._ids[-1]) + 1 if self._ids.size else 0
 
     def add_texts(self, texts: pa.Array | pa.ChunkedArray) -> pa.Array:
         """Ids (int64, NULL where the text is NULL) for strings that are not in StringIds; equal strings, also
@@ -41,8 +48,9 @@ class StringTable:
         uid[fresh] = len(self.values) + np.arange(fresh.size)
         if fresh.size:
             self.values = pa.concat_arrays([self.values, new_values.take(pa.array(fresh))])
-        first = self._uid_of_id.size
-        self._uid_of_id = np.concatenate([self._uid_of_id, uid])
+        first = self._next_id
+        self._ids = np.concatenate([self._ids, first + np.arange(uid.size, dtype=np.int64)])
+        self._uids = np.concatenate([self._uids, uid])
         return pa.array(local + first, mask=local < 0, type=pa.int64())
 
     def dictionary(self, ids: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
@@ -52,18 +60,29 @@ class StringTable:
         One gather per row: the id -> dictionary-index map is composed on the (small) id space first. Each pass
         over millions of rows costs more in fresh pages than in arithmetic, so there are as few as possible."""
         raw = _int64_or_minus_one(ids)
-        size = self._uid_of_id.size
         distinct = np.asarray(pc.unique(pa.array(raw)))
-        distinct = distinct[(distinct >= 0) & (distinct < size)]
-        used = np.unique(self._uid_of_id[distinct])
+        used = np.unique(self._uid_of(distinct))
         used = used[used >= 0]
         index_of_uid = np.full(len(self.values) + 1, -1, dtype=np.int32)  # last entry: uid -1 stays -1
         index_of_uid[used] = np.arange(used.size, dtype=np.int32)
-        index_of_id = np.append(index_of_uid[self._uid_of_id], np.int32(-1))  # last entry: id -1 (NULL)
-        if raw.size and raw.max() >= size:
-            raw = np.where(raw < size, raw, -1)
-        indices = index_of_id[raw]
+        size = self._next_id
+        if size <= 4 * self._ids.size + 1024:  # dense ids: one array over the id space, then one gather per row
+            dense = np.full(size + 1, -1, dtype=np.int64)  # last entry: id -1 (NULL)
+            dense[self._ids] = self._uids
+            index_of_id = index_of_uid[dense]
+            if raw.size and raw.max() >= size:
+                raw = np.where(raw < size, raw, -1)
+            indices = index_of_id[raw]
+        else:
+            indices = index_of_uid[self._uid_of(raw)]
         return pa.DictionaryArray.from_arrays(pa.array(indices, mask=indices < 0), self.values.take(pa.array(used)))
+
+    def _uid_of(self, raw: np.ndarray) -> np.ndarray:
+        """Position in `values` of each id, -1 where the id is NULL (-1) or unknown."""
+        if not self._ids.size:
+            return np.full(raw.size, -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self._ids, raw), self._ids.size - 1)
+        return np.where(self._ids[pos] == raw, self._uids[pos], -1)
 
     def resolve(self, table: pa.Table) -> pa.Table:
         """Replace each `X__sid` id column by the dictionary column `X`, and dictionary-encode the other string
