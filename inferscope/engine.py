@@ -179,7 +179,7 @@ class Rows:
     """A query result as Python rows with DuckDB's column names and type names.
 
     What the CLI prints (summary reports are a few hundred rows at most), kept free of pyarrow: on the warm
-    `inferscope stats` path pyarrow's import was ~40 MB of the peak resident memory and ~0.15 s of the run."""
+    `inferscope stats` path pyarrow's import was ~70 MB of the resident memory and ~0.15 s of the run."""
 
     column_names: list[str]
     types: list[str]
