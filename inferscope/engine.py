@@ -191,7 +191,7 @@ class Rows:
 
     def numeric(self, column: int) -> bool:
         t = self.types[column]
-        return t in _ARROW_ALIAS and _ARROW_ALIAS[t] not in ("string", "bool") or t.startswith(("DECIMAL", "HUGEINT"))
+        return (t in _ARROW_ALIAS and _ARROW_ALIAS[t] not in ("string", "bool")) or t.startswith(("DECIMAL", "HUGEINT"))
 
     def to_pylist(self) -> list[dict]:
         return [dict(zip(self.column_names, r)) for r in self.rows]

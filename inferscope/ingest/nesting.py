@@ -51,7 +51,7 @@ def nest(ranges: pa.Table) -> pa.Table:
 
 
 def _int64(table: pa.Table, column: str, idx) -> np.ndarray:
-    """A column as int64 numpy; NULL (a range without a thread id) is -1, one more thread of its own."""
+    """A column as int64 numpy with NULL as -1 (a range without a thread id is then on a thread of its own)."""
     col = table.column(column)
     if col.null_count:
         col = pc.fill_null(col, -1)
