@@ -18,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from harness import add_tile_args, repo_env, tiled_export, timed  # noqa: E402
+from harness import add_tile_args, input_file, repo_env, tiled_export, timed  # noqa: E402
 
 NSYS_RULES = "cuda-async-memcpy,cuda-sync-memcpy,cuda-sync-memset,cuda-sync-api,gpu-starv,gpu-low-util"
 
@@ -28,15 +28,16 @@ def main() -> None:
     add_tile_args(ap)
     args = ap.parse_args()
     work, tiled = tiled_export(args)
+    source = input_file(args, tiled)
     env = repo_env()
     cache = work / "cache"
     out = work / "analysis.json"
     shutil.rmtree(cache, ignore_errors=True)
-    cmd = [sys.executable, "-m", "inferscope", "analyze", str(tiled), "--cache-dir", str(cache), "-o", str(out)]
+    cmd = [sys.executable, "-m", "inferscope", "analyze", str(source), "--cache-dir", str(cache), "-o", str(out)]
     print(f"machine: {os.cpu_count()} CPUs, load average before the runs {os.getloadavg()[0]:.1f}")
     cold, cold_rss, cold_cpu = timed(cmd, env)
     warm, warm_rss, warm_cpu = timed(cmd, env)
-    open_only, _, open_cpu = timed([sys.executable, "-m", "inferscope", "query", str(tiled), "SELECT 1",
+    open_only, _, open_cpu = timed([sys.executable, "-m", "inferscope", "query", str(source), "SELECT 1",
                                     "--cache-dir", str(cache)], env)
     doc = json.loads(out.read_text())
     kernels = next(m["value"] for m in doc["metrics"] if m["id"] == "kernel_count")

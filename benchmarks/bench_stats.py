@@ -2,10 +2,12 @@
 
 Prints, for the same file: cold time (conversion + all seven reports), warm time (cache hit), peak RSS of each
 run, the Parquet cache size, and `nsys stats` time for the same seven reports. CPU seconds (user + system, all
-threads) are printed beside wall time: on a shared or virtualised machine they vary less. Run it from the
-checkout it should measure (`python -m inferscope` finds the package in the current directory first).
+threads) are printed beside wall time: on a shared or virtualised machine they vary less. `--input arrows`
+measures InferScope on the same tables written as an nsys Arrow export (what a .nsys-rep is exported to when
+the local nsys has no parquetdir); nsys still reads the SQLite file.
 
     python benchmarks/bench_stats.py [--src ../shared/traces/nsys/h100_2gpu_fastvideo.sqlite] [--kernels 1000000]
+        [--input sqlite|arrows] [--work DIR] [--skip-nsys]
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from harness import add_tile_args, repo_env, tiled_export, timed  # noqa: E402
+from harness import add_tile_args, input_file, repo_env, tiled_export, timed  # noqa: E402
 
 REPORTS = ["cuda_api_sum", "cuda_gpu_kern_sum", "cuda_gpu_mem_time_sum", "cuda_gpu_mem_size_sum", "nvtx_sum",
            "osrt_sum", "cuda_kern_exec_sum"]
@@ -29,10 +31,11 @@ def main() -> None:
     add_tile_args(ap)
     args = ap.parse_args()
     work, tiled = tiled_export(args)
+    source = input_file(args, tiled)
     env = repo_env()
     cache = work / "cache"
     shutil.rmtree(cache, ignore_errors=True)
-    cmd = [sys.executable, "-m", "inferscope", "stats", str(tiled), "--cache-dir", str(cache), "-f", "csv"]
+    cmd = [sys.executable, "-m", "inferscope", "stats", str(source), "--cache-dir", str(cache), "-f", "csv"]
     for r in REPORTS:
         cmd += ["-r", r]
     cold, cold_rss, cold_cpu = timed(cmd, env)

@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tile_nsys import tile
+from tile_nsys import tile, to_arrow_streams
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -19,6 +19,9 @@ def add_tile_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--kernels", type=int, default=1_000_000)
     ap.add_argument("--work", type=Path, default=None, help="directory for the tiled file (default: a temp dir)")
     ap.add_argument("--skip-nsys", action="store_true")
+    ap.add_argument("--input", choices=("sqlite", "arrows"), default="sqlite",
+                    help="what InferScope reads: the tiled SQLite export, or the same tables as an nsys Arrow "
+                         "export (nsys itself always reads the SQLite file)")
 
 
 def tiled_export(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -33,6 +36,18 @@ def tiled_export(args: argparse.Namespace) -> tuple[Path, Path]:
     return work, tiled
 
 
+def input_file(args: argparse.Namespace, tiled: Path) -> Path:
+    """The file InferScope reads: the tiled SQLite, or (--input arrows) its tables as an nsys Arrow export."""
+    if args.input == "sqlite":
+        return tiled
+    arrows = tiled.with_suffix(".arrows")
+    if not arrows.exists():
+        n = to_arrow_streams(tiled, arrows)
+        print(f"wrote {n} tables as Arrow streams")
+    print(f"InferScope reads: {arrows} ({arrows.stat().st_size / 1e6:.0f} MB)")
+    return arrows
+
+
 def repo_env() -> dict:
     """The environment for `python -m inferscope` from this checkout."""
     return dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -43,8 +58,9 @@ def timed(cmd: list[str], env=None) -> tuple[float, int, float]:
 
     CPU seconds matter because wall time on a shared machine depends on what else runs."""
     t0 = time.perf_counter()
+    # run in the checkout: `python -m inferscope` imports the package from the current directory first
     proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", *cmd], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True, env=env)
+                          stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr[-2000:]}")

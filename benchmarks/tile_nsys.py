@@ -60,6 +60,29 @@ def tile(src: Path, out: Path, kernels: int) -> dict:
     return {"copies": copies, "span_ns": span, "rows": counts}
 
 
+def to_arrow_streams(sqlite: Path, out: Path) -> int:
+    """Write every table of an nsys SQLite export as one Arrow IPC stream after another, the table name in the
+    schema metadata: the layout of `nsys export --type arrow`, which the local nsys cannot produce from a
+    .sqlite. Returns the number of tables written."""
+    import adbc_driver_sqlite.dbapi as adbc
+    import pyarrow as pa
+
+    con = adbc.connect(f"file:{sqlite}?mode=ro&immutable=1")
+    names = [r[0] for r in sqlite3.connect(sqlite).execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    tmp = out.with_name(out.name + ".part")
+    with open(tmp, "wb") as f:
+        for name in names:
+            cur = con.cursor()
+            cur.execute(f'SELECT * FROM "{name}"')
+            table = cur.fetch_arrow_table().replace_schema_metadata({"table_name": name})
+            cur.close()
+            with pa.ipc.new_stream(f, table.schema) as writer:
+                writer.write_table(table)
+    con.close()
+    tmp.rename(out)
+    return len(names)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("src", type=Path)

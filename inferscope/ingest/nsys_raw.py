@@ -80,8 +80,9 @@ def _derive(name: str, table: pa.Table) -> pa.Table:
             continue
         cols = [table.column(c) for c in sources if c in table.column_names]
         target = pa.int64() if out == "payloadInt" else pa.float64()
-        cols = [c.cast(target) for c in cols if not pa.types.is_null(c.type)]
-        value = pc.coalesce(*cols) if len(cols) > 1 else (cols[0] if cols else pa.nulls(table.num_rows, target))
+        # payload columns are NULL in almost every row: an empty one is skipped, not cast and coalesced
+        cols = [c.cast(target) for c in cols if c.null_count < len(c)]
+        value = pc.coalesce(*cols) if len(cols) > 1 else (cols[0] if cols else pa.nulls(table.num_rows))
         table = table.append_column(out, value)
     return table
 
@@ -97,7 +98,9 @@ def _complete(name: str, table: pa.Table | None) -> pa.Table:
             cols[c] = pa.nulls(table.num_rows)
             continue
         col = table.column(c)
-        if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type) or pa.types.is_string(col.type):
+        if len(col) and col.null_count == len(col):
+            col = pa.nulls(len(col))  # as the SQLite reader gives an empty column: no buffers to carry along
+        elif pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type) or pa.types.is_string(col.type):
             col = _utf8(col)  # nsys Arrow exports store text as binary
         cols[c] = col
     return pa.table(cols)
@@ -299,14 +302,15 @@ class ArrowStreamsReader:
     schema metadata); callable like SqliteReader (name -> Arrow table).
 
     The file is memory-mapped and scanned message by message, which finds where each table's stream lies
-    without decoding (or decompressing) any of it; a table is read and decoded only when the conversion asks for
-    it, so a large export is converted one table at a time instead of being loaded whole. Tables are read with
-    plain file reads, not from the map: mapped pages once touched stay resident (and count in the process's
-    RSS) for as long as the map lives."""
+    without decoding (or decompressing) any of it; a table is decoded only when the conversion asks for it, so
+    a large export is converted one table at a time instead of being loaded whole. Each table is decoded from a
+    map of its own, zero-copy and only the columns the model needs: the pages of the other columns are never
+    touched, and the map goes away with the table."""
 
     def __init__(self, path: Path):
         self.path = path
         self._spans: dict[str, tuple[int, int]] = {}
+        self._schemas: dict[str, pa.Schema] = {}
         try:
             with pa.memory_map(str(path), "r") as mm:
                 size = mm.size()
@@ -322,6 +326,7 @@ class ArrowStreamsReader:
                     name = ((schema.metadata or {}).get(b"table_name") or b"").decode()
                     if name in RAW_COLUMNS:
                         self._spans[name] = (start, mm.tell())
+                        self._schemas[name] = schema
         except (pa.ArrowInvalid, OSError, StopIteration) as exc:
             if not self._spans:
                 raise TraceInputError(f"{path}: not a readable nsys Arrow export ({exc})") from exc
@@ -333,10 +338,15 @@ class ArrowStreamsReader:
         if name not in self._spans:
             return _complete(name, None)
         start, end = self._spans[name]
+        # decode only the columns the model needs (NVTX_EVENTS has two dozen)
+        wanted = set(RAW_COLUMNS[name]) | {src for srcs in DERIVED.get(name, {}).values() for src in srcs}
+        fields = [i for i, f in enumerate(self._schemas[name]) if f.name in wanted]
         try:
-            with pa.OSFile(str(self.path), "rb") as f:
-                f.seek(start)
-                table = pa.ipc.open_stream(f.read_buffer(end - start)).read_all()
+            with pa.memory_map(str(self.path), "r") as mm:
+                mm.seek(start)
+                stream = pa.ipc.open_stream(mm.read_buffer(end - start),
+                                            options=pa.ipc.IpcReadOptions(included_fields=fields))
+                table = stream.read_all()
         except (pa.ArrowInvalid, OSError) as exc:
             raise TraceInputError(f"{self.path}: corrupt table {name} in the nsys Arrow export ({exc})") from exc
         return _complete(name, _derive(name, table))
