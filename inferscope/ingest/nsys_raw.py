@@ -71,6 +71,11 @@ SPLIT_ROWS = 400_000
 READ_THREADS = 2
 
 
+def _stored_columns(name: str) -> set[str]:
+    """The columns to read from an Arrow or Parquet export: the wanted ones and the sources of derived ones."""
+    return set(RAW_COLUMNS[name]) | {src for srcs in DERIVED.get(name, {}).values() for src in srcs}
+
+
 def _derive(name: str, table: pa.Table) -> pa.Table:
     """Compute DERIVED columns from the raw ones (Arrow and Parquet exports; SQLite does it in its query)."""
     import pyarrow.compute as pc
@@ -339,7 +344,7 @@ class ArrowStreamsReader:
             return _complete(name, None)
         start, end = self._spans[name]
         # decode only the columns the model needs (NVTX_EVENTS has two dozen)
-        wanted = set(RAW_COLUMNS[name]) | {src for srcs in DERIVED.get(name, {}).values() for src in srcs}
+        wanted = _stored_columns(name)
         fields = [i for i, f in enumerate(self._schemas[name]) if f.name in wanted]
         try:
             with pa.memory_map(str(self.path), "r") as mm:
@@ -355,22 +360,15 @@ class ArrowStreamsReader:
         self._spans.clear()
 
 
-def read_arrow_streams(path: Path) -> dict[str, pa.Table]:
-    """Every table of an nsys Arrow export (see ArrowStreamsReader, which reads them one at a time)."""
-    reader = ArrowStreamsReader(path)
-    return {name: reader(name) for name in RAW_COLUMNS}
-
-
 def read_parquet_table(path: Path, name: str) -> pa.Table:
     """One table of an `nsys export --type parquetdir` directory (one `<TABLE>.parquet` per table)."""
     file = path / f"{name}.parquet"
     if not file.exists():
         return _complete(name, None)
-    wanted = RAW_COLUMNS[name]
+    wanted = _stored_columns(name)
     try:
         have = pq.read_schema(file).names
-        sources = {src for srcs in DERIVED.get(name, {}).values() for src in srcs}
-        return _complete(name, _derive(name, pq.read_table(file, columns=[c for c in have if c in wanted or c in sources])))
+        return _complete(name, _derive(name, pq.read_table(file, columns=[c for c in have if c in wanted])))
     except (pa.ArrowInvalid, OSError) as exc:
         raise TraceInputError(f"{file}: unreadable Parquet file ({exc}); re-export the report") from exc
 
