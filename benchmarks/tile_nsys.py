@@ -68,7 +68,9 @@ def to_arrow_streams(sqlite: Path, out: Path) -> int:
     import pyarrow as pa
 
     con = adbc.connect(f"file:{sqlite}?mode=ro&immutable=1")
-    names = [r[0] for r in sqlite3.connect(sqlite).execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    listing = sqlite3.connect(sqlite)
+    names = [r[0] for r in listing.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    listing.close()
     tmp = out.with_name(out.name + ".part")
     with open(tmp, "wb") as f:
         for name in names:
