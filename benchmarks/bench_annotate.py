@@ -9,6 +9,7 @@ annotation's own cost can be read against the machine's speed and load.
 The NVTX rows run outside a profiler (INFERSCOPE_NVTX=1): NVTX itself then does nothing, so they measure
 InferScope's and the `nvtx` binding's share; under nsys the tool's own recording cost comes on top.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,11 +30,17 @@ CASES = [
     ("no backend: mark_event(name, attr)", "mark_event('first_token', request=7)", {}),
     ("no backend: call of @scope function", "g()", {}),
     ("nvtx: with scope(name)", "with scope('decode'): pass", {"INFERSCOPE_NVTX": "1"}),
-    ("nvtx: with scope(name, 3 attrs)", "with scope('decode', request=7, batch=2, tokens=1): pass",
-     {"INFERSCOPE_NVTX": "1"}),
+    (
+        "nvtx: with scope(name, 3 attrs)",
+        "with scope('decode', request=7, batch=2, tokens=1): pass",
+        {"INFERSCOPE_NVTX": "1"},
+    ),
     ("nvtx: mark_event(name, attr)", "mark_event('first_token', request=7)", {"INFERSCOPE_NVTX": "1"}),
-    ("file: with scope(name, 3 attrs)", "with scope('decode', request=7, batch=2, tokens=1): pass",
-     {"INFERSCOPE_ANNOTATIONS": "@tmp"}),
+    (
+        "file: with scope(name, 3 attrs)",
+        "with scope('decode', request=7, batch=2, tokens=1): pass",
+        {"INFERSCOPE_ANNOTATIONS": "@tmp"},
+    ),
 ]
 
 CHILD = """
@@ -60,8 +67,13 @@ def run(stmt: str, env_extra: dict, number: int, repeat: int, tmp: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INFERSCOPE_", "NVTX_"))}
     env["PYTHONPATH"] = str(REPO)
     env.update({k: (tmp if v == "@tmp" else v) for k, v in env_extra.items()})
-    out = subprocess.run([sys.executable, "-c", CHILD, stmt, str(number), str(repeat)], env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, stmt, str(number), str(repeat)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -70,8 +82,10 @@ def main() -> None:
     ap.add_argument("--number", type=int, default=200_000)
     ap.add_argument("--repeat", type=int, default=7)
     args = ap.parse_args()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f}; best of {args.repeat} x {args.number:,} calls")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f}; best of {args.repeat} x {args.number:,} calls"
+    )
     print(f"{'case':44} {'ns/call':>9} {'plain call':>10}  backends")
     with tempfile.TemporaryDirectory() as tmp:
         for label, stmt, env in CASES:

@@ -12,6 +12,7 @@ Each measurement runs in its own process (fresh imports, own peak RSS):
 
     python benchmarks/bench_kineto.py [--source PATH] [--events 1000000] [--skip-hta]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_SOURCE = Path(os.environ.get("INFERSCOPE_SHARED", REPO.parent / "shared")) / "traces/kineto/v100_rank1_train.json.gz"
+DEFAULT_SOURCE = (
+    Path(os.environ.get("INFERSCOPE_SHARED", REPO.parent / "shared")) / "traces/kineto/v100_rank1_train.json.gz"
+)
 ANALYSES = ("hta_temporal_breakdown", "hta_kernel_type_breakdown", "hta_idle_time_breakdown")
 
 
@@ -39,7 +42,9 @@ def tile(src: Path, out: Path, events: int) -> int:
     times = [e["ts"] + e.get("dur", 0) for e in base if isinstance(e.get("ts"), (int, float))]
     shift_us = int(max(times) - min(times)) + 1000
     ids = [e["args"].get(k) for e in base if isinstance(e.get("args"), dict) for k in ("correlation", "External id")]
-    id_step = max([i for i in ids if isinstance(i, int)] + [e.get("id", 0) for e in base if isinstance(e.get("id"), int)]) + 1
+    id_step = (
+        max([i for i in ids if isinstance(i, int)] + [e.get("id", 0) for e in base if isinstance(e.get("id"), int)]) + 1
+    )
     tiled = []
     for c in range(copies):
         for e in base:
@@ -78,8 +83,13 @@ def phase_inferscope(path: Path, cache: Path) -> dict:
     trace = inferscope.open(path, cache_dir=cache)
     t_open = time.perf_counter() - t0
     rows = {v: trace.sql(f"SELECT * FROM {v}", arrow=True).num_rows for v in ANALYSES}
-    return {"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "open_s": t_open,
-            "rows": rows, "peak_rss_mib": _rss_mib()}
+    return {
+        "wall_s": time.perf_counter() - t0,
+        "cpu_s": time.process_time() - c0,
+        "open_s": t_open,
+        "rows": rows,
+        "peak_rss_mib": _rss_mib(),
+    }
 
 
 def phase_hta(path: Path) -> dict:
@@ -98,8 +108,12 @@ def phase_hta(path: Path) -> dict:
         a.get_temporal_breakdown(visualize=False)
         a.get_gpu_kernel_breakdown(visualize=False)
         a.get_idle_time_breakdown(ranks=[rank], visualize=False)
-    return {"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "load_s": t_load,
-            "peak_rss_mib": _rss_mib()}
+    return {
+        "wall_s": time.perf_counter() - t0,
+        "cpu_s": time.process_time() - c0,
+        "load_s": t_load,
+        "peak_rss_mib": _rss_mib(),
+    }
 
 
 def run_phase(*args: str) -> dict:
@@ -132,21 +146,31 @@ def main() -> None:
         else:
             t = time.perf_counter()
             n = tile(args.source, trace, args.events)
-            print(f"tiled {args.source.name} to {n:,} events, {trace.stat().st_size / 2**20:.0f} MiB gz "
-                  f"({time.perf_counter() - t:.1f} s)")
+            print(
+                f"tiled {args.source.name} to {n:,} events, {trace.stat().st_size / 2**20:.0f} MiB gz "
+                f"({time.perf_counter() - t:.1f} s)"
+            )
         cache = Path(tmp) / "cache"
         cold = run_phase("cold", str(trace), str(cache))
         warm = run_phase("warm", str(trace), str(cache))
-        print(f"inferscope cold (JSON -> model -> Parquet + 3 breakdowns): {cold['wall_s']:.2f} s wall, "
-              f"{cold['cpu_s']:.2f} s CPU (open {cold['open_s']:.2f} s), peak RSS {cold['peak_rss_mib']:.0f} MiB")
-        print(f"inferscope warm (cached Parquet + 3 breakdowns):            {warm['wall_s']:.2f} s wall, "
-              f"{warm['cpu_s']:.2f} s CPU, peak RSS {warm['peak_rss_mib']:.0f} MiB")
+        print(
+            f"inferscope cold (JSON -> model -> Parquet + 3 breakdowns): {cold['wall_s']:.2f} s wall, "
+            f"{cold['cpu_s']:.2f} s CPU (open {cold['open_s']:.2f} s), peak RSS {cold['peak_rss_mib']:.0f} MiB"
+        )
+        print(
+            f"inferscope warm (cached Parquet + 3 breakdowns):            {warm['wall_s']:.2f} s wall, "
+            f"{warm['cpu_s']:.2f} s CPU, peak RSS {warm['peak_rss_mib']:.0f} MiB"
+        )
         if not args.skip_hta:
             hta = run_phase("hta", str(trace))
-            print(f"HTA 0.5 (load + temporal, kernel, idle breakdowns):         {hta['wall_s']:.2f} s wall, "
-                  f"{hta['cpu_s']:.2f} s CPU (load {hta['load_s']:.2f} s), peak RSS {hta['peak_rss_mib']:.0f} MiB")
-            print(f"speed-up cold: {hta['wall_s'] / cold['wall_s']:.1f}x wall, {hta['cpu_s'] / cold['cpu_s']:.1f}x "
-                  f"CPU; warm: {hta['wall_s'] / warm['wall_s']:.1f}x wall (targets: cold >= 5x, warm <= 1 s)")
+            print(
+                f"HTA 0.5 (load + temporal, kernel, idle breakdowns):         {hta['wall_s']:.2f} s wall, "
+                f"{hta['cpu_s']:.2f} s CPU (load {hta['load_s']:.2f} s), peak RSS {hta['peak_rss_mib']:.0f} MiB"
+            )
+            print(
+                f"speed-up cold: {hta['wall_s'] / cold['wall_s']:.1f}x wall, {hta['cpu_s'] / cold['cpu_s']:.1f}x "
+                f"CPU; warm: {hta['wall_s'] / warm['wall_s']:.1f}x wall (targets: cold >= 5x, warm <= 1 s)"
+            )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ switched and appears only in the first table.
 
     python benchmarks/bench_record_overhead.py [--rounds 7] [--work 6000000] [--threads 1] [--paired-s 30]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-WORKLOAD = r'''
+WORKLOAD = r"""
 import json, sys, threading, time
 
 def tokenize(text):
@@ -61,10 +62,10 @@ ts = [threading.Thread(target=work, args=(n // threads, results, i)) for i in ra
 for t in ts: t.start()
 for t in ts: t.join()
 print(json.dumps({"work_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}))
-'''
+"""
 
 
-PAIRED_WORKLOAD = r'''
+PAIRED_WORKLOAD = r"""
 import json, os, sys, tempfile, threading, time
 sys.path.insert(0, sys.argv[3])
 mode, seconds = sys.argv[1], float(sys.argv[2])
@@ -102,7 +103,7 @@ while time.monotonic() < end:
     if on(t0) == on(t1):
         chunks.append((on(t0), t1 - t0, time.process_time() - c0))
 print(json.dumps({"chunks": chunks}), flush=True)
-'''
+"""
 
 
 def paired(mode: str, seconds: float, tmp: Path) -> dict:
@@ -110,8 +111,12 @@ def paired(mode: str, seconds: float, tmp: Path) -> dict:
     import threading
 
     sys.path.insert(0, str(REPO))
-    proc = subprocess.Popen([sys.executable, "-c", PAIRED_WORKLOAD, mode, str(seconds), str(REPO)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PAIRED_WORKLOAD, mode, str(seconds), str(REPO)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     stop = threading.Event()
     if mode == "remote":
         from recorders.remote import RemoteSampler, _Target
@@ -139,8 +144,11 @@ def paired(mode: str, seconds: float, tmp: Path) -> dict:
     result = {}
     for label, flag in (("on", True), ("off", False)):
         sel = [c for c in out["chunks"] if c[0] == flag]
-        result[label] = {"n": len(sel), "wall": statistics.median(c[1] for c in sel),
-                         "cpu": statistics.median(c[2] for c in sel)}
+        result[label] = {
+            "n": len(sel),
+            "wall": statistics.median(c[1] for c in sel),
+            "cpu": statistics.median(c[2] for c in sel),
+        }
     return result
 
 
@@ -176,26 +184,34 @@ def interleaved(args, configs: dict, env: dict, tmp: Path) -> None:
             if bundle.is_dir():
                 result["samples"], result["sampler_cpu_pct"] = bundle_facts(bundle)
             runs[name].append(result)
-        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{k} {v[-1]['work_s']:.3f}s" for k, v in runs.items()),
-              flush=True)
+        print(
+            f"round {r + 1}/{args.rounds}: " + ", ".join(f"{k} {v[-1]['work_s']:.3f}s" for k, v in runs.items()),
+            flush=True,
+        )
 
     def med(name: str, key: str) -> float | None:
         values = [x[key] for x in runs[name] if x.get(key) is not None]
         return statistics.median(values) if values else None
 
     base_wall, base_cpu = med("plain", "work_s"), med("plain", "cpu_s")
-    print(f"\nCPU-bound Python workload, {args.threads} thread(s), {args.rate} Hz, {args.rounds} interleaved rounds "
-          f"(medians; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
-    print(f"{'config':<16} {'wall s':>7} {'wall +%':>8} {'spread s':>14} {'cpu s':>7} {'cpu +%':>7} "
-          f"{'end-to-end s':>12} {'samples':>8} {'sampler cpu':>11}")
+    print(
+        f"\nCPU-bound Python workload, {args.threads} thread(s), {args.rate} Hz, {args.rounds} interleaved rounds "
+        f"(medians; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})"
+    )
+    print(
+        f"{'config':<16} {'wall s':>7} {'wall +%':>8} {'spread s':>14} {'cpu s':>7} {'cpu +%':>7} "
+        f"{'end-to-end s':>12} {'samples':>8} {'sampler cpu':>11}"
+    )
     for name in configs:
         wall, cpu = med(name, "work_s"), med(name, "cpu_s")
         walls = [x["work_s"] for x in runs[name]]
         smp, scpu = med(name, "samples"), med(name, "sampler_cpu_pct")
-        print(f"{name:<16} {wall:7.3f} {100 * (wall - base_wall) / base_wall:+7.2f}% "
-              f"{min(walls):6.3f}..{max(walls):<6.3f} {cpu:7.3f} {100 * (cpu - base_cpu) / base_cpu:+6.2f}% "
-              f"{med(name, 'total_s'):12.3f} {'-' if smp is None else f'{smp:.0f}':>8} "
-              f"{'-' if scpu is None else f'{scpu:.1f}% core':>11}")
+        print(
+            f"{name:<16} {wall:7.3f} {100 * (wall - base_wall) / base_wall:+7.2f}% "
+            f"{min(walls):6.3f}..{max(walls):<6.3f} {cpu:7.3f} {100 * (cpu - base_cpu) / base_cpu:+6.2f}% "
+            f"{med(name, 'total_s'):12.3f} {'-' if smp is None else f'{smp:.0f}':>8} "
+            f"{'-' if scpu is None else f'{scpu:.1f}% core':>11}"
+        )
 
 
 def main() -> None:
@@ -217,16 +233,56 @@ def main() -> None:
     rate = str(args.rate)
     configs = {
         "plain": lambda b: [py, *wl],
-        "remote": lambda b: [py, "-m", "inferscope", "record", "-o", str(b), "--no-nsys", "--sampler", "remote",
-                             "--sample-rate", rate, "--", py, *wl],
-        "inprocess": lambda b: [py, "-m", "inferscope", "record", "-o", str(b), "--no-nsys", "--sampler",
-                                "inprocess", "--sample-rate", rate, "--", py, *wl],
+        "remote": lambda b: [
+            py,
+            "-m",
+            "inferscope",
+            "record",
+            "-o",
+            str(b),
+            "--no-nsys",
+            "--sampler",
+            "remote",
+            "--sample-rate",
+            rate,
+            "--",
+            py,
+            *wl,
+        ],
+        "inprocess": lambda b: [
+            py,
+            "-m",
+            "inferscope",
+            "record",
+            "-o",
+            str(b),
+            "--no-nsys",
+            "--sampler",
+            "inprocess",
+            "--sample-rate",
+            rate,
+            "--",
+            py,
+            *wl,
+        ],
     }
     pyspy = shutil.which("py-spy")
     if pyspy:
         configs["py-spy"] = lambda b: [pyspy, "record", "-r", rate, "-o", str(b) + ".txt", "-f", "raw", "--", py, *wl]
-        configs["py-spy nonblock"] = lambda b: [pyspy, "record", "-r", rate, "--nonblocking", "-o", str(b) + ".txt",
-                                                "-f", "raw", "--", py, *wl]
+        configs["py-spy nonblock"] = lambda b: [
+            pyspy,
+            "record",
+            "-r",
+            rate,
+            "--nonblocking",
+            "-o",
+            str(b) + ".txt",
+            "-f",
+            "raw",
+            "--",
+            py,
+            *wl,
+        ]
     else:
         print("py-spy not installed (pip install py-spy): its rows are skipped")
 
@@ -234,13 +290,18 @@ def main() -> None:
         interleaved(args, configs, env, tmp)
     if args.paired_s > 0:
         print(f"\nPaired on/off within one process ({args.paired_s:g} s each, 100 Hz, ~50 ms chunks; medians)")
-        print(f"{'sampler':<10} {'chunks on/off':>14} {'wall on/off ms':>18} {'wall +%':>8} {'cpu on/off ms':>17} {'cpu +%':>7}")
+        print(
+            f"{'sampler':<10} {'chunks on/off':>14} {'wall on/off ms':>18} {'wall +%':>8} {'cpu on/off ms':>17} {'cpu +%':>7}"
+        )
         for mode in ("none", "remote", "inprocess"):
             r = paired(mode, args.paired_s, tmp)
             on, off = r["on"], r["off"]
-            print(f"{mode:<10} {on['n']:>6}/{off['n']:<7} {on['wall'] * 1e3:8.2f}/{off['wall'] * 1e3:<9.2f}"
-                  f" {100 * (on['wall'] - off['wall']) / off['wall']:+7.2f}% {on['cpu'] * 1e3:8.2f}/{off['cpu'] * 1e3:<8.2f}"
-                  f" {100 * (on['cpu'] - off['cpu']) / off['cpu']:+6.2f}%", flush=True)
+            print(
+                f"{mode:<10} {on['n']:>6}/{off['n']:<7} {on['wall'] * 1e3:8.2f}/{off['wall'] * 1e3:<9.2f}"
+                f" {100 * (on['wall'] - off['wall']) / off['wall']:+7.2f}% {on['cpu'] * 1e3:8.2f}/{off['cpu'] * 1e3:<8.2f}"
+                f" {100 * (on['cpu'] - off['cpu']) / off['cpu']:+6.2f}%",
+                flush=True,
+            )
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -9,6 +9,7 @@ the local nsys has no parquetdir); nsys still reads the SQLite file.
     python benchmarks/bench_stats.py [--src ../shared/traces/nsys/h100_2gpu_fastvideo.sqlite] [--kernels 1000000]
         [--input sqlite|arrows] [--work DIR] [--skip-nsys]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,9 +22,11 @@ sys.path.insert(0, str(HERE))
 
 from harness import add_tile_args, input_file, repo_env, tiled_export, timed  # noqa: E402
 
-REPORTS = ["cuda_api_sum", "cuda_gpu_kern_sum", "cuda_gpu_mem_time_sum", "cuda_gpu_mem_size_sum", "nvtx_sum",
-           "osrt_sum", "cuda_kern_exec_sum"]
-NSYS_2022_NAMES = ["cudaapisum", "gpukernsum", "gpumemtimesum", "gpumemsizesum", "nvtxsum", "osrtsum", "kernexecsum"]
+sys.path.insert(0, str(HERE.parent))  # the checkout's inferscope, whose report list is the one being timed
+from inferscope.engine.stats import ALIASES, DEFAULT_REPORTS  # noqa: E402
+
+REPORTS = list(DEFAULT_REPORTS)
+NSYS_2022_NAMES = [old for new in REPORTS for old, canonical in ALIASES.items() if canonical == new]
 
 
 def main() -> None:
@@ -47,8 +50,21 @@ def main() -> None:
     if not args.skip_nsys and shutil.which("nsys"):
         out = work / "nsys_out"
         out.mkdir(exist_ok=True)
-        nsys_wall, nsys_rss, nsys_cpu = timed(["nsys", "stats", "--report", ",".join(NSYS_2022_NAMES), "--format", "csv",
-                                        "--force-overwrite", "true", "--output", str(out / "r"), str(tiled)])
+        nsys_wall, nsys_rss, nsys_cpu = timed(
+            [
+                "nsys",
+                "stats",
+                "--report",
+                ",".join(NSYS_2022_NAMES),
+                "--format",
+                "csv",
+                "--force-overwrite",
+                "true",
+                "--output",
+                str(out / "r"),
+                str(tiled),
+            ]
+        )
         print(f"nsys stats (same 7 reports): {nsys_wall:.2f} s ({nsys_cpu:.2f} s CPU), peak RSS {nsys_rss} MB")
         print(f"speed-up: cold {nsys_wall / cold:.1f}x, warm {nsys_wall / warm:.1f}x")
 

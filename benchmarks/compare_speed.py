@@ -6,6 +6,7 @@ from the cache, which is what a second `compare` in CI pays). Prints one line pe
 
     python benchmarks/compare_speed.py --kernels 3442 50000 200000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,9 @@ DEFAULT_SRC = Path(__file__).resolve().parent.parent / "sample_traces" / "h100_2
 def slower_copy(src: Path, dst: Path, factor: float) -> None:
     shutil.copyfile(src, dst)
     with sqlite3.connect(dst) as con:
-        con.execute('UPDATE CUPTI_ACTIVITY_KIND_KERNEL SET "end" = start + CAST(("end" - start) * ? AS INTEGER)',
-                    (factor,))
+        con.execute(
+            'UPDATE CUPTI_ACTIVITY_KIND_KERNEL SET "end" = start + CAST(("end" - start) * ? AS INTEGER)', (factor,)
+        )
 
 
 def main() -> None:
@@ -41,8 +43,10 @@ def main() -> None:
     from tile_nsys import tile
 
     analysis = not args.no_analysis_metrics
-    print(f"source {args.src.name}; compare base vs a copy with every kernel 3 % slower (threshold 5 %); "
-          f"analysis metrics {'on' if analysis else 'off'}")
+    print(
+        f"source {args.src.name}; compare base vs a copy with every kernel 3 % slower (threshold 5 %); "
+        f"analysis metrics {'on' if analysis else 'off'}"
+    )
     print(f"{'kernels':>9} {'ranges':>9} {'cold s':>8} {'warm s':>8} {'metrics':>8} {'gated':>6} verdict")
     with tempfile.TemporaryDirectory(prefix="inferscope-bench-") as tmp:
         tmp = Path(tmp)
@@ -64,8 +68,10 @@ def main() -> None:
             with sqlite3.connect(base) as con:
                 kernels = con.execute("SELECT count(*) FROM CUPTI_ACTIVITY_KIND_KERNEL").fetchone()[0]
                 ranges = con.execute("SELECT count(*) FROM NVTX_EVENTS").fetchone()[0]
-            print(f"{kernels:>9,} {ranges:>9,} {cold:>8.2f} {warm:>8.2f} {len(c.metrics):>8} {len(c.gated):>6} "
-                  f"{c.verdict}")
+            print(
+                f"{kernels:>9,} {ranges:>9,} {cold:>8.2f} {warm:>8.2f} {len(c.metrics):>8} {len(c.gated):>6} "
+                f"{c.verdict}"
+            )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:,.0f} MiB")
 

@@ -1,5 +1,6 @@
 """What the nsys benchmarks share: a tiled ~1M-kernel export to measure on, and child processes timed with GNU time
 (peak RSS and CPU seconds are only known to the kernel after the child exits)."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,9 +20,13 @@ def add_tile_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--kernels", type=int, default=1_000_000)
     ap.add_argument("--work", type=Path, default=None, help="directory for the tiled file (default: a temp dir)")
     ap.add_argument("--skip-nsys", action="store_true")
-    ap.add_argument("--input", choices=("sqlite", "arrows"), default="sqlite",
-                    help="what InferScope reads: the tiled SQLite export, or the same tables as an nsys Arrow "
-                         "export (nsys itself always reads the SQLite file)")
+    ap.add_argument(
+        "--input",
+        choices=("sqlite", "arrows"),
+        default="sqlite",
+        help="what InferScope reads: the tiled SQLite export, or the same tables as an nsys Arrow "
+        "export (nsys itself always reads the SQLite file)",
+    )
 
 
 def tiled_export(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -59,8 +64,14 @@ def timed(cmd: list[str], env=None) -> tuple[float, int, float]:
     CPU seconds matter because wall time on a shared machine depends on what else runs."""
     t0 = time.perf_counter()
     # run in the checkout: `python -m inferscope` imports the package from the current directory first
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", *cmd], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "%M %U %S", *cmd],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr[-2000:]}")

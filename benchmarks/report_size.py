@@ -7,6 +7,7 @@ events the trace holds (charts and tables are aggregated in DuckDB, never one el
 Prints the event counts, the time to convert (first open), to build the report data, to render each format,
 and the size of each output (with --perfetto, also the Chrome-trace export's).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,8 @@ def main() -> None:
     args = ap.parse_args()
 
     import inferscope
-    from inferscope.report import render_html, render_markdown
-    from inferscope.report_data import build
+    from inferscope.render.report import render_html, render_markdown
+    from inferscope.render.report_data import build
 
     t0 = time.perf_counter()
     t = inferscope.open(args.trace, cache_dir=args.cache_dir)
@@ -56,11 +57,12 @@ def main() -> None:
         size = path.stat().st_size
         print(f"{fmt}: {size:,} bytes ({size / 1024:.0f} KiB), rendered in {elapsed:.2f} s -> {path}")
     if args.perfetto:
-        from inferscope.perfetto import export_perfetto
+        from inferscope.render.perfetto import export_perfetto
 
         t0 = time.perf_counter()
-        path = export_perfetto(t, out / f"{args.trace.stem}.perfetto.json", findings=analysis.findings if analysis
-                               else None)
+        path = export_perfetto(
+            t, out / f"{args.trace.stem}.perfetto.json", findings=analysis.findings if analysis else None
+        )
         print(f"perfetto json: {path.stat().st_size / 1e6:,.0f} MB in {time.perf_counter() - t0:.1f} s -> {path}")
 
 

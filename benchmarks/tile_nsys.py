@@ -6,6 +6,7 @@ correlation ids offset so API<->GPU joins stay one-to-one. The schema is untouch
 
     python benchmarks/tile_nsys.py SRC.sqlite OUT.sqlite --kernels 1000000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,9 +16,16 @@ import sqlite3
 import time
 from pathlib import Path
 
-TILED = ("CUPTI_ACTIVITY_KIND_KERNEL", "CUPTI_ACTIVITY_KIND_RUNTIME", "CUPTI_ACTIVITY_KIND_MEMCPY",
-         "CUPTI_ACTIVITY_KIND_MEMSET", "CUPTI_ACTIVITY_KIND_SYNCHRONIZATION", "NVTX_EVENTS", "OSRT_API",
-         "PROFILER_OVERHEAD")
+TILED = (
+    "CUPTI_ACTIVITY_KIND_KERNEL",
+    "CUPTI_ACTIVITY_KIND_RUNTIME",
+    "CUPTI_ACTIVITY_KIND_MEMCPY",
+    "CUPTI_ACTIVITY_KIND_MEMSET",
+    "CUPTI_ACTIVITY_KIND_SYNCHRONIZATION",
+    "NVTX_EVENTS",
+    "OSRT_API",
+    "PROFILER_OVERHEAD",
+)
 
 
 def tile(src: Path, out: Path, kernels: int) -> dict:
@@ -52,7 +60,7 @@ def tile(src: Path, out: Path, kernels: int) -> dict:
             else:
                 exprs.append(f'"{c}"')
         col_list = ", ".join(f'"{c}"' for c in cols)
-        con.execute(f'INSERT INTO {t} ({col_list}) SELECT {", ".join(exprs)} FROM {t} CROSS JOIN k')
+        con.execute(f"INSERT INTO {t} ({col_list}) SELECT {', '.join(exprs)} FROM {t} CROSS JOIN k")
     con.commit()
     counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
     con.execute("VACUUM")
@@ -93,8 +101,10 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     info = tile(args.src, args.out, args.kernels)
-    print(f"tiled {args.src.name} x{info['copies']} -> {args.out} ({args.out.stat().st_size / 1e6:.0f} MB) "
-          f"in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"tiled {args.src.name} x{info['copies']} -> {args.out} ({args.out.stat().st_size / 1e6:.0f} MB) "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
     for t, n in info["rows"].items():
         print(f"  {t:40s} {n:>12,}")
 

@@ -8,6 +8,7 @@ are involved: the "work" is pure Python arithmetic, so the script runs anywhere 
     inferscope record --no-nsys -o run1 -- python examples/annotated_inference.py
     inferscope query run1 "SELECT * FROM annotation_requests"
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,9 @@ def serve_batch(batch_id: int, requests: dict[str, tuple[int, int]]) -> None:
         left = {rid: new for rid, (_, new) in requests.items()}
         while left:
             active = sorted(left)
-            with inferscope.scope("decode", batch=batch_id, batch_size=len(active), requests=active,
-                                  tokens=len(active)):
+            with inferscope.scope(
+                "decode", batch=batch_id, batch_size=len(active), requests=active, tokens=len(active)
+            ):
                 _work(8 * len(active))
                 sample(active)
             for rid in active:
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     rng = random.Random(args.seed)
     ids = [f"req-{i}" for i in range(args.requests)]
     for batch_id, first in enumerate(range(0, len(ids), args.batch_size)):
-        batch = {rid: (rng.randint(16, 128), rng.randint(2, 8)) for rid in ids[first:first + args.batch_size]}
+        batch = {rid: (rng.randint(16, 128), rng.randint(2, 8)) for rid in ids[first : first + args.batch_size]}
         serve_batch(batch_id, batch)
     print(f"served {len(ids)} requests in {(len(ids) + args.batch_size - 1) // args.batch_size} batches")
 

@@ -8,13 +8,14 @@
 Attributes are imported lazily so that `import inferscope` stays cheap (the annotation API and the recorder
 must not pull in DuckDB or pandas).
 """
+
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from .version import __version__
 
 _LAZY = {
-    "open": ("inferscope.trace", "open_trace"),
-    "Trace": ("inferscope.trace", "Trace"),
+    "open": ("inferscope.api", "open_trace"),
+    "Trace": ("inferscope.api", "Trace"),
     "compare": ("inferscope.comparison", "compare"),
     "Comparison": ("inferscope.comparison", "Comparison"),
     "InferScopeError": ("inferscope.errors", "InferScopeError"),

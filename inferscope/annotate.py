@@ -23,6 +23,7 @@ being measured. Where the annotations go is decided once, at import, from the en
 INFERSCOPE_NVTX=0 turns NVTX off even under a profiler. `configure()` re-reads the environment (tests, or a
 process that sets the variables after importing inferscope).
 """
+
 from __future__ import annotations
 
 import atexit
@@ -124,8 +125,11 @@ class _NvtxPackage:
             if len(self._attrs) >= self._MAX_CACHED:
                 self._attrs.clear()
             s = self._lib.RegisteredString(self._handle, text)
-            ev = (self._lib.EventAttributes(self._handle, s, None, None, None) if self._domain_first
-                  else self._lib.EventAttributes(s, None, None, None))
+            ev = (
+                self._lib.EventAttributes(self._handle, s, None, None, None)
+                if self._domain_first
+                else self._lib.EventAttributes(s, None, None, None)
+            )
             self._attrs[text] = ev
         return ev
 
@@ -202,9 +206,18 @@ class _FileSink:
         with self._lock:
             lines = []
             if not self._header_written:
-                lines.append(_encode({"type": "process", "version": FILE_FORMAT_VERSION, "pid": self.pid,
-                                         "monotonic_ns": monotonic_ns(), "realtime_ns": time_ns(),
-                                         "argv": sys.argv[:8]}))
+                lines.append(
+                    _encode(
+                        {
+                            "type": "process",
+                            "version": FILE_FORMAT_VERSION,
+                            "pid": self.pid,
+                            "monotonic_ns": monotonic_ns(),
+                            "realtime_ns": time_ns(),
+                            "argv": sys.argv[:8],
+                        }
+                    )
+                )
             while True:
                 try:
                     name, attrs, start, end, tid = self.pending.popleft()
@@ -212,17 +225,30 @@ class _FileSink:
                     break
                 tail = ',"attrs":' + encode_attrs(attrs) + "}" if attrs else "}"
                 if end is None:
-                    lines.append('{"type":"mark","name":' + _quote(name) + ',"ts_ns":' + str(start) + ',"tid":'
-                                 + str(tid) + tail)
+                    lines.append(
+                        '{"type":"mark","name":' + _quote(name) + ',"ts_ns":' + str(start) + ',"tid":' + str(tid) + tail
+                    )
                 else:
-                    lines.append('{"type":"range","name":' + _quote(name) + ',"start_ns":' + str(start)
-                                 + ',"end_ns":' + str(end) + ',"tid":' + str(tid) + tail)
+                    lines.append(
+                        '{"type":"range","name":'
+                        + _quote(name)
+                        + ',"start_ns":'
+                        + str(start)
+                        + ',"end_ns":'
+                        + str(end)
+                        + ',"tid":'
+                        + str(tid)
+                        + tail
+                    )
             self._last_flush = monotonic_ns()
             if not lines:
                 return
             try:
                 os.makedirs(self.directory, exist_ok=True)
-                with open(os.path.join(self.directory, f"annotations-{self.pid}.jsonl"), "a", encoding="utf-8") as f:
+                path = os.path.join(self.directory, f"annotations-{self.pid}.jsonl")
+                # the owner's alone: under nsys the workload runs with umask 0, and annotations carry request ids
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                with os.fdopen(fd, "a", encoding="utf-8") as f:
                     f.write("\n".join(lines) + "\n")
                 self._header_written = True
             except OSError:

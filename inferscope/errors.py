@@ -1,8 +1,13 @@
 """Exception types of the public API.
 
-The CLI turns every `InferScopeError` into one line on stderr and exit code 2; anything else is a bug and keeps
-its traceback. Library users catch these types instead of parsing messages.
+The CLI turns every `InferScopeError` into one line on stderr and exit code 2; anything else is a bug, reported
+in one line with its traceback saved to a file (docs/exit-codes.md). Library users catch these types instead of
+parsing messages.
 """
+
+from __future__ import annotations
+
+import re
 
 
 class InferScopeError(Exception):
@@ -38,3 +43,30 @@ class ConfigError(InferScopeError):
 
 class CompareError(InferScopeError):
     """Two traces cannot be compared (different GPUs, nothing in common)."""
+
+
+# Characters that act on a terminal or hide text instead of showing as themselves: C0 controls (ESC starts colour,
+# cursor and OSC-8 hyperlink sequences, BEL rings, CR overwrites the line), DEL, C1 controls (0x9b is a one-byte
+# CSI), zero-width characters, bidirectional overrides (U+202E shows `exe.txt` for `txt.exe`) and the Unicode line
+# and paragraph separators. Kernel names, NVTX text and file names can hold any of them.
+_INVISIBLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]"
+)
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _shown(match: "re.Match[str]") -> str:
+    ch = match.group(0)
+    code = ord(ch)
+    return _NAMED.get(ch) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def visible(text: object, keep_newlines: bool = False) -> str:
+    """`text` with every control, invisible or direction-changing character written as its Python escape (ESC
+    becomes the four characters `\\x1b`), so that a name from a trace prints as what it is and cannot colour,
+    move the cursor, open a hyperlink or start a new line on the reader's terminal or in a CI log. With
+    `keep_newlines`, a line feed stays one (prose the program wrote in several lines)."""
+    s = str(text)
+    if keep_newlines:
+        return "\n".join(_INVISIBLE.sub(_shown, part) for part in s.split("\n"))
+    return _INVISIBLE.sub(_shown, s)

@@ -16,6 +16,7 @@ Conventions (all tables):
 
 Bump MODEL_VERSION whenever a table or column changes meaning: it is part of the cache key.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pyarrow as pa
 
-MODEL_VERSION = "3"
+MODEL_VERSION = "6"
 
 # Types are Arrow type names, turned into pyarrow types only when a schema is asked for: a warm `inferscope stats`
 # or `query` reads the tables' names from here and never needs pyarrow, whose import alone costs ~70 MB of
@@ -166,8 +167,11 @@ TABLES: tuple[Table, ...] = (
             Column("name", STR, "range text"),
             Column("domain", STR, "NVTX domain name (NULL = default domain)"),
             Column("style", STR, "PushPop | StartEnd"),
-            Column("category", STR, "origin: nvtx | user_annotation | cpu_op | profiler_step | gpu_user_annotation | "
-                                  "python_function"),
+            Column(
+                "category",
+                STR,
+                "origin: nvtx | user_annotation | cpu_op | profiler_step | gpu_user_annotation | python_function",
+            ),
             Column("depth", I64, "nesting depth on its thread (0 = outermost)"),
             Column("parent_id", I64, "range_id of the innermost enclosing range on the same thread"),
             Column("unterminated", BOOL, "true when the range had no recorded end"),
@@ -269,16 +273,28 @@ TABLES: tuple[Table, ...] = (
         (
             Column("ts_ns", I64, "time of the operation (ns)"),
             Column("pid", I64, "process id"),
-            Column("tid", I64, "thread that allocated or freed, when known (nsys: through the API call's "
-                   "correlation id; Kineto: the event's thread)"),
+            Column(
+                "tid",
+                I64,
+                "thread that allocated or freed, when known (nsys: through the API call's "
+                "correlation id; Kineto: the event's thread)",
+            ),
             Column("correlation_id", I64, "joins the API call that allocated or freed (nsys), else NULL"),
             Column("device_id", I64, "GPU id"),
             Column("address", I64, "allocation address"),
-            Column("bytes", I64, "bytes allocated (positive) or freed (negative; the matching allocation's size when "
-                   "the source records 0)"),
+            Column(
+                "bytes",
+                I64,
+                "bytes allocated (positive) or freed (negative; the matching allocation's size when "
+                "the source records 0)",
+            ),
             Column("operation", STR, "alloc | free"),
-            Column("mem_kind", STR, "memory kind label: Device, Device Static, Array, Managed, Managed Static, Pinned, "
-                   "Pageable (host memory), Unknown"),
+            Column(
+                "mem_kind",
+                STR,
+                "memory kind label: Device, Device Static, Array, Managed, Managed Static, Pinned, "
+                "Pageable (host memory), Unknown",
+            ),
             Column("total_allocated_bytes", I64, "allocator total after the event, when the source records it"),
         ),
     ),
@@ -361,8 +377,10 @@ def _cast(table: str, field, col):
                 pass
         from .errors import TraceInputError
 
-        raise TraceInputError(f"{table}.{field.name}: cannot read {col.type} values as {field.type} ({exc}); "
-                              "the trace looks edited or corrupt, re-export it") from exc
+        raise TraceInputError(
+            f"{table}.{field.name}: cannot read {col.type} values as {field.type} ({exc}); "
+            "the trace looks edited or corrupt, re-export it"
+        ) from exc
 
 
 def plain(table: "pa.Table") -> "pa.Table":
@@ -371,8 +389,11 @@ def plain(table: "pa.Table") -> "pa.Table":
 
     if not any(pa.types.is_dictionary(t) for t in table.schema.types):
         return table
-    return table.cast(pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
-                                 for f in table.schema]))
+    return table.cast(
+        pa.schema(
+            [pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type) for f in table.schema]
+        )
+    )
 
 
 def markdown() -> str:

@@ -1,5 +1,6 @@
 """Progress display for slow steps (trace conversion): a rich spinner on a terminal, silence otherwise, so
 logs and pipes stay clean."""
+
 from __future__ import annotations
 
 import sys

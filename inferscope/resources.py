@@ -3,6 +3,7 @@
 The wheel carries `sql/` and `templates/` as `inferscope/_data/...`; a checkout (or editable install) has them at
 the repository root. Looking in both keeps `inferscope` working from any directory either way.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,6 +3,7 @@
 Kept apart from any renderer so finding summaries, the terminal summary and the report templates say the same
 thing the same way. Decimal units (1 GB = 1e9 bytes), as nsys and vendor bandwidth figures use.
 """
+
 from __future__ import annotations
 
 import math

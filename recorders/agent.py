@@ -8,6 +8,7 @@ It also logs thread names (the out-of-process sampler sees only native ids) and,
 one short sleep whose monotonic bracket the bundle reader uses to measure the clock alignment against nsys's
 OS-runtime trace.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -17,19 +18,30 @@ import sys
 import threading
 import time
 
+from .redact import redact_argv
+
 ENV_DIR = "INFERSCOPE_RECORD_DIR"
 ENV_MODE = "INFERSCOPE_SAMPLER"
 ENV_RATE = "INFERSCOPE_SAMPLE_HZ"
 ENV_ANCHOR = "INFERSCOPE_ANCHOR"
+ENV_KEEP_SECRETS = "INFERSCOPE_KEEP_SECRETS"  # "1" with `record --keep-secrets`: argv is registered unredacted
+PRIVATE_MODE = 0o600  # nsys starts the workload with umask 0: files made with the default mode were world-writable
 ANCHOR_SLEEP_S = 0.0002
 ANCHOR_COUNT = 3  # the bundle reader uses the tightest: a preempted one only widens its own bracket
 
 _state: dict = {}
 
 
+def private_open(path: str, mode: str):
+    """open() for a bundle file the workload writes, readable and writable by its owner only: the bundle holds
+    command lines, and a world-writable registration would let another user steer the recorder's sampler."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
+    return os.fdopen(os.open(path, flags, PRIVATE_MODE), mode)
+
+
 def _write_json(path: str, data: dict) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
+    with private_open(tmp, "w") as f:
         json.dump(data, f)
     os.replace(tmp, path)
 
@@ -110,7 +122,7 @@ def _check_stack_of_parked_thread(reader) -> str | None:
         release.set()
         helper.join(5)
     expected = seen["expected"]  # from `parked` outwards; the reader also sees Event.wait above it
-    tail = got[len(got) - len(expected):] if len(got) >= len(expected) else []
+    tail = got[len(got) - len(expected) :] if len(got) >= len(expected) else []
     if not tail or tail[0][:2] != expected[0][:2] or tail[1:] != expected[1:]:
         return "stack read from memory differs from the interpreter's"
     return None
@@ -118,9 +130,19 @@ def _check_stack_of_parked_thread(reader) -> str | None:
 
 def _register(bundle: str, mode: str, reason: str, remote: dict | None, anchor: list | None) -> None:
     pid = os.getpid()
-    info = {"pid": pid, "ppid": os.getppid(), "mode": mode, "reason": reason, "argv": list(sys.argv),
-            "python": sys.version.split()[0], "executable": sys.executable, "main_tid": threading.get_native_id(),
-            "registered_mono_ns": time.monotonic_ns(), "anchor": anchor, **(remote or {})}
+    info = {
+        "pid": pid,
+        "ppid": os.getppid(),
+        "mode": mode,
+        "reason": reason,
+        "argv": list(sys.argv) if os.environ.get(ENV_KEEP_SECRETS) == "1" else redact_argv(sys.argv),
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+        "main_tid": threading.get_native_id(),
+        "registered_mono_ns": time.monotonic_ns(),
+        "anchor": anchor,
+        **(remote or {}),
+    }
     _write_json(os.path.join(bundle, "procs", f"{pid}-{time.monotonic_ns()}.json"), info)
 
 
@@ -130,7 +152,7 @@ def _log_thread(thread: threading.Thread) -> None:
     if not path or tid is None:
         return
     try:
-        with open(path, "a") as f:
+        with private_open(path, "a") as f:
             f.write(json.dumps([os.getpid(), tid, thread.name]) + "\n")
     except OSError:
         pass

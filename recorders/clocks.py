@@ -5,6 +5,7 @@ Samples carry CLOCK_MONOTONIC, which never jumps; nsys anchors its session timel
 monotonic time to wall time, and the change of (realtime - monotonic) between the two bounds how much NTP
 slewed or stepped the wall clock meanwhile.
 """
+
 from __future__ import annotations
 
 import time
@@ -21,8 +22,12 @@ def pair(tries: int = 5) -> dict:
         if best is None or m1 - m0 < best[1] - best[0]:
             best = (m0, m1, real, raw)
     m0, m1, real, raw = best
-    return {"realtime_ns": real, "monotonic_ns": (m0 + m1) // 2, "monotonic_raw_ns": raw,
-            "uncertainty_ns": (m1 - m0 + 1) // 2}
+    return {
+        "realtime_ns": real,
+        "monotonic_ns": (m0 + m1) // 2,
+        "monotonic_raw_ns": raw,
+        "uncertainty_ns": (m1 - m0 + 1) // 2,
+    }
 
 
 def mono_to_realtime(pairs: list[dict]):

@@ -13,6 +13,7 @@ three system calls per thread per sample, each giving up the GIL that a CPU-boun
 switch interval (5 ms); with the clock, a sample of any number of threads is taken under one hold of the GIL.
 /proc is read once per thread, for its first sample.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,13 @@ class LagStats:
         def pct(q: float) -> int | None:
             return v[min(len(v) - 1, int(q * len(v)))] if v else None
 
-        return {"ticks": self.count, "lag_ns_p50": pct(0.5), "lag_ns_p99": pct(0.99), "lag_ns_max": self.max,
-                "missed_ticks": self.missed}
+        return {
+            "ticks": self.count,
+            "lag_ns_p50": pct(0.5),
+            "lag_ns_p99": pct(0.99),
+            "lag_ns_max": self.max,
+            "missed_ticks": self.missed,
+        }
 
 
 class InProcessSampler(threading.Thread):

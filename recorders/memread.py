@@ -5,6 +5,7 @@ under the default `kernel.yama.ptrace_scope=1`, that of its descendants running 
 CAP_SYS_PTRACE, scope 3 forbids it, and container seccomp profiles may block the call. A bad address gives
 EFAULT instead of a crash, which is why the workload's self-check uses this reader on itself too.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -25,8 +26,14 @@ def _process_vm_readv(hold_gil: bool):
         lib = (ctypes.PyDLL if hold_gil else ctypes.CDLL)(None, use_errno=True)
         fn = lib.process_vm_readv
         fn.restype = ctypes.c_ssize_t
-        fn.argtypes = [ctypes.c_int, ctypes.POINTER(_IoVec), ctypes.c_ulong, ctypes.POINTER(_IoVec),
-                       ctypes.c_ulong, ctypes.c_ulong]
+        fn.argtypes = [
+            ctypes.c_int,
+            ctypes.POINTER(_IoVec),
+            ctypes.c_ulong,
+            ctypes.POINTER(_IoVec),
+            ctypes.c_ulong,
+            ctypes.c_ulong,
+        ]
         _calls[hold_gil] = fn
     return _calls[hold_gil]
 

@@ -2,9 +2,16 @@
 `nsys profile` command with inference defaults, and clean up the agent processes a profile leaves behind.
 
 Defaults are chosen per installed version by reading `nsys profile --help`, because options appear over releases
-(`--python-sampling` is newer than 2022.4) and an unknown option makes nsys refuse to start. Any option the user
-passes through `--nsys-args` replaces the default of the same name.
+and an unknown option makes nsys refuse to start. Any option the user passes through `--nsys-args` replaces the
+default of the same name.
+
+Perf-based CPU collection is off by default (`--sample=none --cpuctxsw=none`): with it, nsys 2022.4 hangs after
+the workload exited in most runs on some machines (an agent thread spins on EPOLLHUP from its perf descriptors),
+which loses the whole report, and the recorder's own sampler already records where Python spent its time. Pass
+`--nsys-args "-s cpu"` (or `--cpuctxsw=process-tree`) to turn it back on. `--python-sampling` is not a default
+either: it duplicates our sampler at up to 1 kHz, and its pairing with CPU sampling differs across releases.
 """
+
 from __future__ import annotations
 
 import glob
@@ -18,20 +25,37 @@ import time
 # (option, value, trace APIs it needs) in the order they go on the command line.
 TRACE_WANTED = ("cuda", "nvtx", "osrt", "cublas", "cudnn")
 DEFAULTS = (
+    ("--sample", "none"),
+    ("--cpuctxsw", "none"),
     ("--cuda-memory-usage", "true"),
     ("--cuda-graph-trace", "node"),
-    ("--python-sampling", "true"),
     ("--trace-fork-before-exec", "true"),
 )
-SHORT = {"-t": "--trace", "-s": "--sample", "-o": "--output", "-d": "--duration", "-b": "--backtrace",
-         "-w": "--show-output", "-x": "--stop-on-exit", "-f": "--force-overwrite", "-y": "--delay",
-         "-e": "--env-var", "-n": "--inherit-environment", "-c": "--capture-range", "-p": "--nvtx-capture"}
-FORBIDDEN = {"--output": "the report goes into the bundle; choose the bundle directory with `inferscope record -o DIR`",
-             "--export": "the bundle keeps the .nsys-rep; InferScope exports it when analysing",
-             "--session-new": "the recorder must own the profiling session to clean it up"}
+SHORT = {
+    "-t": "--trace",
+    "-s": "--sample",
+    "-o": "--output",
+    "-d": "--duration",
+    "-b": "--backtrace",
+    "-w": "--show-output",
+    "-x": "--stop-on-exit",
+    "-f": "--force-overwrite",
+    "-y": "--delay",
+    "-e": "--env-var",
+    "-n": "--inherit-environment",
+    "-c": "--capture-range",
+    "-p": "--nvtx-capture",
+}
+FORBIDDEN = {
+    "--output": "the report goes into the bundle; choose the bundle directory with `inferscope record -o DIR`",
+    "--export": "the bundle keeps the .nsys-rep; InferScope exports it when analysing",
+    "--session-new": "the recorder must own the profiling session to clean it up",
+}
 
-INSTALL_HINT = ("install Nsight Systems (Debian: apt-get install nsight-systems from non-free) or set "
-                "INFERSCOPE_NSYS=/path/to/nsys, or pass --no-nsys to record Python samples only")
+INSTALL_HINT = (
+    "install Nsight Systems (Debian: apt-get install nsight-systems from non-free) or set "
+    "INFERSCOPE_NSYS=/path/to/nsys, or pass --no-nsys to record Python samples only"
+)
 
 
 def find_nsys() -> str | None:
@@ -42,7 +66,8 @@ def find_nsys() -> str | None:
     if found:
         return found
     candidates = sorted(glob.glob("/opt/nvidia/nsight-systems/*/bin/nsys")) + sorted(
-        glob.glob("/usr/local/cuda*/bin/nsys"))
+        glob.glob("/usr/local/cuda*/bin/nsys")
+    )
     return candidates[-1] if candidates else None
 
 
@@ -87,8 +112,9 @@ def check_user_args(args: list[str]) -> str | None:
     return None
 
 
-def profile_command(nsys: str, caps: Capabilities, report_base: str, user_args: list[str],
-                    workload: list[str]) -> tuple[list[str], dict]:
+def profile_command(
+    nsys: str, caps: Capabilities, report_base: str, user_args: list[str], workload: list[str]
+) -> tuple[list[str], dict]:
     """The `nsys profile` command line and a description of the chosen defaults for the manifest."""
     given = user_options(user_args)
     chosen: list[str] = []
@@ -101,6 +127,8 @@ def profile_command(nsys: str, caps: Capabilities, report_base: str, user_args: 
     for opt, value in DEFAULTS:
         if opt in given:
             continue
+        if opt == "--cpuctxsw" and "--sample" in given:
+            continue  # whoever turns sampling back on gets nsys's own pairing of the two (cpuctxsw follows sample)
         if opt in caps.options:
             chosen.append(f"{opt}={value}")
         else:
@@ -143,7 +171,7 @@ def _children_map() -> dict[int, list[int]]:
             try:
                 with open(f"/proc/{entry}/stat", "rb") as f:
                     data = f.read()
-                fields = data[data.rfind(b")") + 2:].split()
+                fields = data[data.rfind(b")") + 2 :].split()
             except (OSError, IndexError):
                 continue
             if fields[0] != b"Z":
@@ -174,8 +202,7 @@ def workload_running(nsys_pid: int) -> bool:
 def generating(nsys_pid: int) -> bool:
     """Whether one of this session's agents is converting the capture into the report (QdstrmImporter runs)."""
     children = _children_map()
-    return any("QdstrmImporter" in " ".join(_cmdline(c)) for a in session_agents(nsys_pid)
-               for c in children.get(a, []))
+    return any("QdstrmImporter" in " ".join(_cmdline(c)) for a in session_agents(nsys_pid) for c in children.get(a, []))
 
 
 def shutdown(nsys: str, nsys_pid: int) -> None:
@@ -183,8 +210,7 @@ def shutdown(nsys: str, nsys_pid: int) -> None:
     for a in session_agents(nsys_pid):
         for arg in _cmdline(a):
             if arg.startswith("--session-name="):
-                subprocess.run([nsys, "shutdown", f"--session={arg.split('=', 1)[1]}"], capture_output=True,
-                               timeout=60)
+                subprocess.run([nsys, "shutdown", f"--session={arg.split('=', 1)[1]}"], capture_output=True, timeout=60)
                 return
 
 

@@ -1,4 +1,5 @@
 """Thread facts from /proc that both samplers attach to each sample (Linux)."""
+
 from __future__ import annotations
 
 _STATES = {"R": "running", "S": "idle", "D": "uninterruptible", "T": "stopped", "t": "stopped", "I": "idle"}

@@ -10,6 +10,7 @@ object whose type is the interpreter's code type.
 Only CPython 3.11+ (the `_PyInterpreterFrame` era) is covered; older or unknown interpreters use the in-process
 sampler instead.
 """
+
 from __future__ import annotations
 
 import struct
@@ -96,11 +97,21 @@ class Layout:
 
     def __init__(self, values: dict[str, int]):
         self.__dict__.update(values)
-        self.tstate_span = max(self.tstate_next, self.tstate_interp, self.tstate_thread_id,
-                               self.tstate_native_thread_id, self.tstate_cframe, self.tstate_current_frame) + 8
+        self.tstate_span = (
+            max(
+                self.tstate_next,
+                self.tstate_interp,
+                self.tstate_thread_id,
+                self.tstate_native_thread_id,
+                self.tstate_cframe,
+                self.tstate_current_frame,
+            )
+            + 8
+        )
         self.frame_span = max(self.frame_code, self.frame_previous, self.frame_instr, self.frame_owner) + 8
-        self.code_span = max(self.code_filename, self.code_name, self.code_qualname, self.code_firstlineno,
-                             self.code_linetable) + 8
+        self.code_span = (
+            max(self.code_filename, self.code_name, self.code_qualname, self.code_firstlineno, self.code_linetable) + 8
+        )
 
 
 def _ptr(buf: bytes, off: int) -> int:
@@ -187,8 +198,13 @@ class StackReader:
         table = self.bytes_object(_ptr(head, lay.code_linetable))
         firstlineno = _i32(head, lay.code_firstlineno)
         starts, lines = parse_linetable(table, firstlineno)
-        info = CodeInfo(self.string(_ptr(head, lay.code_qualname)) or self.string(_ptr(head, lay.code_name)),
-                        self.string(_ptr(head, lay.code_filename)), firstlineno, starts, lines)
+        info = CodeInfo(
+            self.string(_ptr(head, lay.code_qualname)) or self.string(_ptr(head, lay.code_name)),
+            self.string(_ptr(head, lay.code_filename)),
+            firstlineno,
+            starts,
+            lines,
+        )
         self._codes[addr] = info
         return info
 

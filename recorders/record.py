@@ -10,9 +10,16 @@ Bundle layout (DIR/):
     procs/<pid>.threads.jsonl  thread names as the workload assigned them
     annotations/             inferscope.scope()/mark_event() events of the workload (docs/annotations.md)
 
+    profile.sqlite           `nsys export --type sqlite` of the report, made right after recording by the nsys that
+                             recorded it, so that the bundle can be analysed where nsys is older (it refuses newer
+                             reports) or absent; manifest nsys.export says whether it worked
+
 Signals and exit: see recorders/supervise.py. The recorder exits with the workload's exit code (128+N when it died
-of signal N; 0 when --duration stopped it).
+of signal N; 0 when --duration stopped it), except that a recording with nsys that ends without a report exits
+with TRACE_LOST (3), whatever the workload did: the manifest then says "status": "incomplete" and why, because a
+bundle of Python samples alone is not what was asked for, and a script must not mistake it for a complete one.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,11 +37,14 @@ from pathlib import Path
 
 from . import agent, clocks, memread
 from . import nsys as nsys_mod
+from .redact import redact_argv, redact_env, scrub_nsys_sqlite
 from .supervise import Supervisor
 
 BUNDLE_FORMAT = "inferscope-bundle"
 BUNDLE_VERSION = 1
 REPORT_NAME = "profile"
+EXPORT_NAME = "profile.sqlite"
+TRACE_LOST = 3  # exit code: nsys was asked for and left no report (1 is compare's "regression", 2 a usage error)
 ANNOTATIONS_ENV = "INFERSCOPE_ANNOTATIONS"  # read by inferscope.annotate (docs/annotations.md)
 INJECT_DIR = Path(__file__).resolve().parent / "_inject"
 
@@ -51,6 +61,8 @@ class RecordOptions:
     nsys_args: str = ""
     duration: float | None = None
     sampler: str = "auto"  # auto | remote | inprocess | none
+    keep_secrets: bool = False  # --keep-secrets: command lines and environments stored unredacted (docs/secrets.md)
+    drop_nsys_rep: bool = False  # --drop-nsys-rep: keep only the scrubbed SQLite export of the nsys report
     log: object = field(default=None)
 
 
@@ -68,12 +80,17 @@ def _gpus() -> list[dict]:
         return []
     fields = ["index", "name", "uuid", "pci.bus_id", "memory.total", "driver_version", "compute_cap"]
     try:
-        proc = subprocess.run([smi, f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits"],
-                              capture_output=True, text=True, timeout=20)
+        proc = subprocess.run(
+            [smi, f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except (OSError, subprocess.SubprocessError):
         return []
-    return [dict(zip(fields, (v.strip() for v in line.split(",")))) for line in proc.stdout.splitlines()
-            if line.strip()]
+    return [
+        dict(zip(fields, (v.strip() for v in line.split(",")))) for line in proc.stdout.splitlines() if line.strip()
+    ]
 
 
 def _write_manifest(out: Path, manifest: dict) -> None:
@@ -105,15 +122,19 @@ def _choose_sampler(opts: RecordOptions) -> tuple[str, str]:
         if ok:
             return "remote", "process_vm_readv on child processes works"
         if opts.sampler == "remote":
-            raise RecordError(f"--sampler remote needs to read the workload's memory, which fails here ({why}); "
-                              "see README 'record: permissions', or use --sampler inprocess")
+            raise RecordError(
+                f"--sampler remote needs to read the workload's memory, which fails here ({why}); "
+                "see README 'record: permissions', or use --sampler inprocess"
+            )
         return "inprocess", f"out-of-process sampling unavailable ({why})"
     return "inprocess", "requested"
 
 
-def _child_env(out: Path, mode: str, rate: float, with_nsys: bool) -> dict:
+def _child_env(out: Path, mode: str, rate: float, with_nsys: bool, keep_secrets: bool = False) -> dict:
     """The workload's environment: the agent hook on PYTHONPATH and where to put samples and annotations."""
     env = dict(os.environ)
+    if keep_secrets:
+        env[agent.ENV_KEEP_SECRETS] = "1"
     env[ANNOTATIONS_ENV] = str(out / "annotations")  # inferscope.scope()/mark_event() write here
     if mode != "none":
         env["PYTHONPATH"] = os.pathsep.join([str(INJECT_DIR)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
@@ -125,20 +146,28 @@ def _child_env(out: Path, mode: str, rate: float, with_nsys: bool) -> dict:
     return env
 
 
-def _start_manifest(cmd: list[str], mode: str, why: str, rate: float, env: dict) -> dict:
-    from inferscope import __version__
-    from inferscope.redact import redact_env, redact_text
+def _start_manifest(cmd: list[str], mode: str, why: str, rate: float, env: dict, keep_secrets: bool = False) -> dict:
+    from inferscope.version import __version__
 
     return {
-        "format": BUNDLE_FORMAT, "format_version": BUNDLE_VERSION, "status": "recording",
-        "command": [redact_text(a) for a in cmd], "cwd": os.getcwd(), "hostname": socket.gethostname(),
+        "format": BUNDLE_FORMAT,
+        "format_version": BUNDLE_VERSION,
+        "status": "recording",
+        "command": list(cmd) if keep_secrets else redact_argv(cmd),
+        "cwd": os.getcwd(),
+        "hostname": socket.gethostname(),
         "platform": {"system": platform.system(), "release": platform.release(), "machine": platform.machine()},
-        "inferscope_version": __version__, "recorder_python": sys.version.split()[0],
+        "inferscope_version": __version__,
+        "recorder_python": sys.version.split()[0],
         "clock_pairs": {"start": clocks.pair()},
         "gpus": _gpus(),
         "sampler": {"mode": mode, "why": why, "rate_hz": rate},
         "nsys": None,
-        "environment": redact_env(env),
+        "environment": dict(env) if keep_secrets else redact_env(env),
+        "secrets": {
+            "stored": "unredacted (--keep-secrets)" if keep_secrets else "redacted",
+            "rules": "docs/secrets.md",
+        },
     }
 
 
@@ -153,8 +182,9 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
         nsys = nsys_mod.find_nsys()
         if nsys is None:
             where = os.environ.get("INFERSCOPE_NSYS")
-            raise RecordError(f"nsys not found{f' at INFERSCOPE_NSYS={where}' if where else ''}; "
-                              f"{nsys_mod.INSTALL_HINT}")
+            raise RecordError(
+                f"nsys not found{f' at INFERSCOPE_NSYS={where}' if where else ''}; {nsys_mod.INSTALL_HINT}"
+            )
         problem = nsys_mod.check_user_args(user_args)
         if problem:
             raise RecordError(problem)
@@ -171,13 +201,18 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
     (out / "procs").mkdir()
     (out / "annotations").mkdir()
     out = out.resolve()
-    env = _child_env(out, mode, opts.sample_rate, bool(nsys))
-    manifest = _start_manifest(cmd, mode, mode_reason, opts.sample_rate, env)
+    env = _child_env(out, mode, opts.sample_rate, bool(nsys), opts.keep_secrets)
+    manifest = _start_manifest(cmd, mode, mode_reason, opts.sample_rate, env, opts.keep_secrets)
     child_cmd = list(cmd)
     if nsys:
         child_cmd, described = nsys_mod.profile_command(nsys, caps, str(out / REPORT_NAME), user_args, cmd)
-        manifest["nsys"] = {"path": nsys, "version": nsys_mod.version(nsys), "command": child_cmd, **described,
-                            "report": None}
+        manifest["nsys"] = {
+            "path": nsys,
+            "version": nsys_mod.version(nsys),
+            "command": list(child_cmd) if opts.keep_secrets else redact_argv(child_cmd),
+            **described,
+            "report": None,
+        }
     _write_manifest(out, manifest)
 
     remote = None
@@ -205,32 +240,145 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
     signalled_agents = nsys_mod.cleanup(proc.pid) if nsys else []
 
     sampler_summary = remote.stop() if remote else None
-    _finish_manifest(out, manifest, end_pair, returncode, received, stopped_by, sampler_summary, signalled_agents)
     report = out / f"{REPORT_NAME}.nsys-rep"
-    if nsys and not report.exists():
-        _say(opts, f"inferscope: warning: nsys wrote no report (exit code {returncode}); the bundle has only "
-                   "Python samples")
-    _say(opts, f"inferscope: bundle written to {out} ({_count_samples(manifest)}); "
-               f"analyse it with `inferscope analyze {out}`")
+    lost = None
+    if nsys:
+        if report.exists():
+            manifest["nsys"]["export"] = _export_sqlite(nsys, report, out / EXPORT_NAME, opts)
+            manifest["secrets"]["nsys_rep"] = _nsys_rep_secrets(report, manifest["nsys"]["export"], opts)
+        else:
+            lost = _lost_reason(returncode, run, len(received))
+    _finish_manifest(
+        out, manifest, end_pair, returncode, received, stopped_by, sampler_summary, signalled_agents, incomplete=lost
+    )
+    if lost:
+        _say(
+            opts,
+            f"inferscope: error: the nsys trace was lost: {lost}; {out} is marked incomplete and holds only "
+            "Python samples. Record again; if nsys keeps failing, read its messages above, check --nsys-args, "
+            "try `nsys profile -t osrt -s none true` on its own, or record with --no-nsys",
+        )
+        return TRACE_LOST
+    _say(
+        opts,
+        f"inferscope: bundle written to {out} ({_count_samples(manifest)}); analyse it with `inferscope analyze {out}`",
+    )
     code = _exit_code(returncode)
     if stopped_by == "duration" and code in (0, 128 + signal.SIGINT, 128 + signal.SIGTERM):
         return 0
     return code
 
 
+def _lost_reason(returncode: int, run, signals: int) -> str:
+    """Why nsys left no report, in words a user can act on (the manifest keeps the same text)."""
+    if run.stall:
+        return (
+            f"nsys had not finished {run.stall['after_s']:g} s after the workload exited and was stopped "
+            f"({', '.join(run.stall['actions'])})"
+        )
+    if signals >= 3:
+        return "the recording was killed by a third signal before nsys wrote its report"
+    if returncode < 0:
+        return f"nsys was killed by {signal.Signals(-returncode).name} before writing its report"
+    return f"nsys exited with code {returncode} without writing a report"
+
+
+def _export_sqlite(nsys: str, report: Path, target: Path, opts: RecordOptions) -> dict:
+    """`nsys export --type sqlite` with the recording nsys, so the bundle does not need a matching nsys to be read.
+
+    A failed export leaves the bundle complete (the .nsys-rep is the record; an nsys as new as the recording one
+    can export it later), so the outcome is described, not raised. Ctrl-C skips it for the same reason.
+    """
+    started = time.monotonic()
+    cmd = [nsys, "export", "--type", "sqlite", "--force-overwrite", "true", "--output", str(target), str(report)]
+    _say(
+        opts,
+        "inferscope: exporting the report to SQLite for analysis without nsys (Ctrl-C skips this; the "
+        ".nsys-rep is kept)",
+    )
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=float(os.environ.get("INFERSCOPE_EXPORT_TIMEOUT_S") or 3600)
+        )
+    except KeyboardInterrupt:
+        target.unlink(missing_ok=True)
+        return {"file": None, "type": "sqlite", "error": "skipped with Ctrl-C"}
+    except (OSError, subprocess.SubprocessError) as exc:
+        target.unlink(missing_ok=True)
+        return {"file": None, "type": "sqlite", "error": str(exc)}
+    seconds = round(time.monotonic() - started, 3)
+    if proc.returncode != 0 or not target.exists() or target.stat().st_size == 0:
+        target.unlink(missing_ok=True)
+        text = (proc.stdout + proc.stderr).strip().splitlines()
+        last = next((ln.strip() for ln in reversed(text) if ln.strip()), "no output")
+        _say(
+            opts,
+            f"inferscope: warning: `nsys export --type sqlite` failed (exit code {proc.returncode}: {last}); "
+            "the bundle keeps the .nsys-rep, which needs an nsys at least as new as this one to analyse",
+        )
+        return {"file": None, "type": "sqlite", "error": f"exit code {proc.returncode}: {last}", "seconds": seconds}
+    done = {"file": target.name, "type": "sqlite", "seconds": seconds}
+    if not opts.keep_secrets:
+        done.update(_scrub_export(target, opts))
+        if not done["file"]:
+            return {**done, "type": "sqlite"}
+    return {**done, "bytes": target.stat().st_size}
+
+
+def _scrub_export(target: Path, opts: RecordOptions) -> dict:
+    """Redact the environment and command line nsys stored in the export (recorders/redact.py); an export that
+    cannot be scrubbed is deleted rather than kept with secrets in it (the .nsys-rep remains)."""
+    import sqlite3
+
+    try:
+        return {"scrubbed_values": scrub_nsys_sqlite(str(target))}
+    except sqlite3.Error as exc:
+        target.unlink(missing_ok=True)
+        _say(opts, f"inferscope: warning: could not redact secrets in {target.name} ({exc}); it was removed")
+        return {"file": None, "error": f"redacting secrets failed ({exc}); the export was removed"}
+
+
+def _nsys_rep_secrets(report: Path, export: dict, opts: RecordOptions) -> str:
+    """What the bundle's .nsys-rep holds of secrets, after --drop-nsys-rep removed it where it may.
+
+    nsys writes the workload's environment and command line into the report and no nsys option stops that short of
+    not passing the environment to the workload at all, and the report format cannot be edited: so the report
+    keeps them, unless it is dropped (only once a scrubbed export exists, the report being otherwise the only
+    record of the GPU timeline)."""
+    if not opts.drop_nsys_rep:
+        return "holds the environment and command line unredacted (nsys records them); see docs/secrets.md"
+    if export.get("file"):
+        report.unlink(missing_ok=True)
+        return "dropped (--drop-nsys-rep); profile.sqlite is the scrubbed record"
+    _say(opts, "inferscope: warning: --drop-nsys-rep ignored: without a SQLite export the .nsys-rep is the only record")
+    return "kept despite --drop-nsys-rep (no SQLite export); holds the environment and command line unredacted"
+
+
 def _count_samples(manifest: dict) -> str:
     procs = manifest["sampler"].get("processes", [])
-    report = "nsys report" if (manifest.get("nsys") or {}).get("report") else "no nsys report"
+    nsys = manifest.get("nsys") or {}
+    report = "nsys report" if nsys.get("report") or (nsys.get("export") or {}).get("file") else "no nsys report"
     return f"{report}, {len(procs)} Python process(es) sampled"
 
 
-def _finish_manifest(out: Path, manifest: dict, end_pair: dict, returncode: int, received: list[str],
-                     stopped_by: str | None, remote_summary: dict | None, signalled_agents: list[int]) -> None:
+def _finish_manifest(
+    out: Path,
+    manifest: dict,
+    end_pair: dict,
+    returncode: int,
+    received: list[str],
+    stopped_by: str | None,
+    remote_summary: dict | None,
+    signalled_agents: list[int],
+    incomplete: str | None = None,
+) -> None:
     manifest["clock_pairs"]["end"] = end_pair
-    manifest["workload"] = {"exit_code": _exit_code(returncode),
-                            "signal": signal.Signals(-returncode).name if returncode < 0 else None,
-                            "signals_forwarded": received, "stopped_by": stopped_by or (
-                                f"signal {received[0]}" if received else "exit")}
+    manifest["workload"] = {
+        "exit_code": _exit_code(returncode),
+        "signal": signal.Signals(-returncode).name if returncode < 0 else None,
+        "signals_forwarded": received,
+        "stopped_by": stopped_by or (f"signal {received[0]}" if received else "exit"),
+    }
     manifest["duration_s"] = (end_pair["monotonic_ns"] - manifest["clock_pairs"]["start"]["monotonic_ns"]) / 1e9
     report = out / f"{REPORT_NAME}.nsys-rep"
     if manifest["nsys"] is not None:
@@ -248,7 +396,9 @@ def _finish_manifest(out: Path, manifest: dict, end_pair: dict, returncode: int,
         manifest["sampler"]["remote"] = remote_summary
     manifest["sampler"]["inprocess"] = _inproc_summaries(out)
     manifest["files"] = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    manifest["status"] = "complete"
+    manifest["status"] = "incomplete" if incomplete else "complete"
+    if incomplete:
+        manifest["incomplete_reason"] = incomplete
     _write_manifest(out, manifest)
 
 

@@ -5,6 +5,7 @@ thread reads their thread lists, GIL holder and stacks with `process_vm_readv` w
 workload pays no GIL hand-off and a thread stuck in a long C call holding the GIL is seen where it is. Each
 sample is stamped with CLOCK_MONOTONIC/CLOCK_REALTIME read right before its stack is read.
 """
+
 from __future__ import annotations
 
 import errno
@@ -27,8 +28,9 @@ class _Target:
     def __init__(self, reg: dict, file: str):
         self.pid = reg["pid"]
         self.file = file
-        self.reader = StackReader(memread.reader(self.pid), Layout(LAYOUTS[reg["layout"]]), reg["interp"],
-                                  reg["code_type"], reg.get("gil"))
+        self.reader = StackReader(
+            memread.reader(self.pid), Layout(LAYOUTS[reg["layout"]]), reg["interp"], reg["code_type"], reg.get("gil")
+        )
         self.samples = 0
         self.errors = 0
         self.ended: str | None = None
@@ -39,8 +41,9 @@ class RemoteSampler(threading.Thread):
         super().__init__(name="inferscope-remote-sampler", daemon=True)
         self.bundle = bundle
         self.period_ns = int(1e9 / rate_hz)
-        self.writer = Writer(bundle / "samples" / "remote.jsonl.gz",
-                             {**header, "sampler": "remote", "rate_hz": rate_hz})
+        self.writer = Writer(
+            bundle / "samples" / "remote.jsonl.gz", {**header, "sampler": "remote", "rate_hz": rate_hz}
+        )
         self.lag = LagStats()
         self.targets: dict[int, _Target] = {}
         self.finished: list[_Target] = []
@@ -117,8 +120,15 @@ class RemoteSampler(threading.Thread):
                 continue
             if not w.knows_thread(t.pid, tid):
                 w.thread(t.pid, tid, procfs.thread_comm(t.pid, tid))
-            w.sample(mono, real, t.pid, tid, w.stack_id(frames), procfs.thread_state(t.pid, tid),
-                     tstate == holder if holder else False)
+            w.sample(
+                mono,
+                real,
+                t.pid,
+                tid,
+                w.stack_id(frames),
+                procfs.thread_state(t.pid, tid),
+                tstate == holder if holder else False,
+            )
             t.samples += 1
 
     def _end_or_count(self, t: _Target, exc: OSError) -> None:
@@ -136,7 +146,11 @@ class RemoteSampler(threading.Thread):
         procs = {}
         for t in self.finished + list(self.targets.values()):
             procs[str(t.pid)] = {"samples": t.samples, "read_errors": t.errors, "ended": t.ended or "recording stopped"}
-        summary = {"samples": self.writer.samples, **self.lag.summary(), "sampling_cpu_ns": self.sample_cost_ns,
-                   "processes": procs}
+        summary = {
+            "samples": self.writer.samples,
+            **self.lag.summary(),
+            "sampling_cpu_ns": self.sample_cost_ns,
+            "processes": procs,
+        }
         self.writer.close(summary)
         return summary

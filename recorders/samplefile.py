@@ -15,10 +15,12 @@ Records (JSON arrays, first element the kind):
     ["E", {...}]                          end: sample count, lag statistics, errors
 Ids are local to one file.
 """
+
 from __future__ import annotations
 
 import gzip
 import json
+import os
 import time
 import zlib
 from pathlib import Path
@@ -30,7 +32,8 @@ FLUSH_EVERY_S = 0.5
 class Writer:
     def __init__(self, path: Path, header: dict):
         self.path = path
-        self._raw = open(path, "wb", buffering=0)  # unbuffered: a forked child holds no copy of our data
+        # unbuffered: a forked child holds no copy of our data; owner-only, as the workload's umask may be 0 (nsys)
+        self._raw = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb", buffering=0)
         self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6)
         self._frames: dict[tuple, int] = {}
         self._stacks: dict[tuple, int] = {}
@@ -68,11 +71,13 @@ class Writer:
     def knows_thread(self, pid: int, tid: int) -> bool:
         return (pid, tid) in self._names
 
-    def sample(self, mono_ns: int, real_ns: int, pid: int, tid: int, stack_id: int, state: str,
-               gil: bool | None) -> None:
+    def sample(
+        self, mono_ns: int, real_ns: int, pid: int, tid: int, stack_id: int, state: str, gil: bool | None
+    ) -> None:
         self.samples += 1
-        self._pending.append(f'["S",{mono_ns},{real_ns},{pid},{tid},{stack_id},"{state}",'
-                             f'{"null" if gil is None else int(gil)}]')
+        self._pending.append(
+            f'["S",{mono_ns},{real_ns},{pid},{tid},{stack_id},"{state}",{"null" if gil is None else int(gil)}]'
+        )
 
     def maybe_flush(self) -> None:
         if time.monotonic() - self._last_flush >= FLUSH_EVERY_S:

@@ -4,7 +4,13 @@ The workload (or nsys) runs in its own session, so a terminal Ctrl-C reaches it 
 recorder: SIGINT is forwarded as SIGINT, SIGTERM and SIGHUP as SIGTERM, to nsys (which passes the signal to the
 application and then writes its report) or to the workload itself without nsys. A signal that arrives after the
 workload exited is held back once so nsys can finish the report; the third signal kills everything.
+
+`--duration` stops the workload the same way, with SIGINT. A workload that ignores SIGINT (it inherited the
+setting from a shell that ran `inferscope record ... &`, or installs its own handler and carries on) gets
+SIGTERM after INFERSCOPE_STOP_GRACE_S seconds (default 15) and SIGKILL after as many again; without that, such
+a recording never ended. The clock runs only while the workload itself runs, never while nsys writes its report.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,6 +23,7 @@ from typing import Callable
 from . import nsys as nsys_mod
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_GRACE_ENV = "INFERSCOPE_STOP_GRACE_S"
 
 
 @dataclass
@@ -38,12 +45,16 @@ class Supervisor:
         self.received.append(name)
         n = len(self.received)
         if self.nsys and n == 1 and not nsys_mod.workload_running(self.proc.pid):
-            self.say("inferscope: the workload has already exited and nsys is writing its report; "
-                     "send the signal again to stop nsys (the report will be lost)")
+            self.say(
+                "inferscope: the workload has already exited and nsys is writing its report; "
+                "send the signal again to stop nsys (the report will be lost)"
+            )
             return
         if n == 1:
-            self.say(f"inferscope: {name} received; stopping the workload"
-                     f"{' and letting nsys write its report' if self.nsys else ''} (send it twice more to kill)")
+            self.say(
+                f"inferscope: {name} received; stopping the workload"
+                f"{' and letting nsys write its report' if self.nsys else ''} (send it twice more to kill)"
+            )
         if n >= 3:
             self.say("inferscope: killing the workload; the nsys report will be missing or incomplete")
             kill_tree(self.proc.pid)
@@ -57,6 +68,8 @@ class Supervisor:
         previous = {s: signal.signal(s, self._forward) for s in FORWARDED}
         stopped_by = None
         deadline = time.monotonic() + self.duration if self.duration else None
+        grace = float(os.environ.get(STOP_GRACE_ENV) or 15)
+        escalation = [(signal.SIGTERM, "SIGTERM"), (signal.SIGKILL, "SIGKILL")]
         try:
             while True:
                 try:
@@ -64,10 +77,23 @@ class Supervisor:
                     break
                 except subprocess.TimeoutExpired:
                     pass
-                if deadline is not None and time.monotonic() >= deadline and stopped_by is None:
+                now = time.monotonic()
+                if deadline is not None and now >= deadline and stopped_by is None:
                     stopped_by = "duration"
                     self.say(f"inferscope: --duration {self.duration:g}s reached; stopping the workload")
                     self.proc.send_signal(signal.SIGINT)
+                    deadline = now + grace
+                elif stopped_by == "duration" and escalation and now >= deadline:
+                    if self.nsys and not nsys_mod.workload_running(self.proc.pid):
+                        deadline = now + grace  # the workload is gone; nsys is writing its report
+                        continue
+                    sig, name = escalation.pop(0)
+                    self.say(f"inferscope: the workload is still running {grace:g}s after SIGINT; sending {name}")
+                    if sig == signal.SIGKILL:
+                        kill_tree(self.proc.pid)
+                    else:
+                        self.proc.send_signal(sig)
+                    deadline = now + grace
                 if self.watch is not None:
                     self.watch.check()
         finally:
@@ -114,9 +140,11 @@ class StallWatch:
         if now - self.idle_since >= self.limit_s:
             self.stalled_at = now
             self.actions.append("SIGINT")
-            self.say(f"inferscope: nsys has not finished {self.limit_s:g}s after the workload exited and is not "
-                     "writing a report (a known nsys hang with perf-based collection, which --nsys-args "
-                     "'-s none --cpuctxsw=none' avoids); stopping nsys, the report will be missing")
+            self.say(
+                f"inferscope: nsys has not finished {self.limit_s:g}s after the workload exited and is not "
+                "writing a report (a known nsys hang with perf-based collection, which --nsys-args "
+                "'-s none --cpuctxsw=none' avoids); stopping nsys, the report will be missing"
+            )
             self.proc.send_signal(signal.SIGINT)
 
     def describe(self) -> dict:
@@ -130,7 +158,7 @@ def descendants(root: int) -> list[int]:
             try:
                 with open(f"/proc/{entry}/stat", "rb") as f:
                     data = f.read()
-                ppid = int(data[data.rfind(b")") + 2:].split()[1])
+                ppid = int(data[data.rfind(b")") + 2 :].split()[1])
             except (OSError, ValueError, IndexError):
                 continue
             children.setdefault(ppid, []).append(int(entry))

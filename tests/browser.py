@@ -5,6 +5,7 @@ and records what a user's browser would see: console messages, uncaught exceptio
 land there), every network request the page makes, and any JavaScript dialog (alert) that opens. Uses the
 `websocket-client` package; Playwright is not needed (its browser download needs network).
 """
+
 from __future__ import annotations
 
 import base64
@@ -51,10 +52,24 @@ class Browser:
         if exe is None:
             raise RuntimeError("chromium is not installed")
         self.profile = tempfile.mkdtemp(prefix="inferscope-chromium-")
-        args = [exe, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
-                "--disable-extensions", "--disable-background-networking", "--disable-sync", "--disable-dev-shm-usage",
-                "--hide-scrollbars", "--mute-audio", f"--window-size={width},{height}", "--remote-debugging-port=0",
-                f"--user-data-dir={self.profile}", "about:blank"]
+        args = [
+            exe,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--mute-audio",
+            f"--window-size={width},{height}",
+            "--remote-debugging-port=0",
+            f"--user-data-dir={self.profile}",
+            "about:blank",
+        ]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port_file = Path(self.profile) / "DevToolsActivePort"
         deadline = time.time() + 30
@@ -86,8 +101,15 @@ class Browser:
     def _event(self, msg: dict) -> None:
         self.events.append(msg)
         if msg["method"] == "Page.javascriptDialogOpening":  # never leave a dialog blocking the page
-            self.ws.send(json.dumps({"id": 10**9 + len(self.events), "method": "Page.handleJavaScriptDialog",
-                                     "params": {"accept": True}}))
+            self.ws.send(
+                json.dumps(
+                    {
+                        "id": 10**9 + len(self.events),
+                        "method": "Page.handleJavaScriptDialog",
+                        "params": {"accept": True},
+                    }
+                )
+            )
 
     def wait_for(self, method: str, timeout: float = 30) -> dict:
         for e in self.events:
@@ -145,8 +167,9 @@ class Browser:
         params: dict = {"format": "png"}
         if full_page:
             height = int(self.evaluate("Math.ceil(document.documentElement.scrollHeight)"))
-            params.update(captureBeyondViewport=True, clip={"x": 0, "y": 0, "width": width, "height": height,
-                                                            "scale": 1})
+            params.update(
+                captureBeyondViewport=True, clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
+            )
         data = self.send("Page.captureScreenshot", params)["data"]
         out.write_bytes(base64.b64decode(data))
         return out

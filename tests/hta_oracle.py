@@ -5,6 +5,7 @@ HTA, by default, keeps only CPU events that start before the last ProfilerStep a
 by them (it drops the last step, issue #76, and anything launched after it). `hta_selection_engine` builds an
 engine over the cached model tables whose kernels/memcpy/memset views apply that rule, so the differences left
 are the documented ones (docs/kineto.md)."""
+
 from __future__ import annotations
 
 import logging
@@ -13,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from inferscope.engine import Engine
+from inferscope.engine.core import Engine
 
 GPU_TABLES = ("kernels", "memcpy", "memset")
 
@@ -36,12 +37,14 @@ def run_hta(trace_file: Path):
 def hta_selection_engine(trace) -> Engine:
     """An engine over `trace`'s cache in which GPU tables hold only what HTA keeps by default."""
     engine = Engine(parquet_dir=trace.cache_entry)
-    steps = engine.query("SELECT count(DISTINCT name) AS n, max(start_ns) AS last FROM nvtx_ranges "
-                         "WHERE category = 'profiler_step'").to_pylist()[0]
+    steps = engine.query(
+        "SELECT count(DISTINCT name) AS n, max(start_ns) AS last FROM nvtx_ranges WHERE category = 'profiler_step'"
+    ).to_pylist()[0]
     if steps["n"] > 1:
         for name in GPU_TABLES:
             file = str(trace.cache_entry / f"{name}.parquet").replace("'", "''")
             engine.con.execute(
                 f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{file}') g "
-                f"WHERE g.correlation_id IN (SELECT correlation_id FROM api_calls WHERE start_ns < {steps['last']})")
+                f"WHERE g.correlation_id IN (SELECT correlation_id FROM api_calls WHERE start_ns < {steps['last']})"
+            )
     return engine

@@ -8,9 +8,9 @@ one free inside each real cudaFree call, carrying that call's correlationId. Siz
 The real export has no NVTX, so an NVTX_EVENTS table (real columns) is added with "inferscope" annotations that
 tile the run into four phases (alternately naming requests r0 and r1). `expected` is computed here from the inserted rows, independently of InferScope.
 """
+
 from __future__ import annotations
 
-import sqlite3
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +62,8 @@ def build(dst: Path, target_fraction: float) -> Expected:
         calls = con.execute(
             "SELECT r.start, r.end, r.correlationId, r.globalTid, s.value FROM CUPTI_ACTIVITY_KIND_RUNTIME r "
             "JOIN StringIds s ON s.id = r.nameId WHERE s.value LIKE 'cudaMalloc%' OR s.value LIKE 'cudaFree%' "
-            "ORDER BY r.start").fetchall()
+            "ORDER BY r.start"
+        ).fetchall()
         context = con.execute("SELECT min(contextId) FROM CUPTI_ACTIVITY_KIND_KERNEL WHERE deviceId = 0").fetchone()[0]
         # the most allocations live at once decides the size that makes the peak hit the target
         live = most = 0
@@ -84,18 +85,23 @@ def build(dst: Path, target_fraction: float) -> Expected:
             elif open_addrs:
                 addr = open_addrs.popleft()
                 # every fourth free carries bytes = 0: the size must come from the matching allocation
-                rows.append((ts, gpid, 0, context, addr, 0, 0 if exp.frees % 4 == 0 else size, DEVICE_KIND, 1,
-                             None, corr, 0))
+                rows.append(
+                    (ts, gpid, 0, context, addr, 0, 0 if exp.frees % 4 == 0 else size, DEVICE_KIND, 1, None, corr, 0)
+                )
                 exp.frees += 1
                 exp.events.append((ts, -size, gtid & 0xFFFFFF))
         # a pinned host buffer (cudaMallocHost): host memory, must not count as GPU memory
         first = calls[0]
-        rows.append((first[0] + 1, first[3] & ~0xFFFFFF, 0, context, 0x10000, 0, 16 << 30, PINNED_KIND, 0, None,
-                     first[2], 0))
+        rows.append(
+            (first[0] + 1, first[3] & ~0xFFFFFF, 0, context, 0x10000, 0, 16 << 30, PINNED_KIND, 0, None, first[2], 0)
+        )
         con.execute(MEMORY_USAGE_DDL)
-        con.executemany("INSERT INTO CUDA_GPU_MEMORY_USAGE_EVENTS (start, globalPid, deviceId, contextId, address, "
-                        "pc, bytes, memKind, memoryOperationType, name, correlationId, streamId) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        con.executemany(
+            "INSERT INTO CUDA_GPU_MEMORY_USAGE_EVENTS (start, globalPid, deviceId, contextId, address, "
+            "pc, bytes, memKind, memoryOperationType, name, correlationId, streamId) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
         # peak: frees before allocations at equal timestamps, first time the maximum is reached
         total = 0
         for ts, delta, tid in sorted(exp.events, key=lambda e: (e[0], e[1] > 0)):
@@ -107,8 +113,10 @@ def build(dst: Path, target_fraction: float) -> Expected:
         t0, t1 = calls[0][0] - 1000, calls[-1][1] + 1000
         cuts = [t0 + (t1 - t0) * k // 4 for k in range(5)]
         con.execute(NVTX_DDL)
-        nvtx = [(t0 - 500, None, 75, None, None, None, "inferscope", gtid, None, None, 1),
-                (t0 - 100, t1 + 100, 59, None, None, None, "run", gtid, None, None, 0)]
+        nvtx = [
+            (t0 - 500, None, 75, None, None, None, "inferscope", gtid, None, None, 1),
+            (t0 - 100, t1 + 100, 59, None, None, None, "run", gtid, None, None, 0),
+        ]
         for k in range(4):
             name = ["load", "prefill", "decode", "teardown"][k]
             exp.phases.append((name, cuts[k], cuts[k + 1]))
@@ -116,8 +124,11 @@ def build(dst: Path, target_fraction: float) -> Expected:
             nvtx.append((cuts[k], cuts[k + 1], 59, None, None, None, text, gtid, None, None, 1))
             if cuts[k] <= exp.peak_ns < cuts[k + 1]:
                 exp.peak_phase = name
-        con.executemany("INSERT INTO NVTX_EVENTS (start, end, eventType, rangeId, category, color, text, globalTid, "
-                        "endGlobalTid, textId, domainId) VALUES (?,?,?,?,?,?,?,?,?,?,?)", nvtx)
+        con.executemany(
+            "INSERT INTO NVTX_EVENTS (start, end, eventType, rangeId, category, color, text, globalTid, "
+            "endGlobalTid, textId, domainId) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            nvtx,
+        )
         con.commit()
     finally:
         con.close()

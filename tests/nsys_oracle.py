@@ -1,4 +1,5 @@
 """Run the real `nsys stats` on an export and read its CSV output: the oracle for InferScope's stats reports."""
+
 from __future__ import annotations
 
 import csv
@@ -52,8 +53,25 @@ def run_stats(sqlite: Path, out_dir: Path, reports=tuple(NSYS_NAMES)) -> dict[st
     """{inferscope report name: rows} from `nsys stats`; None where nsys skipped the report for lack of data."""
     prefix = out_dir / "nsys"
     names = [NSYS_NAMES[r] for r in reports]
-    subprocess.run(["nsys", "stats", "--report", ",".join(names), "--format", "csv", "--force-overwrite", "true",
-                    "--output", str(prefix), str(sqlite)], capture_output=True, text=True, timeout=600, check=True)
+    subprocess.run(
+        [
+            "nsys",
+            "stats",
+            "--report",
+            ",".join(names),
+            "--format",
+            "csv",
+            "--force-overwrite",
+            "true",
+            "--output",
+            str(prefix),
+            str(sqlite),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     result = {}
     for ours, theirs in zip(reports, names):
         file = Path(f"{prefix}_{theirs}.csv")

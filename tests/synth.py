@@ -4,6 +4,7 @@ Used where no shared export shows a pattern (a synchronous pinned memset, a 600 
 markers, uneven GPUs). Every edit keeps the nsys schema intact (tables and columns as exported), so both InferScope
 and the real `nsys analyze` can read the result. Each builder says what it changes.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -51,39 +52,55 @@ def ensure_nvtx(con: sqlite3.Connection) -> None:
     """Create NVTX_EVENTS with the exact DDL of a real export (h100 export, nsys 2026.2) when the copy has none."""
     if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'NVTX_EVENTS'").fetchone():
         return
-    ddl = sqlite3.connect(f"file:{H100}?mode=ro", uri=True).execute(
-        "SELECT sql FROM sqlite_master WHERE name = 'NVTX_EVENTS'").fetchone()[0]
+    ddl = (
+        sqlite3.connect(f"file:{H100}?mode=ro", uri=True)
+        .execute("SELECT sql FROM sqlite_master WHERE name = 'NVTX_EVENTS'")
+        .fetchone()[0]
+    )
     con.execute(ddl)
 
 
 def add_range(con: sqlite3.Connection, name: str, start: int, end: int, global_tid: int) -> None:
     """One NVTX push/pop range (eventType 59) with inline text."""
-    con.execute("INSERT INTO NVTX_EVENTS (start, \"end\", eventType, text, globalTid) VALUES (?, ?, 59, ?, ?)",
-                (start, end, name, global_tid))
+    con.execute(
+        'INSERT INTO NVTX_EVENTS (start, "end", eventType, text, globalTid) VALUES (?, ?, 59, ?, ?)',
+        (start, end, name, global_tid),
+    )
 
 
 def main_thread(con: sqlite3.Connection) -> int:
-    return con.execute("SELECT globalTid FROM CUPTI_ACTIVITY_KIND_RUNTIME GROUP BY globalTid "
-                       "ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+    return con.execute(
+        "SELECT globalTid FROM CUPTI_ACTIVITY_KIND_RUNTIME GROUP BY globalTid ORDER BY count(*) DESC LIMIT 1"
+    ).fetchone()[0]
 
 
 def launch_starts(con: sqlite3.Connection) -> list[int]:
-    return [r[0] for r in con.execute(
-        "SELECT r.start FROM CUPTI_ACTIVITY_KIND_RUNTIME r JOIN StringIds s ON s.id = r.nameId "
-        "WHERE s.value LIKE 'cudaLaunchKernel%' ORDER BY r.start")]
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT r.start FROM CUPTI_ACTIVITY_KIND_RUNTIME r JOIN StringIds s ON s.id = r.nameId "
+            "WHERE s.value LIKE 'cudaLaunchKernel%' ORDER BY r.start"
+        )
+    ]
 
 
 # --- builders ---------------------------------------------------------------------------------------------------
+
 
 def memset_sync(dst_dir: Path) -> Path:
     """h100 export; one cudaMemsetAsync of device memory becomes a synchronous cudaMemset of pinned memory
     (MEMSET.memKind = 1, its runtime row renamed cudaMemset_v3020)."""
     path, con = copy_export(H100, dst_dir, "synth_memset_sync")
-    start, corr, gpid = con.execute("SELECT start, correlationId, globalPid FROM CUPTI_ACTIVITY_KIND_MEMSET "
-                                    "ORDER BY start LIMIT 1").fetchone()
-    con.execute("UPDATE CUPTI_ACTIVITY_KIND_MEMSET SET memKind = 1 WHERE start = ? AND correlationId = ?", (start, corr))
-    con.execute("UPDATE CUPTI_ACTIVITY_KIND_RUNTIME SET nameId = ? WHERE correlationId = ? "
-                "AND (globalTid >> 24) = (? >> 24)", (string_id(con, "cudaMemset_v3020"), corr, gpid))
+    start, corr, gpid = con.execute(
+        "SELECT start, correlationId, globalPid FROM CUPTI_ACTIVITY_KIND_MEMSET ORDER BY start LIMIT 1"
+    ).fetchone()
+    con.execute(
+        "UPDATE CUPTI_ACTIVITY_KIND_MEMSET SET memKind = 1 WHERE start = ? AND correlationId = ?", (start, corr)
+    )
+    con.execute(
+        "UPDATE CUPTI_ACTIVITY_KIND_RUNTIME SET nameId = ? WHERE correlationId = ? AND (globalTid >> 24) = (? >> 24)",
+        (string_id(con, "cudaMemset_v3020"), corr, gpid),
+    )
     con.commit()
     return path
 
@@ -108,12 +125,12 @@ def stepped(dst_dir: Path, name: str, steps: int = 8, hole_ns: int = 0, names=No
     n = len(launch_starts(con))
     picks = [int(i * n / steps) for i in range(steps)]
     begins = []
-    for k, idx in enumerate(picks):
+    for idx in picks:
         t = launch_starts(con)[idx] - 1
         if hole_ns:
             shift_after(con, t, hole_ns)
         begins.append(t)
-    end = con.execute("SELECT max(\"end\") FROM CUPTI_ACTIVITY_KIND_RUNTIME WHERE globalTid = ?", (tid,)).fetchone()[0]
+    end = con.execute('SELECT max("end") FROM CUPTI_ACTIVITY_KIND_RUNTIME WHERE globalTid = ?', (tid,)).fetchone()[0]
     bounds = begins + [end]
     labels = names or [f"ProfilerStep#{i}" for i in range(steps)]
     ranges = []
@@ -136,13 +153,25 @@ def nccl(dst_dir: Path, overlapped: bool) -> Path:
     if overlapped:
         cols = [r[1] for r in con.execute("PRAGMA table_info('CUPTI_ACTIVITY_KIND_KERNEL')")]
         other = string_id(con, "overlapping_compute_kernel")
-        picks = ", ".join({"streamId": "streamId + 1000", "correlationId": "correlationId + 100000000",
-                           "demangledName": str(other), "shortName": str(other)}.get(c, f'"{c}"') for c in cols)
+        picks = ", ".join(
+            {
+                "streamId": "streamId + 1000",
+                "correlationId": "correlationId + 100000000",
+                "demangledName": str(other),
+                "shortName": str(other),
+            }.get(c, f'"{c}"')
+            for c in cols
+        )
         collist = ", ".join(f'"{c}"' for c in cols)
-        con.execute(f"INSERT INTO CUPTI_ACTIVITY_KIND_KERNEL ({collist}) SELECT {picks} FROM CUPTI_ACTIVITY_KIND_KERNEL "
-                    f"WHERE shortName IN ({marks})", reduce_ids)
-    con.execute(f"UPDATE CUPTI_ACTIVITY_KIND_KERNEL SET demangledName = ?, shortName = ? WHERE shortName IN ({marks})",
-                [nccl_id, short, *reduce_ids])
+        con.execute(
+            f"INSERT INTO CUPTI_ACTIVITY_KIND_KERNEL ({collist}) SELECT {picks} FROM CUPTI_ACTIVITY_KIND_KERNEL "
+            f"WHERE shortName IN ({marks})",
+            reduce_ids,
+        )
+    con.execute(
+        f"UPDATE CUPTI_ACTIVITY_KIND_KERNEL SET demangledName = ?, shortName = ? WHERE shortName IN ({marks})",
+        [nccl_id, short, *reduce_ids],
+    )
     con.commit()
     return path
 
@@ -151,7 +180,7 @@ def uneven_gpus(dst_dir: Path) -> Path:
     """h100 export with device 1's copies and kernels in the second half of the run deleted: GPU 1 does half the
     work of GPU 0."""
     path, con = copy_export(H100, dst_dir, "synth_uneven_gpus")
-    lo, hi = con.execute("SELECT min(start), max(\"end\") FROM CUPTI_ACTIVITY_KIND_KERNEL").fetchone()
+    lo, hi = con.execute('SELECT min(start), max("end") FROM CUPTI_ACTIVITY_KIND_KERNEL').fetchone()
     mid = (lo + hi) // 2
     for table in ("CUPTI_ACTIVITY_KIND_KERNEL", "CUPTI_ACTIVITY_KIND_MEMCPY", "CUPTI_ACTIVITY_KIND_MEMSET"):
         con.execute(f"DELETE FROM {table} WHERE deviceId = 1 AND start > ?", (mid,))
@@ -165,12 +194,17 @@ def uneven_gpus(dst_dir: Path) -> Path:
 
 SAMPLE_PERIOD_NS = 10_000_000
 MONO_BASE_NS = 1_000_000_000_000
-PY_ENCODE = [("Tokenizer.encode", "/app/tokenize.py", 88), ("handle", "/app/server.py", 20),
-             ("<module>", "/app/server.py", 50)]
-PY_FORWARD = [("Model.forward", "/app/model.py", 140), ("handle", "/app/server.py", 24),
-              ("<module>", "/app/server.py", 50)]
-PY_DECODE = [("Detokenizer.decode", "/app/detok.py", 12), ("step", "/app/loop.py", 31),
-             ("<module>", "/app/loop.py", 5)]
+PY_ENCODE = [
+    ("Tokenizer.encode", "/app/tokenize.py", 88),
+    ("handle", "/app/server.py", 20),
+    ("<module>", "/app/server.py", 50),
+]
+PY_FORWARD = [
+    ("Model.forward", "/app/model.py", 140),
+    ("handle", "/app/server.py", 24),
+    ("<module>", "/app/server.py", 50),
+]
+PY_DECODE = [("Detokenizer.decode", "/app/detok.py", 12), ("step", "/app/loop.py", 31), ("<module>", "/app/loop.py", 5)]
 HOLE_NS = 60_000_000
 
 
@@ -187,25 +221,43 @@ def python_bundle(export: Path, out: Path, samples: list[tuple[int, int, int, li
     from recorders.record import BUNDLE_FORMAT
     from recorders.samplefile import Writer
 
-    utc = sqlite3.connect(f"file:{export}?mode=ro", uri=True).execute(
-        "SELECT utcEpochNs FROM TARGET_INFO_SESSION_START_TIME").fetchone()[0]
+    utc = (
+        sqlite3.connect(f"file:{export}?mode=ro", uri=True)
+        .execute("SELECT utcEpochNs FROM TARGET_INFO_SESSION_START_TIME")
+        .fetchone()[0]
+    )
     for sub in ("samples", "procs"):
         (out / sub).mkdir(parents=True)
     shutil.copy(export, out / "profile.sqlite")
     span = max(ts for ts, *_ in samples) + 1
-    pair = lambda t: {"realtime_ns": utc + t, "monotonic_ns": MONO_BASE_NS + t,  # noqa: E731
-                      "monotonic_raw_ns": MONO_BASE_NS + t, "uncertainty_ns": 0}
-    manifest = {"format": BUNDLE_FORMAT, "format_version": 1, "status": "complete", "command": ["python", "app.py"],
-                "clock_pairs": {"start": pair(0), "end": pair(span)}, "nsys": {"report": "profile.sqlite"},
-                "sampler": {"mode": "synthetic", "rate_hz": 100}, "workload": {"exit_code": 0, "stopped_by": "exit"},
-                "environment": {}}
+
+    def pair(t):
+        return {
+            "realtime_ns": utc + t,
+            "monotonic_ns": MONO_BASE_NS + t,
+            "monotonic_raw_ns": MONO_BASE_NS + t,
+            "uncertainty_ns": 0,
+        }
+
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "format_version": 1,
+        "status": "complete",
+        "command": ["python", "app.py"],
+        "clock_pairs": {"start": pair(0), "end": pair(span)},
+        "nsys": {"report": "profile.sqlite"},
+        "sampler": {"mode": "synthetic", "rate_hz": 100},
+        "workload": {"exit_code": 0, "stopped_by": "exit"},
+        "environment": {},
+    }
     (out / "manifest.json").write_text(json.dumps(manifest))
     w = Writer(out / "samples" / "synthetic.jsonl.gz", {"pid": 0, "sampler": "synthetic"})
     for ts, pid, tid, stack in sorted(samples, key=lambda s: s[0]):
         w.sample(MONO_BASE_NS + ts, utc + ts, pid, tid, w.stack_id(stack), "running", True)
     w.close({"samples": len(samples)})
     (out / "procs" / "0.threads.jsonl").write_text(
-        "".join(json.dumps([pid, tid, name]) + "\n" for (pid, tid), name in names.items()))
+        "".join(json.dumps([pid, tid, name]) + "\n" for (pid, tid), name in names.items())
+    )
     return out
 
 
@@ -219,8 +271,10 @@ def python_gap(dst_dir: Path) -> tuple[Path, list[dict]]:
     own.mkdir(exist_ok=True)
     export = long_gap(own)
     with inferscope.open(export, use_cache=False) as t:
-        gaps = t.sql("SELECT device_id, start_ns, end_ns, dur_ns, pid, tid FROM gpu_idle_causes "
-                     "WHERE dur_ns > 500000000 ORDER BY device_id").to_dict("records")
+        gaps = t.sql(
+            "SELECT device_id, start_ns, end_ns, dur_ns, pid, tid FROM gpu_idle_causes "
+            "WHERE dur_ns > 500000000 ORDER BY device_id"
+        ).to_dict("records")
         first = int(t.sql("SELECT min(start_ns) FROM gpu_ops").iloc[0, 0])
     samples = []
     for g in gaps:
@@ -239,8 +293,9 @@ def python_steps(dst_dir: Path) -> tuple[Path, list[dict]]:
     own.mkdir(exist_ok=True)
     export, _ = stepped(own, "synth_host_bound_steps", hole_ns=HOLE_NS)
     with inferscope.open(export, use_cache=False) as t:
-        steps = t.sql("SELECT step_id, pid, tid, start_ns, end_ns, dur_ns, gpu_busy_ns, gpu_busy_pct "
-                      "FROM steps ORDER BY step_id").to_dict("records")
+        steps = t.sql(
+            "SELECT step_id, pid, tid, start_ns, end_ns, dur_ns, gpu_busy_ns, gpu_busy_pct FROM steps ORDER BY step_id"
+        ).to_dict("records")
     samples = []
     for s in steps:
         hole_end = s["start_ns"] + HOLE_NS

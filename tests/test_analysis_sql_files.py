@@ -1,4 +1,5 @@
 """House rules for the analysis SQL (sql/views, sql/metrics, sql/rules) and the documents generated from it."""
+
 from __future__ import annotations
 
 import re
@@ -9,8 +10,11 @@ from inferscope.analyze import metrics, rules
 from inferscope.resources import sql_dir
 from tests.conftest import REPO
 
-FILES = sorted((sql_dir() / "views").glob("*.sql")) + sorted((sql_dir() / "metrics").glob("*.sql")) + \
-    sorted((sql_dir() / "rules").glob("*.sql"))
+FILES = (
+    sorted((sql_dir() / "views").glob("*.sql"))
+    + sorted((sql_dir() / "metrics").glob("*.sql"))
+    + sorted((sql_dir() / "rules").glob("*.sql"))
+)
 WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|DROP|COPY|ATTACH|INSTALL|LOAD|PRAGMA|EXPORT)\b", re.I)
 
 
@@ -46,6 +50,5 @@ def test_metric_ids_are_unique_and_typed():
 
 
 def test_generated_docs_are_current():
-    assert (REPO / "docs" / "metrics.md").read_text() == metrics.markdown(), \
-        "run: python -m inferscope.analyze.metrics"
+    assert (REPO / "docs" / "metrics.md").read_text() == metrics.markdown(), "run: python -m inferscope.analyze.metrics"
     assert (REPO / "docs" / "rules.md").read_text() == rules.markdown(), "run: python -m inferscope.analyze.rules"

@@ -1,5 +1,6 @@
 """The analysis contract: every shared nsys export analyses without rule errors, the JSON validates against the
 shipped schema and reads back, and the CLI writes JSON atomically."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from inferscope.analysis import SCHEMA_VERSION, Analysis
+from inferscope.analyze.result import SCHEMA_VERSION, Analysis
 from tests.conftest import NSYS_SQLITE, REPO, needs_shared, run_cli
 
 SCHEMA = json.loads((REPO / "inferscope" / "schemas" / "analysis-v1.schema.json").read_text())
@@ -62,7 +63,7 @@ def test_cli_terminal_summary_opens_with_the_headline(cache_dir, open_trace):
     r = run_cli("analyze", trace, "--cache-dir", cache_dir)
     assert r.returncode == 0, r.stderr
     headline = open_trace(trace).analyze().headline
-    assert " ".join(r.stdout.split())[: 60] == " ".join(headline.split())[:60]
+    assert " ".join(r.stdout.split())[:60] == " ".join(headline.split())[:60]
     assert "Findings" in r.stdout and "Key metrics" in r.stdout
 
 
@@ -82,5 +83,7 @@ def test_headline_states_the_measured_figures(open_trace):
     busy, span = saxpy.value("gpu_busy_pct"), saxpy.value("gpu_span_ns")
     assert saxpy.headline.startswith(f"The GPU sat idle {fmt_pct(100 - busy)} of the {fmt_ns(span)} active span")
     h100 = open_trace(next(p for p in NSYS_SQLITE if p.stem.startswith("h100"))).analyze()
-    assert h100.headline.startswith(f"Copy-bound: memory copies kept the 2 GPUs busy {fmt_pct(h100.value('copy_busy_pct'))}")
+    assert h100.headline.startswith(
+        f"Copy-bound: memory copies kept the 2 GPUs busy {fmt_pct(h100.value('copy_busy_pct'))}"
+    )
     assert h100.findings[0].rule_id == "copy_bound"

@@ -3,6 +3,7 @@ data (cpu_op ranges, ProfilerStep#N annotations, GPU work attributed to the laun
 
 Step counts are checked against ../shared/traces/PROVENANCE.md, which states how many profiler steps each trace
 holds. Skipped where the Kineto ingest (inferscope/ingest/kineto.py, another work item) is not present."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """The Python API returns the same numbers as the CLI (which is a thin layer over it), and raises documented
 exception types with the CLI's message for bad input."""
+
 from __future__ import annotations
 
 import csv
@@ -54,12 +55,13 @@ def test_stats_api_equals_cli(trace, cache_dir, report):
     assert [r[label] for r in rows] == [r[label] for r in api]
 
 
-@pytest.mark.parametrize("report", ["cuda_api_sum", "cuda_gpu_kern_sum", "cuda_gpu_mem_size_sum", "nvtx_sum",
-                                    "cuda_kern_exec_sum"])
+@pytest.mark.parametrize(
+    "report", ["cuda_api_sum", "cuda_gpu_kern_sum", "cuda_gpu_mem_size_sum", "nvtx_sum", "cuda_kern_exec_sum"]
+)
 def test_stats_table_has_duckdbs_arrow_types(trace, report):
     """A report is fetched as Python rows (no pyarrow on the CLI path); its Arrow form is rebuilt from them and
     must have the types and values DuckDB's own Arrow export gives."""
-    from inferscope.stats import report_sql
+    from inferscope.engine.stats import report_sql
 
     rebuilt = trace.stats(report).table
     direct = trace.engine.query(report_sql(report))
@@ -71,10 +73,12 @@ def test_stats_table_has_duckdbs_arrow_types(trace, report):
 def test_warm_stats_and_query_do_not_load_pyarrow(trace, cache_dir):
     """Once the cache exists, `stats` and `query` print from DuckDB rows: pyarrow (~70 MB resident, ~0.15 s to
     import) stays unloaded. The trace fixture has filled the cache."""
-    code = ("import sys; from inferscope.cli import run_app; "
-            f"c1 = run_app(['stats', {str(SAMPLE)!r}, '--cache-dir', {str(cache_dir)!r}, '-f', 'csv']); "
-            f"c2 = run_app(['query', {str(SAMPLE)!r}, 'SELECT count(*) FROM kernels', '--cache-dir', {str(cache_dir)!r}]); "
-            "print('EXIT', c1, c2, 'pyarrow' in sys.modules, 'numpy' in sys.modules, file=sys.stderr)")
+    code = (
+        "import sys; from inferscope.cli import run_app; "
+        f"c1 = run_app(['stats', {str(SAMPLE)!r}, '--cache-dir', {str(cache_dir)!r}, '-f', 'csv']); "
+        f"c2 = run_app(['query', {str(SAMPLE)!r}, 'SELECT count(*) FROM kernels', '--cache-dir', {str(cache_dir)!r}]); "
+        "print('EXIT', c1, c2, 'pyarrow' in sys.modules, 'numpy' in sys.modules, file=sys.stderr)"
+    )
     import subprocess
     import sys
 
@@ -145,11 +149,28 @@ def test_notebook_display(trace):
     html = trace._repr_html_()
     assert "h100_2gpu_fastvideo.sqlite" in html and "3,442" in html
     a = trace.analyze()
-    ahtml = a._repr_html_()
+    from inferscope.render.notebook import analysis_html
+
+    ahtml = analysis_html(a)
     assert a.findings and a.findings[0].rule_id in ahtml
     from markupsafe import escape
 
     assert str(escape(a.headline)) in ahtml
+
+
+def test_a_running_ipython_shows_analyses_as_html(trace):
+    """An Analysis is plain data; the API registers its HTML view with a running IPython (a real shell here)."""
+    shell_mod = pytest.importorskip("IPython.core.interactiveshell", reason="IPython is not installed (peers extra)")
+    from inferscope.render.notebook import analysis_html, register_display
+
+    shell = shell_mod.InteractiveShell.instance()
+    try:
+        assert register_display(shell)
+        a = trace.analyze()
+        data, _meta = shell.display_formatter.format(a)
+        assert data["text/html"] == analysis_html(a)
+    finally:
+        shell_mod.InteractiveShell.clear_instance()
 
 
 def test_views_are_created_on_first_use_and_listed_by_catalog_queries(cache_dir):
@@ -159,6 +180,7 @@ def test_views_are_created_on_first_use_and_listed_by_catalog_queries(cache_dir)
 
     t = inferscope.open(SAMPLE, cache_dir=cache_dir)
     try:
+
         def created() -> set:
             return set(t.engine.raw.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall())
 

@@ -1,4 +1,5 @@
 """Bad input gets one clear line on stderr, exit code 2, no traceback, and no cache left behind."""
+
 from __future__ import annotations
 
 import os
@@ -147,7 +148,9 @@ def test_invalid_utf8_and_threadless_ranges_still_convert(tmp_path):
         con.execute("UPDATE NVTX_EVENTS SET text = X'00ff41' WHERE rowid = 11")
         kernel_name = con.execute("SELECT demangledName FROM CUPTI_ACTIVITY_KIND_KERNEL LIMIT 1").fetchone()[0]
         con.execute("UPDATE StringIds SET value = CAST(X'6bff6c' AS TEXT) WHERE id = ?", (kernel_name,))
-        con.execute("UPDATE NVTX_EVENTS SET globalTid = NULL WHERE rowid = (SELECT min(rowid) FROM NVTX_EVENTS WHERE eventType = 59)")
+        con.execute(
+            "UPDATE NVTX_EVENTS SET globalTid = NULL WHERE rowid = (SELECT min(rowid) FROM NVTX_EVENTS WHERE eventType = 59)"
+        )
     con.close()
     proc = run_cli("stats", path, "-r", "nvtx_sum", "-r", "cuda_gpu_kern_sum", "-f", "csv", "--no-cache")
     assert proc.returncode == 0, proc.stderr
@@ -162,8 +165,9 @@ def test_truncated_arrow_export(tmp_path, keep):
     full = tmp_path / "full.arrows"
     import subprocess
 
-    subprocess.run(["nsys", "export", "--type", "arrow", "--output", str(full), str(NSYS_REPS[0])], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["nsys", "export", "--type", "arrow", "--output", str(full), str(NSYS_REPS[0])], check=True, capture_output=True
+    )
     data = full.read_bytes()
     cut = tmp_path / "cut.arrows"
     cut.write_bytes(data[: int(len(data) * keep)])

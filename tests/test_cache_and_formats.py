@@ -1,4 +1,5 @@
 """The Parquet cache (reuse, invalidation, atomic writes, fallbacks) and the export formats nsys writes."""
+
 from __future__ import annotations
 
 import os
@@ -12,13 +13,22 @@ import pyarrow.parquet as pq
 import pytest
 
 import inferscope
-from inferscope import cache, ingest, model
+from inferscope import ingest, model
+from inferscope.engine import cache
 from inferscope.ingest import nsys_raw
 
 from .conftest import NSYS_REPS, NSYS_TRACES, needs_nsys, needs_shared, run_cli
 
 pytestmark = needs_shared
 SMALL = NSYS_TRACES / "nsys_ai_mock.sqlite"
+
+
+@pytest.fixture(autouse=True)
+def user_cache(tmp_path, monkeypatch) -> Path:
+    """The default cache of these tests: a private XDG cache, so nothing reaches the real user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv(cache.ENV_VAR, raising=False)
+    return tmp_path / "xdg" / "inferscope"
 
 
 @pytest.fixture
@@ -28,9 +38,14 @@ def trace_copy(tmp_path) -> Path:
     return dst
 
 
-def test_cache_written_beside_trace_and_reused(trace_copy, monkeypatch):
+def _nothing_beside(trace: Path) -> None:
+    assert sorted(p.name for p in trace.parent.iterdir() if p.name.startswith(trace.name)) == [trace.name]
+
+
+def test_cache_written_to_user_cache_and_reused(trace_copy, monkeypatch, user_cache):
     t1 = inferscope.open(trace_copy)
-    assert t1.cache_entry is not None and t1.cache_entry.parent == trace_copy.parent / "t.sqlite.inferscope"
+    assert t1.cache_entry is not None and t1.cache_entry.parent == user_cache
+    _nothing_beside(trace_copy)
     assert sorted(p.stem for p in t1.cache_entry.glob("*.parquet")) == sorted(model.TABLE_BY_NAME)
     kernels = t1.sql("SELECT count(*) AS n FROM kernels")["n"][0]
 
@@ -46,7 +61,9 @@ def test_cache_written_beside_trace_and_reused(trace_copy, monkeypatch):
 def test_cache_invalidated_when_trace_changes(trace_copy):
     first = inferscope.open(trace_copy).cache_entry
     con = sqlite3.connect(trace_copy)
-    con.execute('DELETE FROM CUPTI_ACTIVITY_KIND_KERNEL WHERE rowid IN (SELECT rowid FROM CUPTI_ACTIVITY_KIND_KERNEL LIMIT 10)')
+    con.execute(
+        "DELETE FROM CUPTI_ACTIVITY_KIND_KERNEL WHERE rowid IN (SELECT rowid FROM CUPTI_ACTIVITY_KIND_KERNEL LIMIT 10)"
+    )
     con.commit()
     con.close()
     os.utime(trace_copy, ns=(1, 2_000_000_000_000_000_000))
@@ -68,27 +85,25 @@ def test_cache_dir_option(trace_copy, tmp_path):
     d = tmp_path / "elsewhere"
     t = inferscope.open(trace_copy, cache_dir=d)
     assert t.cache_entry.parent == d
-    assert not (trace_copy.parent / "t.sqlite.inferscope").exists()
+    _nothing_beside(trace_copy)
 
 
-def test_read_only_directory_falls_back_to_user_cache(tmp_path, monkeypatch):
-    if os.geteuid() == 0:
-        # root ignores directory permissions; simulate the read-only check instead of the filesystem
-        monkeypatch.setattr(cache, "_writable", lambda root: "ro" not in root.parts)
+def test_read_only_directory_uses_user_cache(tmp_path, user_cache):
+    """Nothing is written beside a trace, so a read-only folder (which root would happily write into) is fine."""
     ro = tmp_path / "ro"
     ro.mkdir()
     src = ro / "t.sqlite"
     shutil.copy(SMALL, src)
     ro.chmod(0o555)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     try:
         t = inferscope.open(src)
-        assert t.cache_entry.parent == tmp_path / "xdg" / "inferscope"
+        assert t.cache_entry.parent == user_cache
+        assert [p.name for p in ro.iterdir()] == ["t.sqlite"]
     finally:
         ro.chmod(0o755)
 
 
-def test_failed_write_leaves_nothing(trace_copy, monkeypatch):
+def test_failed_write_leaves_nothing(trace_copy, monkeypatch, user_cache):
     real = pq.write_table
     calls = {"n": 0}
 
@@ -101,7 +116,8 @@ def test_failed_write_leaves_nothing(trace_copy, monkeypatch):
     monkeypatch.setattr(pq, "write_table", flaky)
     with pytest.raises(inferscope.TraceInputError, match="cannot write the InferScope cache"):
         inferscope.open(trace_copy)
-    assert not (trace_copy.parent / "t.sqlite.inferscope").exists()
+    _nothing_beside(trace_copy)
+    assert not user_cache.exists()  # neither a half-written entry nor a .tmp-* directory, nor the root it made
 
 
 def test_cli_no_cache_and_cache_dir(trace_copy, tmp_path):
@@ -109,7 +125,13 @@ def test_cli_no_cache_and_cache_dir(trace_copy, tmp_path):
     assert proc.returncode == 0, proc.stderr
     n = int(proc.stdout.splitlines()[1])
     assert n == sqlite3.connect(trace_copy).execute("SELECT count(*) FROM CUPTI_ACTIVITY_KIND_KERNEL").fetchone()[0]
-    assert not (trace_copy.parent / "t.sqlite.inferscope").exists()
+    _nothing_beside(trace_copy)
+    assert not (tmp_path / "xdg").exists()  # --no-cache writes no cache anywhere
+    d = tmp_path / "chosen"
+    proc = run_cli("query", trace_copy, "SELECT count(*) AS n FROM kernels", "-f", "csv", "--cache-dir", d)
+    assert proc.returncode == 0 and int(proc.stdout.splitlines()[1]) == n, proc.stderr
+    assert [e.path.parent for e in cache.entries(d)] == [d]
+    _nothing_beside(trace_copy)
 
 
 def _sqlite_to_parquetdir(src: Path, out: Path) -> None:
@@ -139,7 +161,13 @@ def test_parquetdir_matches_sqlite(tmp_path, open_trace):
         a, b = from_pq.stats(report).rows(), from_sqlite.stats(report).rows()
         assert len(a) == len(b) and a, report
         for ra, rb in zip(a, b):
-            assert ra == pytest.approx(rb, rel=1e-9), report  # float sums may differ in the last bits
+            assert ra.keys() == rb.keys(), report
+            for key, vb in rb.items():  # float sums may differ in the last bits; text must match exactly
+                va = ra[key]
+                if isinstance(vb, float):
+                    assert va == pytest.approx(vb, rel=1e-9), (report, key)
+                else:
+                    assert va == vb, (report, key)
 
 
 @needs_nsys
@@ -148,8 +176,12 @@ def test_arrow_export_matches_sqlite_export(tmp_path):
     """The local nsys writes both formats from the same report: the model tables must be identical."""
     rep = NSYS_REPS[0]
     arrows, db = tmp_path / "x.arrows", tmp_path / "x.sqlite"
-    subprocess.run(["nsys", "export", "--type", "arrow", "--output", str(arrows), str(rep)], check=True, capture_output=True)
-    subprocess.run(["nsys", "export", "--type", "sqlite", "--output", str(db), str(rep)], check=True, capture_output=True)
+    subprocess.run(
+        ["nsys", "export", "--type", "arrow", "--output", str(arrows), str(rep)], check=True, capture_output=True
+    )
+    subprocess.run(
+        ["nsys", "export", "--type", "sqlite", "--output", str(db), str(rep)], check=True, capture_output=True
+    )
     a = ingest.load(arrows)
     s = ingest.load(db)
     for name in model.TABLE_BY_NAME:
@@ -158,9 +190,15 @@ def test_arrow_export_matches_sqlite_export(tmp_path):
         assert a[name].num_rows == s[name].num_rows, name
         key = [c for c in ("start_ns", "ts_ns", "tid", "name", "stack_id", "depth", "pid") if c in a[name].column_names]
         if key and a[name].num_rows:
-            assert a[name].sort_by([(k, "ascending") for k in key]).equals(s[name].sort_by([(k, "ascending") for k in key])), name
-    assert dict(zip(a["trace_meta"]["key"].to_pylist(), a["trace_meta"]["value"].to_pylist()))["session_start_utc_ns"] == \
-        dict(zip(s["trace_meta"]["key"].to_pylist(), s["trace_meta"]["value"].to_pylist()))["session_start_utc_ns"]
+            assert (
+                a[name]
+                .sort_by([(k, "ascending") for k in key])
+                .equals(s[name].sort_by([(k, "ascending") for k in key]))
+            ), name
+    assert (
+        dict(zip(a["trace_meta"]["key"].to_pylist(), a["trace_meta"]["value"].to_pylist()))["session_start_utc_ns"]
+        == dict(zip(s["trace_meta"]["key"].to_pylist(), s["trace_meta"]["value"].to_pylist()))["session_start_utc_ns"]
+    )
 
 
 def test_schema_2_9_and_extra_columns_and_missing_tables(open_trace):
@@ -181,9 +219,14 @@ def test_environment_is_redacted(open_trace):
     t = open_trace(NSYS_TRACES / "h100_2gpu_fastvideo.sqlite")
     env = {k: v for k, v in t.meta.items() if k.startswith("env.")}
     assert env, "the export captured an environment"
-    raw = dict(sqlite3.connect(NSYS_TRACES / "h100_2gpu_fastvideo.sqlite").execute(
-        "SELECT substr(value, 1, instr(value, '=') - 1), value FROM META_DATA_CAPTURE "
-        "WHERE name = 'PROCESS_0:ENVIRONMENT_VARIABLE'").fetchall())
+    raw = dict(
+        sqlite3.connect(NSYS_TRACES / "h100_2gpu_fastvideo.sqlite")
+        .execute(
+            "SELECT substr(value, 1, instr(value, '=') - 1), value FROM META_DATA_CAPTURE "
+            "WHERE name = 'PROCESS_0:ENVIRONMENT_VARIABLE'"
+        )
+        .fetchall()
+    )
     secret_names = [k for k in raw if any(w in k.upper() for w in ("KEY", "SECRET", "TOKEN", "PASSWORD"))]
     assert secret_names, "expected secret-looking variables in this capture"
     for k in secret_names:

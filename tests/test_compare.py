@@ -2,6 +2,7 @@
 
 Expected numbers come from the trace files themselves (sqlite3 queries written here), never from compare's output.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -26,11 +27,15 @@ CPU_ONLY_REP = NSYS_TRACES / "cpu_only_osrt_sampling_nsys2022.4.nsys-rep"
 KINETO_A100 = KINETO_TRACES / "ab_control_a100.json.gz"
 KINETO_V100 = KINETO_TRACES / "ab_test_v100.json.gz"
 # the kernels the scaled copy slows down: a cuBLAS GEMM (the hottest kernel) and the float mean reduction
-SCALED_LIKE = ("%tilesize64x256x8_stage3_warpsize1x4x1_ffma_aligna4_alignc4_execute_kernel%",
-               "%reduce_kernel<(int)512, (int)1, at::native::ReduceOp<float, at::native::MeanOps%")
+SCALED_LIKE = (
+    "%tilesize64x256x8_stage3_warpsize1x4x1_ffma_aligna4_alignc4_execute_kernel%",
+    "%reduce_kernel<(int)512, (int)1, at::native::ReduceOp<float, at::native::MeanOps%",
+)
 
-needs_kineto = pytest.mark.skipif(importlib.util.find_spec("inferscope.ingest.kineto") is None,
-                                  reason="Kineto ingest (branch kineto) has not landed: cannot open the A/B pair")
+needs_kineto = pytest.mark.skipif(
+    importlib.util.find_spec("inferscope.ingest.kineto") is None,
+    reason="Kineto ingest (branch kineto) has not landed: cannot open the A/B pair",
+)
 
 
 def writable_copy(src: Path, dst: Path) -> Path:
@@ -43,8 +48,11 @@ def kernel_means(path: Path, likes: tuple[str, ...]) -> dict[str, float]:
     """Mean kernel duration by demangled name, straight from the export (the oracle for compare's numbers)."""
     where = " OR ".join("s.value LIKE ?" for _ in likes)
     with sqlite3.connect(path) as con:
-        rows = con.execute(f"""SELECT s.value, avg(k."end" - k.start) FROM CUPTI_ACTIVITY_KIND_KERNEL k
-                               JOIN StringIds s ON s.id = k.demangledName WHERE {where} GROUP BY 1""", likes)
+        rows = con.execute(
+            f"""SELECT s.value, avg(k."end" - k.start) FROM CUPTI_ACTIVITY_KIND_KERNEL k
+                               JOIN StringIds s ON s.id = k.demangledName WHERE {where} GROUP BY 1""",
+            likes,
+        )
         return dict(rows.fetchall())
 
 
@@ -59,8 +67,10 @@ def jittered_copy(src: Path, dst: Path, factor: float, seed: int, jitter: float 
         start = np.array([r[1] for r in rows], dtype=np.int64)
         dur = np.array([r[2] - r[1] for r in rows], dtype=float)
         new_dur = np.maximum(1, np.rint(dur * factor * rng.normal(1.0, jitter, len(dur)))).astype(np.int64)
-        con.executemany('UPDATE CUPTI_ACTIVITY_KIND_KERNEL SET "end" = ? WHERE rowid = ?',
-                        [(int(s + d), int(i)) for s, d, i in zip(start, new_dur, ids)])
+        con.executemany(
+            'UPDATE CUPTI_ACTIVITY_KIND_KERNEL SET "end" = ? WHERE rowid = ?',
+            [(int(s + d), int(i)) for s, d, i in zip(start, new_dur, ids)],
+        )
     return dst
 
 
@@ -70,8 +80,11 @@ def scaled(tmp_path_factory) -> Path:
     dst = writable_copy(FASTVIDEO, tmp_path_factory.mktemp("scaled") / "fastvideo_scaled.sqlite")
     with sqlite3.connect(dst) as con:
         for like in SCALED_LIKE:
-            con.execute("""UPDATE CUPTI_ACTIVITY_KIND_KERNEL SET "end" = start + CAST(("end" - start) * 1.2 AS INTEGER)
-                           WHERE demangledName IN (SELECT id FROM StringIds WHERE value LIKE ?)""", (like,))
+            con.execute(
+                """UPDATE CUPTI_ACTIVITY_KIND_KERNEL SET "end" = start + CAST(("end" - start) * 1.2 AS INTEGER)
+                           WHERE demangledName IN (SELECT id FROM StringIds WHERE value LIKE ?)""",
+                (like,),
+            )
     return dst
 
 
@@ -167,8 +180,16 @@ def test_scaled_kernels_fail_and_are_named(scaled, cache_dir, tmp_path):
 def test_github_format_writes_summary_and_annotations(scaled, cache_dir, tmp_path):
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
-    r = run_cli("compare", FASTVIDEO, scaled, "--format", "github", "--cache-dir", cache_dir,
-                env={"GITHUB_STEP_SUMMARY": str(summary)})
+    r = run_cli(
+        "compare",
+        FASTVIDEO,
+        scaled,
+        "--format",
+        "github",
+        "--cache-dir",
+        cache_dir,
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )
     assert r.returncode == 1
     errors = [line for line in r.stdout.splitlines() if line.startswith("::error ")]
     warnings = [line for line in r.stdout.splitlines() if line.startswith("::warning ")]
@@ -186,8 +207,9 @@ def test_gate_settings_come_from_the_configuration(scaled, cache_dir, tmp_path):
     args = ("compare", FASTVIDEO, scaled, "--cache-dir", cache_dir, "--no-analysis-metrics")
     assert run_cli(*args, cwd=tmp_path).returncode == 0  # the 20 % slowdown is inside a 25 % threshold
     assert run_cli(*args, cwd=tmp_path, env={"INFERSCOPE_COMPARE__THRESHOLD": "10%"}).returncode == 1
-    assert run_cli(*args, "--threshold", "30%", cwd=tmp_path,
-                   env={"INFERSCOPE_COMPARE__THRESHOLD": "10%"}).returncode == 0
+    assert (
+        run_cli(*args, "--threshold", "30%", cwd=tmp_path, env={"INFERSCOPE_COMPARE__THRESHOLD": "10%"}).returncode == 0
+    )
     (tmp_path / "inferscope.toml").write_text('[compare]\nthreshhold = "25%"\n')
     assert "unknown key 'compare.threshhold'" in one_line_error(run_cli(*args, cwd=tmp_path))
 
@@ -197,8 +219,12 @@ def test_window_length_alone_is_not_a_regression(tmp_path, cache_dir):
     half = writable_copy(CLOVERLEAF, tmp_path / "cloverleaf_first_half.sqlite")
     with sqlite3.connect(half) as con:
         lo, hi = con.execute('SELECT min(start), max("end") FROM CUPTI_ACTIVITY_KIND_KERNEL').fetchone()
-        for table in ("CUPTI_ACTIVITY_KIND_KERNEL", "CUPTI_ACTIVITY_KIND_MEMCPY", "CUPTI_ACTIVITY_KIND_RUNTIME",
-                      "CUPTI_ACTIVITY_KIND_SYNCHRONIZATION"):
+        for table in (
+            "CUPTI_ACTIVITY_KIND_KERNEL",
+            "CUPTI_ACTIVITY_KIND_MEMCPY",
+            "CUPTI_ACTIVITY_KIND_RUNTIME",
+            "CUPTI_ACTIVITY_KIND_SYNCHRONIZATION",
+        ):
             con.execute(f"DELETE FROM {table} WHERE start > ?", ((lo + hi) // 2,))
         kept = con.execute("SELECT count(*) FROM CUPTI_ACTIVITY_KIND_KERNEL").fetchone()[0]
     assert 400 < kept < 900
@@ -211,8 +237,9 @@ def test_window_length_alone_is_not_a_regression(tmp_path, cache_dir):
 
 
 def test_repeats_within_noise_pass(repeats, cache_dir):
-    code, report, _ = compare_json("--base", *repeats["base"], "--new", *repeats["noisy"], "--no-analysis-metrics",
-                                   cache_dir=cache_dir)
+    code, report, _ = compare_json(
+        "--base", *repeats["base"], "--new", *repeats["noisy"], "--no-analysis-metrics", cache_dir=cache_dir
+    )
     assert code == 0, [(m["key"], m["reason"]) for m in report["metrics"] if m["verdict"] == "regression"]
     assert report["base"]["traces"] == [str(p) for p in repeats["base"]]
     gated = [m for m in report["metrics"] if m["gated"]]
@@ -223,14 +250,16 @@ def test_repeats_within_noise_pass(repeats, cache_dir):
 
 def test_single_pair_of_the_same_runs_fails(repeats, cache_dir):
     """Without repeats the run-to-run spread is invisible: the slowest-looking pair reads as a regression."""
-    code, report, _ = compare_json(repeats["base"][0], repeats["noisy"][2], "--no-analysis-metrics",
-                                   cache_dir=cache_dir)
+    code, report, _ = compare_json(
+        repeats["base"][0], repeats["noisy"][2], "--no-analysis-metrics", cache_dir=cache_dir
+    )
     assert code == 1 and report["counts"]["regression"] > 0
 
 
 def test_repeats_real_regression_fails(repeats, cache_dir):
-    code, report, _ = compare_json("--base", *repeats["base"], "--new", *repeats["slower"], "--no-analysis-metrics",
-                                   cache_dir=cache_dir)
+    code, report, _ = compare_json(
+        "--base", *repeats["base"], "--new", *repeats["slower"], "--no-analysis-metrics", cache_dir=cache_dir
+    )
     assert code == 1
     reg = [m for m in report["metrics"] if m["gated"] and m["verdict"] == "regression"]
     assert len(reg) >= len([m for m in report["metrics"] if m["gated"]]) // 2
@@ -251,14 +280,17 @@ def test_strip_templates_matches_renamed_instantiations(tmp_path, cache_dir):
     """A build whose compiler spells template arguments differently: only --strip-templates matches its kernels."""
     renamed = writable_copy(FASTVIDEO, tmp_path / "renamed.sqlite")
     with sqlite3.connect(renamed) as con:
-        changed = con.execute("UPDATE StringIds SET value = replace(value, '(int)', '(unsigned)') "
-                              "WHERE id IN (SELECT demangledName FROM CUPTI_ACTIVITY_KIND_KERNEL)").rowcount
+        changed = con.execute(
+            "UPDATE StringIds SET value = replace(value, '(int)', '(unsigned)') "
+            "WHERE id IN (SELECT demangledName FROM CUPTI_ACTIVITY_KIND_KERNEL)"
+        ).rowcount
     assert changed > 10
     code, plain, _ = compare_json(FASTVIDEO, renamed, "--metric", "kernel_mean_ns", cache_dir=cache_dir)
     assert code == 0
     assert {m["verdict"] for m in plain["metrics"]} >= {"added", "removed", "unchanged"}
-    code, stripped, _ = compare_json(FASTVIDEO, renamed, "--metric", "kernel_mean_ns", "--strip-templates",
-                                     cache_dir=cache_dir)
+    code, stripped, _ = compare_json(
+        FASTVIDEO, renamed, "--metric", "kernel_mean_ns", "--strip-templates", cache_dir=cache_dir
+    )
     assert code == 0
     assert {m["verdict"] for m in stripped["metrics"]} == {"unchanged"}
     assert any("stripped" in n for n in stripped["notes"])
@@ -269,11 +301,14 @@ def test_metric_filter_and_inconclusive_gate(tmp_path, cache_dir):
     exit 1 with --fail-on-inconclusive."""
     rare = writable_copy(FASTVIDEO, tmp_path / "rare.sqlite")
     with sqlite3.connect(rare) as con:
-        (name, n), = con.execute("""SELECT s.value, count(*) FROM CUPTI_ACTIVITY_KIND_KERNEL k
+        ((name, n),) = con.execute("""SELECT s.value, count(*) FROM CUPTI_ACTIVITY_KIND_KERNEL k
                                     JOIN StringIds s ON s.id = k.demangledName
                                     WHERE s.value LIKE '%ReduceOp<long%' GROUP BY 1""").fetchall()
-        con.execute("""UPDATE CUPTI_ACTIVITY_KIND_KERNEL SET "end" = start + CAST(("end" - start) * 1.2 AS INTEGER)
-                       WHERE demangledName IN (SELECT id FROM StringIds WHERE value = ?)""", (name,))
+        con.execute(
+            """UPDATE CUPTI_ACTIVITY_KIND_KERNEL SET "end" = start + CAST(("end" - start) * 1.2 AS INTEGER)
+                       WHERE demangledName IN (SELECT id FROM StringIds WHERE value = ?)""",
+            (name,),
+        )
     assert n < 5
     args = (FASTVIDEO, rare, "--metric", "kernel_mean*", "--min-share", "0%")
     code, report, _ = compare_json(*args, cache_dir=cache_dir)
@@ -287,23 +322,30 @@ def test_metric_filter_and_inconclusive_gate(tmp_path, cache_dir):
     assert "no metric matches no_such_metric" in one_line_error(r)
 
 
-@pytest.mark.parametrize("args, expect", [
-    (("{missing}", "{fast}"), "base: {missing}: no such file or directory"),
-    (("{fast}", "{garbage}"), "new: {garbage}: not a trace InferScope can read"),
-    (("{fast}",), "give BASE NEW"),
-    (("--base", "{fast}"), "no new trace given"),
-    (("{fast}", "{fast}", "--threshold", "5"), "ambiguous; write 5% or 0.05"),
-    (("{fast}", "{fast}", "--threshold", "fast"), "is not a number"),
-    (("{fast}", "{fast}", "--format", "html"), "unknown format 'html'"),
-    (("{fast}", "{fast}", "--junit", "{missing}/x.xml"), "does not exist"),
-    (("{fast}", "{clover}", "--metric", "kernel_mean_ns"), "no metric matching kernel_mean_ns is present in both"),
-    (("{fast}", "{clover}"), "no kernel, range or step in common"),
-])
+@pytest.mark.parametrize(
+    "args, expect",
+    [
+        (("{missing}", "{fast}"), "base: {missing}: no such file or directory"),
+        (("{fast}", "{garbage}"), "new: {garbage}: not a trace InferScope can read"),
+        (("{fast}",), "give BASE NEW"),
+        (("--base", "{fast}"), "no new trace given"),
+        (("{fast}", "{fast}", "--threshold", "5"), "ambiguous; write 5% or 0.05"),
+        (("{fast}", "{fast}", "--threshold", "fast"), "is not a number"),
+        (("{fast}", "{fast}", "--format", "html"), "unknown format 'html'"),
+        (("{fast}", "{fast}", "--junit", "{missing}/x.xml"), "does not exist"),
+        (("{fast}", "{clover}", "--metric", "kernel_mean_ns"), "no metric matching kernel_mean_ns is present in both"),
+        (("{fast}", "{clover}"), "no kernel, range or step in common"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(args, expect, tmp_path, cache_dir):
     garbage = tmp_path / "notes.sqlite"
     garbage.write_text("not a trace\n")
-    paths = {"missing": str(tmp_path / "missing.sqlite"), "fast": str(FASTVIDEO), "garbage": str(garbage),
-             "clover": str(CLOVERLEAF)}
+    paths = {
+        "missing": str(tmp_path / "missing.sqlite"),
+        "fast": str(FASTVIDEO),
+        "garbage": str(garbage),
+        "clover": str(CLOVERLEAF),
+    }
     r = run_cli("compare", *[a.format(**paths) for a in args], "--cache-dir", cache_dir)
     assert expect.format(**paths) in one_line_error(r)
     assert r.stdout == ""
@@ -360,7 +402,9 @@ def test_library_api_takes_traces_and_lists(open_trace):
     assert isinstance(c, inferscope.Comparison)
     assert c.verdict == "pass" and c.exit_code() == 0 and c.new.runs == 2
     assert c.gated and all(m.delta_pct == 0 for m in c.gated)
-    md = c.to_markdown()
+    from inferscope.render.compare import to_markdown
+
+    md = to_markdown(c)
     assert md.startswith("### inferscope compare: ✅ no regression beyond 10%")
     with pytest.raises(inferscope.CompareError, match="threshold 5 is out of range"):
         inferscope.compare(t, t, threshold=5)

@@ -1,5 +1,6 @@
 """docs/ci.md and `inferscope compare --help` agree: every option the guide uses exists, every option exists in
 the guide, and the example workflow's commands parse."""
+
 from __future__ import annotations
 
 import re

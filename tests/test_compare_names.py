@@ -1,4 +1,5 @@
 """Kernel and range name normalisation, on the real names in the shared nsys and Kineto traces."""
+
 from __future__ import annotations
 
 import gzip
@@ -15,8 +16,11 @@ pytestmark = needs_shared
 
 def nsys_kernel_names(file: str) -> list[str]:
     with sqlite3.connect(NSYS_TRACES / file) as con:
-        return [r[0] for r in con.execute("""SELECT DISTINCT s.value FROM CUPTI_ACTIVITY_KIND_KERNEL k
-                                             JOIN StringIds s ON s.id = k.demangledName""")]
+        return [
+            r[0]
+            for r in con.execute("""SELECT DISTINCT s.value FROM CUPTI_ACTIVITY_KIND_KERNEL k
+                                             JOIN StringIds s ON s.id = k.demangledName""")
+        ]
 
 
 def nsys_range_names(file: str) -> list[str]:
@@ -51,34 +55,49 @@ def test_nsys_and_kineto_spellings_meet_when_stripped():
     """nsys writes `<(int)4, ...>` and `std::array<char *, ...>`, Kineto `<4, ...>` and `Array<char*, 3> >`."""
     nsys = {kernel_key(n, strip=True) for n in nsys_kernel_names("h100_2gpu_fastvideo.sqlite")}
     kineto = {kernel_key(n, strip=True) for n in kineto_kernel_names("ab_control_a100.json.gz")}
-    assert {"at::native::vectorized_elementwise_kernel", "at::native::reduce_kernel",
-            "at::native::elementwise_kernel", "at::native::unrolled_elementwise_kernel"} <= nsys & kineto
+    assert {
+        "at::native::vectorized_elementwise_kernel",
+        "at::native::reduce_kernel",
+        "at::native::elementwise_kernel",
+        "at::native::unrolled_elementwise_kernel",
+    } <= nsys & kineto
     raw_nsys = set(nsys_kernel_names("h100_2gpu_fastvideo.sqlite"))
     assert not raw_nsys & kineto_kernel_names("ab_control_a100.json.gz")
 
 
 def test_canonical_spacing_matches_demangler_variants():
-    assert kernel_key("void f<4, at::detail::Array<char*, 3> >(int, char *)") == \
-        kernel_key("void f<4, at::detail::Array<char *, 3>>(int, char*)")
-    assert kernel_key("void at::native::(anonymous namespace)::k<float>(T1)") == \
-        kernel_key("void at::native::<unnamed>::k<float>(T1)")
+    assert kernel_key("void f<4, at::detail::Array<char*, 3> >(int, char *)") == kernel_key(
+        "void f<4, at::detail::Array<char *, 3>>(int, char*)"
+    )
+    assert kernel_key("void at::native::(anonymous namespace)::k<float>(T1)") == kernel_key(
+        "void at::native::<unnamed>::k<float>(T1)"
+    )
 
 
-@pytest.mark.parametrize("name, key", [
-    ("triton_poi_fused_add_cos_sin_0", "triton_poi_fused_add_cos_sin"),  # Triton ordinal (the real name in
-    ("fmha_kernel_3f2a9b1c0d_sm80", "fmha_kernel_sm80"),                  # triton_example) and a hex hash
-    ("std::enable_if<!T7, void>::type internal::gemvx::kernel<int, float>(T13)", "internal::gemvx::kernel"),
-    ("ncclKernel_AllReduce_RING_LL_Sum_float(ncclWorkElem)", "ncclKernel_AllReduce_RING_LL_Sum_float"),
-    ("ampere_sgemm_128x128_tn", "ampere_sgemm_128x128_tn"),
-])
+@pytest.mark.parametrize(
+    "name, key",
+    [
+        ("triton_poi_fused_add_cos_sin_0", "triton_poi_fused_add_cos_sin"),  # Triton ordinal (the real name in
+        ("fmha_kernel_3f2a9b1c0d_sm80", "fmha_kernel_sm80"),  # triton_example) and a hex hash
+        ("std::enable_if<!T7, void>::type internal::gemvx::kernel<int, float>(T13)", "internal::gemvx::kernel"),
+        ("ncclKernel_AllReduce_RING_LL_Sum_float(ncclWorkElem)", "ncclKernel_AllReduce_RING_LL_Sum_float"),
+        ("ampere_sgemm_128x128_tn", "ampere_sgemm_128x128_tn"),
+    ],
+)
 def test_strip_cases(name, key):
     assert kernel_key(name, strip=True) == key
 
 
 def test_strip_handles_every_shared_kineto_kernel():
     names = set()
-    for f in ("ab_control_a100.json.gz", "ab_test_v100.json.gz", "v100_rank1_train.json.gz",
-              "nccl_args.json.gz", "triton_example.json.gz", "amd_mi250_rocm.json.gz"):
+    for f in (
+        "ab_control_a100.json.gz",
+        "ab_test_v100.json.gz",
+        "v100_rank1_train.json.gz",
+        "nccl_args.json.gz",
+        "triton_example.json.gz",
+        "amd_mi250_rocm.json.gz",
+    ):
         names |= kineto_kernel_names(f)
     for n in names:
         k = kernel_key(n, strip=True)

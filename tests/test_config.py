@@ -1,5 +1,6 @@
 """Configuration: file discovery, precedence (default < file < INFERSCOPE_* < command line), errors that name the
 file or variable and the key, and `inferscope config`."""
+
 from __future__ import annotations
 
 import json
@@ -68,15 +69,22 @@ def test_file_found_upward_and_read(project):
 
 
 def test_precedence_default_file_env_cli(project):
-    env = {"INFERSCOPE_RULES__SLOW_THING__LIMIT_NS": "3000", "INFERSCOPE_COMPARE__THRESHOLD": "4%",
-           "INFERSCOPE_COMPARE__CONFIDENCE": "0.9", "INFERSCOPE_SHARED": "/elsewhere"}
-    cfg = load_config(project / "src", environ=env, params=["slow_thing.limit_ns=4000"],
-                      sets=["compare.threshold=0.02"])
+    env = {
+        "INFERSCOPE_RULES__SLOW_THING__LIMIT_NS": "3000",
+        "INFERSCOPE_COMPARE__THRESHOLD": "4%",
+        "INFERSCOPE_COMPARE__CONFIDENCE": "0.9",
+        "INFERSCOPE_SHARED": "/elsewhere",
+    }
+    cfg = load_config(
+        project / "src", environ=env, params=["slow_thing.limit_ns=4000"], sets=["compare.threshold=0.02"]
+    )
     s = cfg.settings
     assert (s["rules.slow_thing.limit_ns"].value, s["rules.slow_thing.limit_ns"].source) == (4000, "command line")
     assert (s["compare.threshold"].value, s["compare.threshold"].source) == (0.02, "command line")
     assert (s["compare.confidence"].value, s["compare.confidence"].source) == (
-        0.9, "env INFERSCOPE_COMPARE__CONFIDENCE")
+        0.9,
+        "env INFERSCOPE_COMPARE__CONFIDENCE",
+    )
     assert s["rules.slow_thing.ratio"].value == 0.25 and s["rules.slow_thing.ratio"].source.startswith("file ")
     assert s["rules.slow_thing.label"].source == "default"
     # env beats file when no command-line value is given
@@ -105,20 +113,29 @@ def test_explicit_file_and_no_file(project, tmp_path_factory):
     assert empty.path is None and empty.rule_params() == {} and empty.compare["threshold"] == "5%"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[tool.inferscope.compare]\nthreshhold = '3%'\n", "unknown key 'compare.threshhold'"),
-    ("[tool.inferscope.compare]\nconfidence = 3\n", "key 'compare.confidence': expected a number between 0 and 1"),
-    ("[tool.inferscope.compare]\nthreshold = 5\n", "key 'compare.threshold': expected a percentage"),
-    ("[tool.inferscope.steps]\npatterns = ['(unclosed']\n", "key 'steps.patterns': '(unclosed' is not a regular"),
-    ("[tool.inferscope.analyze]\nrules_dirs = ['perf/rules']\n[tool.inferscope.rules.slow_thing]\nlimit_ms = 5\n",
-     "rule 'slow_thing' has no parameter 'limit_ms' (parameters: label, limit_ns, ratio, strict)"),
-    ("[tool.inferscope.analyze]\nrules_dirs = ['perf/rules']\n[tool.inferscope.rules.slow_thing]\nlimit_ns = 2.5\n",
-     "key 'rules.slow_thing.limit_ns': expected a whole number (default 1000), got 2.5"),
-    ("[tool.inferscope.analyze]\nrules_dirs = ['perf/rules']\n[tool.inferscope.rules.slow_thng]\nlimit_ns = 5\n",
-     "unknown rule 'slow_thng'"),
-    ("[tool.inferscope]\nthresholds = 3\n", "unknown key 'thresholds'"),
-    ("[tool.inferscope.compare\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[tool.inferscope.compare]\nthreshhold = '3%'\n", "unknown key 'compare.threshhold'"),
+        ("[tool.inferscope.compare]\nconfidence = 3\n", "key 'compare.confidence': expected a number between 0 and 1"),
+        ("[tool.inferscope.compare]\nthreshold = 5\n", "key 'compare.threshold': expected a percentage"),
+        ("[tool.inferscope.steps]\npatterns = ['(unclosed']\n", "key 'steps.patterns': '(unclosed' is not a regular"),
+        (
+            "[tool.inferscope.analyze]\nrules_dirs = ['perf/rules']\n[tool.inferscope.rules.slow_thing]\nlimit_ms = 5\n",
+            "rule 'slow_thing' has no parameter 'limit_ms' (parameters: label, limit_ns, ratio, strict)",
+        ),
+        (
+            "[tool.inferscope.analyze]\nrules_dirs = ['perf/rules']\n[tool.inferscope.rules.slow_thing]\nlimit_ns = 2.5\n",
+            "key 'rules.slow_thing.limit_ns': expected a whole number (default 1000), got 2.5",
+        ),
+        (
+            "[tool.inferscope.analyze]\nrules_dirs = ['perf/rules']\n[tool.inferscope.rules.slow_thng]\nlimit_ns = 5\n",
+            "unknown rule 'slow_thng'",
+        ),
+        ("[tool.inferscope]\nthresholds = 3\n", "unknown key 'thresholds'"),
+        ("[tool.inferscope.compare\n", "not valid TOML"),
+    ],
+)
 def test_bad_file_names_file_and_key(project, text, message):
     (project / "pyproject.toml").write_text(text)
     with pytest.raises(ConfigError) as err:
@@ -128,12 +145,16 @@ def test_bad_file_names_file_and_key(project, text, message):
 
 
 def test_bad_environment_and_options(project):
-    with pytest.raises(ConfigError, match="environment variable INFERSCOPE_STEPS__PATERNS: unknown key 'steps.paterns'"):
+    with pytest.raises(
+        ConfigError, match="environment variable INFERSCOPE_STEPS__PATERNS: unknown key 'steps.paterns'"
+    ):
         load_config(project, environ={"INFERSCOPE_STEPS__PATERNS": "x"})
     with pytest.raises(ConfigError, match="environment variable INFERSCOPE_RULES__SLOW_THING__STRICT: .*true or false"):
         load_config(project, environ={"INFERSCOPE_RULES__SLOW_THING__STRICT": "maybe"})
-    with pytest.raises(ConfigError, match="--param slow_thing.nope: key 'rules.slow_thing.nope': rule 'slow_thing' "
-                                          "has no parameter 'nope'"):
+    with pytest.raises(
+        ConfigError,
+        match="--param slow_thing.nope: key 'rules.slow_thing.nope': rule 'slow_thing' has no parameter 'nope'",
+    ):
         load_config(project, environ={}, params=["slow_thing.nope=1"])
     with pytest.raises(ConfigError, match="--param 'slow_thing': expected RULE.KEY=VALUE"):
         load_config(project, environ={}, params=["slow_thing=3"])
@@ -149,8 +170,15 @@ def test_rule_headers_are_read_for_defaults(project):
 
 
 def test_cli_prints_values_and_sources(project):
-    out = run_cli("config", "-f", "json", "--param", "slow_thing.ratio=0.75", cwd=project / "src" / "deep",
-                  env={"INFERSCOPE_COMPARE__THRESHOLD": "2%"})
+    out = run_cli(
+        "config",
+        "-f",
+        "json",
+        "--param",
+        "slow_thing.ratio=0.75",
+        cwd=project / "src" / "deep",
+        env={"INFERSCOPE_COMPARE__THRESHOLD": "2%"},
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     rows = {r["key"]: (r["value"], r["source"]) for r in data["settings"]}
@@ -172,12 +200,15 @@ def test_cli_error_is_one_line_exit_2(project):
 
 
 def test_tomli_fallback_without_tomllib(project):
-    pytest.importorskip("tomli")
-    code = ("import sys; sys.modules['tomllib'] = None\n"
-            "import inferscope.config as c\n"
-            f"print(c._toml.__name__, c.load_config({str(project)!r}, environ={{}}).compare['threshold'])")
-    out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(REPO)}, capture_output=True,
-                         text=True, timeout=60)
+    pytest.importorskip("tomli", reason="tomli is installed only on Python < 3.11; CI's 3.10 run covers this path")
+    code = (
+        "import sys; sys.modules['tomllib'] = None\n"
+        "import inferscope.config as c\n"
+        f"print(c._toml.__name__, c.load_config({str(project)!r}, environ={{}}).compare['threshold'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={"PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["tomli", "3%"]
 
@@ -201,8 +232,17 @@ def test_phase_patterns_from_the_file_name_the_phases_analyze_reports(tmp_path, 
     assert from_file.returncode == 0, from_file.stderr
     assert _phase_counts(from_file.stdout) == {"context": default["prefill"], "generation": default["decode"]}
 
-    cli = run_cli("analyze", trace, "-f", "json", "--cache-dir", cache_dir, "--phase-pattern", "all=^(prefill|decode)",
-                  cwd=tmp_path)
+    cli = run_cli(
+        "analyze",
+        trace,
+        "-f",
+        "json",
+        "--cache-dir",
+        cache_dir,
+        "--phase-pattern",
+        "all=^(prefill|decode)",
+        cwd=tmp_path,
+    )
     assert cli.returncode == 0, cli.stderr
     assert _phase_counts(cli.stdout) == {"all": default["prefill"] + default["decode"]}
 

@@ -1,5 +1,6 @@
 """Kineto (PyTorch profiler) ingest: small traces written here event by event (so every expected value follows
 from the input), the shared real traces, rank directories, stats on Kineto, and bad input."""
+
 from __future__ import annotations
 
 import gzip
@@ -22,37 +23,99 @@ def _x(cat, name, ts, dur, pid=PID, tid=TID, **args):
 
 def small_trace(ts0=1_700_000_000_000_000, categories="new", rank=2, extra=(), base=None):
     """One ProfilerStep with an op, a kernel launch, a copy, a memset, a sync and a python function."""
-    kernel, memcpy, memset, runtime, op = (("kernel", "gpu_memcpy", "gpu_memset", "cuda_runtime", "cpu_op")
-                                           if categories == "new" else ("Kernel", "Memcpy", "Memset", "Runtime",
-                                                                        "Operator"))
+    kernel, memcpy, memset, runtime, op = (
+        ("kernel", "gpu_memcpy", "gpu_memset", "cuda_runtime", "cpu_op")
+        if categories == "new"
+        else ("Kernel", "Memcpy", "Memset", "Runtime", "Operator")
+    )
     ev = [
         _x("user_annotation", "ProfilerStep#7", ts0 + 10, 100),
         _x(op, "aten::mm", ts0 + 20, 30, **{"External id": 1, "Input Dims": [[2, 2], [2, 2]]}),
         _x("python_function", "model.py(12): forward", ts0 + 15, 50),
         _x(runtime, "cudaLaunchKernel", ts0 + 25, 5, correlation=11, cbid=211),
-        _x(kernel, "void gemm<float>(float*)", ts0 + 31.5, 2.25, pid=0, tid=7, device=0, stream=7, correlation=11,
-           grid=[4, 2, 1], block=[128, 1, 1], **{"registers per thread": 32, "shared memory": 1024}),
+        _x(
+            kernel,
+            "void gemm<float>(float*)",
+            ts0 + 31.5,
+            2.25,
+            pid=0,
+            tid=7,
+            device=0,
+            stream=7,
+            correlation=11,
+            grid=[4, 2, 1],
+            block=[128, 1, 1],
+            **{"registers per thread": 32, "shared memory": 1024},
+        ),
         _x(runtime, "cudaMemcpyAsync", ts0 + 40, 4, correlation=12),
-        _x(memcpy, "Memcpy HtoD (Pageable -> Device)", ts0 + 45, 3, pid=0, tid=7, device=0, stream=7,
-           correlation=12, bytes=4096),
+        _x(
+            memcpy,
+            "Memcpy HtoD (Pageable -> Device)",
+            ts0 + 45,
+            3,
+            pid=0,
+            tid=7,
+            device=0,
+            stream=7,
+            correlation=12,
+            bytes=4096,
+        ),
         _x(runtime, "cudaMemsetAsync", ts0 + 50, 2, correlation=13),
         _x(memset, "Memset (Device)", ts0 + 53, 1, pid=0, tid=7, device=0, stream=7, correlation=13, bytes=512),
         _x("cuda_runtime", "cudaStreamSynchronize", ts0 + 60, 8, correlation=14),
-        _x("cuda_sync", "Stream Sync", ts0 + 61, 6, pid=0, tid=7, device=0, stream=7, correlation=14,
-           cuda_sync_kind="Stream Sync"),
-        {"ph": "i", "cat": "cpu_instant_event", "name": "[memory]", "pid": PID, "tid": TID, "ts": ts0 + 22,
-         "s": "t", "args": {"Device Type": 1, "Device Id": 0, "Addr": 99, "Bytes": 1024, "Total Allocated": 1024}},
+        _x(
+            "cuda_sync",
+            "Stream Sync",
+            ts0 + 61,
+            6,
+            pid=0,
+            tid=7,
+            device=0,
+            stream=7,
+            correlation=14,
+            cuda_sync_kind="Stream Sync",
+        ),
+        {
+            "ph": "i",
+            "cat": "cpu_instant_event",
+            "name": "[memory]",
+            "pid": PID,
+            "tid": TID,
+            "ts": ts0 + 22,
+            "s": "t",
+            "args": {"Device Type": 1, "Device Id": 0, "Addr": 99, "Bytes": 1024, "Total Allocated": 1024},
+        },
         {"ph": "M", "name": "process_name", "pid": PID, "tid": 0, "args": {"name": "python3"}},
         {"ph": "M", "name": "thread_name", "pid": PID, "tid": TID, "args": {"name": "main"}},
         {"ph": "f", "id": 11, "pid": 0, "tid": 7, "ts": ts0 + 31.5, "cat": "ac2g", "name": "ac2g", "bp": "e"},
-        {"ph": "X", "cat": "Trace", "name": "PyTorch Profiler (0)", "pid": "Spans", "tid": "PyTorch Profiler",
-         "ts": ts0, "dur": 200},
+        {
+            "ph": "X",
+            "cat": "Trace",
+            "name": "PyTorch Profiler (0)",
+            "pid": "Spans",
+            "tid": "PyTorch Profiler",
+            "ts": ts0,
+            "dur": 200,
+        },
         *extra,
     ]
-    doc = {"schemaVersion": 1, "deviceProperties": [{"id": 0, "name": "NVIDIA H100", "totalGlobalMem": 85e9 // 1,
-                                                     "computeMajor": 9, "computeMinor": 0, "numSms": 132}],
-           "distributedInfo": {"backend": "nccl", "rank": rank, "world_size": 4}, "traceEvents": ev,
-           "traceName": "x.json", "displayTimeUnit": "ms"}
+    doc = {
+        "schemaVersion": 1,
+        "deviceProperties": [
+            {
+                "id": 0,
+                "name": "NVIDIA H100",
+                "totalGlobalMem": 85e9 // 1,
+                "computeMajor": 9,
+                "computeMinor": 0,
+                "numSms": 132,
+            }
+        ],
+        "distributedInfo": {"backend": "nccl", "rank": rank, "world_size": 4},
+        "traceEvents": ev,
+        "traceName": "x.json",
+        "displayTimeUnit": "ms",
+    }
     if base is not None:
         doc["baseTimeNanoseconds"] = base
     return doc
@@ -84,7 +147,12 @@ def test_small_trace_tables(tmp_path, gz, categories):
     assert (k["registers_per_thread"], k["dynamic_smem_bytes"]) == (32, 1024)
     m = t.table("memcpy").to_pylist()[0]
     assert (m["bytes"], m["copy_kind"], m["copy_kind_name"], m["src_kind"], m["dst_kind"]) == (
-        4096, 1, "HtoD", "Pageable", "Device")
+        4096,
+        1,
+        "HtoD",
+        "Pageable",
+        "Device",
+    )
     s = t.table("memset").to_pylist()[0]
     assert (s["bytes"], s["mem_kind"], s["start_ns"]) == (512, "Device", 53_000)
     api = {r["name"]: r for r in t.table("api_calls").to_pylist()}
@@ -167,8 +235,10 @@ def test_rank_directory_duplicate_rank(tmp_path):
 
 
 def test_unknown_categories_and_invalid_events_are_counted(tmp_path):
-    extra = [_x("cuda_profiler_range", "counters", 1_700_000_000_000_100, 1),
-             _x("cpu_op", "broken", 1_700_000_000_000_100, -5)]
+    extra = [
+        _x("cuda_profiler_range", "counters", 1_700_000_000_000_100, 1),
+        _x("cpu_op", "broken", 1_700_000_000_000_100, -5),
+    ]
     t = opened(write(tmp_path / "e.json", small_trace(extra=extra)))
     assert t.meta["kineto.unused_categories"] == "cuda_profiler_range=1"
     assert t.meta["kineto.invalid_events"] == "1"
@@ -192,13 +262,16 @@ def test_very_long_strings(tmp_path):
     assert t.sql("SELECT length(name) AS n FROM kernels")["n"].tolist() == [20 << 20]
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"{\"traceEvents\": [{\"ph\": \"X\", \"cat\": \"cpu_op\"", "not valid JSON"),
-    (b"{\"name\": \"package\", \"version\": \"1.0\"}", "without a traceEvents array"),
-    (b"[1, 2, 3]", "not a list of Chrome trace events"),
-    (b"{\"traceEvents\": []}", "no PyTorch profiler events"),
-    (b"[{\"foo\": 1}]", "no PyTorch profiler events"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b'{"traceEvents": [{"ph": "X", "cat": "cpu_op"', "not valid JSON"),
+        (b'{"name": "package", "version": "1.0"}', "without a traceEvents array"),
+        (b"[1, 2, 3]", "not a list of Chrome trace events"),
+        (b'{"traceEvents": []}', "no PyTorch profiler events"),
+        (b'[{"foo": 1}]', "no PyTorch profiler events"),
+    ],
+)
 def test_bad_json_one_line_exit_2(tmp_path, content, message):
     path = tmp_path / "bad.json"
     path.write_bytes(content)
@@ -221,21 +294,32 @@ def test_truncated_gzip_one_line_exit_2(tmp_path):
 
 
 @needs_kineto
-@pytest.mark.parametrize("name", sorted(p.name for p in KINETO_TRACES.glob("*.json.gz")) if KINETO_TRACES.exists()
-                         else [])
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in KINETO_TRACES.glob("*.json.gz")) if KINETO_TRACES.exists() else []
+)
 def test_shared_traces_counts_match_the_json(open_trace, name):
     """Row counts per model table equal the event counts per category in the file (read independently here)."""
     path = KINETO_TRACES / name
     events = json.loads(gzip.decompress(path.read_bytes()))["traceEvents"]
     want = {"kernels": 0, "memcpy": 0, "memset": 0, "api_calls": 0, "sync_events": 0}
-    table_of = {"kernel": "kernels", "gpu_memcpy": "memcpy", "gpu_memset": "memset", "cuda_runtime": "api_calls",
-                "cuda_driver": "api_calls", "cuda_sync": "sync_events"}
+    table_of = {
+        "kernel": "kernels",
+        "gpu_memcpy": "memcpy",
+        "gpu_memset": "memset",
+        "cuda_runtime": "api_calls",
+        "cuda_driver": "api_calls",
+        "cuda_sync": "sync_events",
+    }
     ranges = 0
     for e in events:
         if e.get("ph") == "X" and e.get("cat") in table_of:
             want[table_of[e["cat"]]] += 1
-        elif e.get("ph") == "X" and e.get("cat") in ("cpu_op", "user_annotation", "gpu_user_annotation",
-                                                      "python_function"):
+        elif e.get("ph") == "X" and e.get("cat") in (
+            "cpu_op",
+            "user_annotation",
+            "gpu_user_annotation",
+            "python_function",
+        ):
             ranges += 1
     t = open_trace(path)
     got = {name: t.table(name).num_rows for name in want}
@@ -260,8 +344,10 @@ def test_stats_reports_on_kineto(open_trace):
     assert api["Num Calls"].sum() == runtime_calls
     assert len(t.stats("cuda_gpu_mem_time_sum").df()) > 0 and len(t.stats("cuda_gpu_mem_size_sum").df()) > 0
     exec_sum = t.stats("cuda_kern_exec_sum").df()
-    assert exec_sum["Count"].sum() == t.sql("SELECT count(*) AS n FROM kernels k JOIN api_calls a "
-                                            "USING (pid, correlation_id)")["n"][0]
+    assert (
+        exec_sum["Count"].sum()
+        == t.sql("SELECT count(*) AS n FROM kernels k JOIN api_calls a USING (pid, correlation_id)")["n"][0]
+    )
     r = run_cli("stats", str(path), "-f", "json", "--cache-dir", str(t.cache_entry.parent))
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
@@ -274,16 +360,31 @@ def test_stats_reports_on_kineto(open_trace):
 
 
 @needs_kineto
-@pytest.mark.parametrize("name, has_gpu", [("amd_mi250_rocm.json.gz", True), ("cpu_only.json.gz", False),
-                                           ("edge_no_rank.json.gz", False), ("edge_no_distributed_info.json.gz", False),
-                                           ("triton_example.json.gz", True)])
+@pytest.mark.parametrize(
+    "name, has_gpu",
+    [
+        ("amd_mi250_rocm.json.gz", True),
+        ("cpu_only.json.gz", False),
+        ("edge_no_rank.json.gz", False),
+        ("edge_no_distributed_info.json.gz", False),
+        ("triton_example.json.gz", True),
+    ],
+)
 def test_edge_traces_analyse(open_trace, name, has_gpu):
     """AMD, CPU-only, no rank, no distributedInfo and Triton traces load and every HTA view runs; what a trace
     lacks shows as empty results, not errors."""
     t = open_trace(KINETO_TRACES / name)
-    views = ["hta_temporal_breakdown", "hta_kernel_type_breakdown", "hta_idle_time_breakdown",
-             "hta_kernel_launch_stats", "hta_queue_length_summary", "hta_memory_bw_summary",
-             "hta_comm_comp_overlap", "hta_input_pipeline_steps", "hta_kernel_stats"]
+    views = [
+        "hta_temporal_breakdown",
+        "hta_kernel_type_breakdown",
+        "hta_idle_time_breakdown",
+        "hta_kernel_launch_stats",
+        "hta_queue_length_summary",
+        "hta_memory_bw_summary",
+        "hta_comm_comp_overlap",
+        "hta_input_pipeline_steps",
+        "hta_kernel_stats",
+    ]
     results = {v: t.sql(f"SELECT * FROM {v}") for v in views}
     assert (len(results["hta_temporal_breakdown"]) > 0) == has_gpu
     for report in ("cuda_gpu_kern_sum", "cuda_api_sum", "nvtx_sum"):

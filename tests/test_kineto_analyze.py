@@ -1,6 +1,7 @@
 """`inferscope analyze` on PyTorch profiler traces: every shared Kineto trace analyses without rule errors, the
 HTA metrics (sql/metrics/hta.sql) equal the hta_* views they summarise, and the input_pipeline_bound rule fires on
 a step that waits for its DataLoader and stays silent otherwise."""
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,14 @@ def test_hta_metrics_equal_the_views(open_trace):
 def _input_bound_trace(loader_us):
     """small_trace's 100 µs ProfilerStep#7 with a DataLoader range of `loader_us` at its start."""
     ts0 = 1_700_000_000_000_000
-    loader = _x("user_annotation", "enumerate(DataLoader)#_SingleProcessDataLoaderIter.__next__", ts0 + 11,
-                loader_us, pid=PID, tid=TID)
+    loader = _x(
+        "user_annotation",
+        "enumerate(DataLoader)#_SingleProcessDataLoaderIter.__next__",
+        ts0 + 11,
+        loader_us,
+        pid=PID,
+        tid=TID,
+    )
     return small_trace(ts0=ts0, extra=[loader])
 
 
@@ -74,8 +81,9 @@ def test_input_pipeline_bound_silent_below_threshold(tmp_path):
 
 @needs_kineto
 def test_analyze_cli_json_on_kineto(tmp_path):
-    r = run_cli("analyze", str(KINETO_TRACES / "nccl_args.json.gz"), "--format", "json",
-                "--cache-dir", str(tmp_path / "cache"))
+    r = run_cli(
+        "analyze", str(KINETO_TRACES / "nccl_args.json.gz"), "--format", "json", "--cache-dir", str(tmp_path / "cache")
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     ids = {m["id"] for m in out["metrics"]}

@@ -9,19 +9,26 @@ Deliberate differences, handled here and documented in docs/kineto.md:
 * Memory bandwidth: HTA uses Kineto's "memory bandwidth (GB/s)" argument (from CUPTI's unrounded duration),
   InferScope bytes / recorded duration; they agree only where the trace records ns durations (ns_resolution).
 """
+
 from __future__ import annotations
 
 import pytest
 
 from tests.conftest import KINETO_TRACES
 
-pytest.importorskip("hta", reason="HolisticTraceAnalysis is not installed (pip install -e .[test])")
+pytestmark = pytest.mark.heavy  # HTA takes seconds per trace: run once in CI, not per Python variant
+pytest.importorskip("hta", reason="HolisticTraceAnalysis (the oracle) is not installed: pip install '.[peers]'")
 
 from tests.hta_oracle import hta_selection_engine, run_hta  # noqa: E402
 
 REL = 0.005
-PARITY_TRACES = ["v100_rank1_train.json.gz", "ab_control_a100.json.gz", "ab_test_v100.json.gz",
-                 "ns_resolution.json.gz", "nccl_args.json.gz"]
+PARITY_TRACES = [
+    "v100_rank1_train.json.gz",
+    "ab_control_a100.json.gz",
+    "ab_test_v100.json.gz",
+    "ns_resolution.json.gz",
+    "nccl_args.json.gz",
+]
 needs_kineto = pytest.mark.skipif(not KINETO_TRACES.exists(), reason=f"shared Kineto traces not at {KINETO_TRACES}")
 
 
@@ -45,8 +52,12 @@ def test_temporal_breakdown(pair):
     theirs = hta.get_temporal_breakdown(visualize=False).set_index("rank").loc[rank]
     mine = ours(engine, "SELECT * FROM hta_temporal_breakdown").iloc[0]
     assert len(ours(engine, "SELECT * FROM hta_temporal_breakdown")) == 1
-    for col, our_col in (("idle_time(us)", "idle_ns"), ("compute_time(us)", "compute_ns"),
-                         ("non_compute_time(us)", "non_compute_ns"), ("kernel_time(us)", "span_ns")):
+    for col, our_col in (
+        ("idle_time(us)", "idle_ns"),
+        ("compute_time(us)", "compute_ns"),
+        ("non_compute_time(us)", "non_compute_ns"),
+        ("kernel_time(us)", "span_ns"),
+    ):
         assert mine[our_col] / 1000 == pytest.approx(theirs[col], rel=REL, abs=1e-6), col
     assert mine["idle_pct"] == pytest.approx(theirs["idle_time_pctg"], abs=0.01)
 
@@ -56,8 +67,11 @@ def test_kernel_type_breakdown(pair):
     hta, engine, _ = pair
     theirs, per_kernel = hta.get_gpu_kernel_breakdown(visualize=False, include_memory_kernels=True)
     theirs = theirs[theirs["sum"] > 0].set_index("kernel_type")["sum"]
-    mine = ours(engine, "SELECT kernel_type, sum(dur_ns) / 1000 AS us, sum(segments) AS segments "
-                        "FROM hta_kernel_type_breakdown GROUP BY 1").set_index("kernel_type")
+    mine = ours(
+        engine,
+        "SELECT kernel_type, sum(dur_ns) / 1000 AS us, sum(segments) AS segments "
+        "FROM hta_kernel_type_breakdown GROUP BY 1",
+    ).set_index("kernel_type")
     assert sorted(mine.index) == sorted(theirs.index)
     fractional_us = ours(engine, "SELECT bool_or(dur_ns % 1000 <> 0) AS f FROM hta_gpu_ops")["f"].iloc[0]
     for label in theirs.index:
@@ -90,13 +104,16 @@ def test_idle_time_breakdown(pair):
     # HTA compares launch-call start and previous end as float µs; at epoch magnitudes (1.7e15 µs) a float
     # holds 0.25 µs steps, so on ns-resolution traces gaps whose two times are that close can fall either way.
     # InferScope compares exact ns. Such borderline gaps may move between host_wait and the other categories.
-    borderline = ours(engine, """
+    borderline = ours(
+        engine,
+        """
         WITH calls AS (SELECT pid, correlation_id, min(start_ns) AS api FROM api_calls GROUP BY ALL),
         g AS (SELECT o.stream_id, c.api, o.start_ns - lag(o.end_ns) OVER w AS idle, lag(o.end_ns) OVER w AS prev
               FROM hta_gpu_ops o LEFT JOIN calls c USING (pid, correlation_id)
               WINDOW w AS (PARTITION BY o.device_id, o.stream_id ORDER BY o.start_ns, o.end_ns))
         SELECT stream_id, coalesce(sum(idle) FILTER (WHERE abs(api - prev) <= 250), 0) / 1000 AS us
-        FROM g GROUP BY 1""").set_index("stream_id")["us"]
+        FROM g GROUP BY 1""",
+    ).set_index("stream_id")["us"]
     assert len(theirs) > 0
     for row in theirs.itertuples():
         got = mine.get((row.stream, row.idle_category), 0) / 1000
@@ -119,10 +136,13 @@ def test_comm_comp_overlap(pair):
 def test_kernel_launch_stats(pair):
     hta, engine, rank = pair
     theirs = hta.get_cuda_kernel_launch_stats(ranks=[rank], visualize=False)[rank]
-    mine = ours(engine, "SELECT count(*) AS n, sum(cpu_dur_ns) / 1000 AS cpu, sum(gpu_dur_ns) / 1000 AS gpu, "
-                        "sum(launch_delay_ns) / 1000 AS delay, count(*) FILTER (short_kernel) AS short, "
-                        "count(*) FILTER (runtime_outlier) AS slow, count(*) FILTER (launch_delay_outlier) AS late "
-                        "FROM hta_kernel_launch_stats").iloc[0]
+    mine = ours(
+        engine,
+        "SELECT count(*) AS n, sum(cpu_dur_ns) / 1000 AS cpu, sum(gpu_dur_ns) / 1000 AS gpu, "
+        "sum(launch_delay_ns) / 1000 AS delay, count(*) FILTER (short_kernel) AS short, "
+        "count(*) FILTER (runtime_outlier) AS slow, count(*) FILTER (launch_delay_outlier) AS late "
+        "FROM hta_kernel_launch_stats",
+    ).iloc[0]
     assert mine["n"] == len(theirs) > 0
     assert mine["cpu"] == pytest.approx(theirs["cpu_duration"].sum(), rel=REL)
     assert mine["gpu"] == pytest.approx(theirs["gpu_duration"].sum(), rel=REL)
@@ -151,8 +171,10 @@ def test_queue_length_summary(pair):
 def test_memory_bandwidth_summary(pair, request):
     hta, engine, rank = pair
     if request.node.callspec.params["pair"] != "ns_resolution.json.gz":
-        pytest.skip("µs traces: HTA reads Kineto's bandwidth argument (unrounded CUPTI duration), InferScope "
-                    "recomputes bytes / recorded duration; only ns-resolution traces can agree")
+        pytest.skip(
+            "µs traces: HTA reads Kineto's bandwidth argument (unrounded CUPTI duration), InferScope "
+            "recomputes bytes / recorded duration; only ns-resolution traces can agree"
+        )
     theirs = hta.get_memory_bw_summary(ranks=[rank])
     theirs.columns = [c[1] for c in theirs.columns]
     mine = ours(engine, "SELECT * FROM hta_memory_bw_summary").set_index("name")

@@ -4,6 +4,7 @@ No shared trace carries nsys `--cuda-memory-usage` data, so the nsys traces here
 a copy of a real export with CUDA_GPU_MEMORY_USAGE_EVENTS rows added on the real schema at the process's real
 cudaMalloc/cudaFree calls. Expected figures come from the inserted rows, not from InferScope.
 """
+
 from __future__ import annotations
 
 import pyarrow as pa
@@ -13,6 +14,7 @@ import inferscope
 from inferscope import model
 from tests import memory_trace
 from tests.conftest import needs_shared
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
@@ -120,14 +122,46 @@ def _trace(memory_rows: list[dict], devices: list[dict] | None = None) -> infers
 def test_allocator_totals_and_several_processes():
     """Kineto-style rows carry the allocator's own total; two processes on one GPU add up, a CPU row is ignored."""
     rows = [
-        dict(ts_ns=10, pid=1, device_id=0, address=1, bytes=100, operation="alloc", mem_kind="Device",
-             total_allocated_bytes=1100),
-        dict(ts_ns=20, pid=2, device_id=0, address=2, bytes=50, operation="alloc", mem_kind="Device",
-             total_allocated_bytes=50),
-        dict(ts_ns=30, pid=1, device_id=0, address=1, bytes=-100, operation="free", mem_kind="Device",
-             total_allocated_bytes=1000),
-        dict(ts_ns=40, pid=2, device_id=0, address=3, bytes=500, operation="alloc", mem_kind="Device",
-             total_allocated_bytes=550),
+        dict(
+            ts_ns=10,
+            pid=1,
+            device_id=0,
+            address=1,
+            bytes=100,
+            operation="alloc",
+            mem_kind="Device",
+            total_allocated_bytes=1100,
+        ),
+        dict(
+            ts_ns=20,
+            pid=2,
+            device_id=0,
+            address=2,
+            bytes=50,
+            operation="alloc",
+            mem_kind="Device",
+            total_allocated_bytes=50,
+        ),
+        dict(
+            ts_ns=30,
+            pid=1,
+            device_id=0,
+            address=1,
+            bytes=-100,
+            operation="free",
+            mem_kind="Device",
+            total_allocated_bytes=1000,
+        ),
+        dict(
+            ts_ns=40,
+            pid=2,
+            device_id=0,
+            address=3,
+            bytes=500,
+            operation="alloc",
+            mem_kind="Device",
+            total_allocated_bytes=550,
+        ),
         dict(ts_ns=45, pid=2, device_id=None, address=9, bytes=999, operation="alloc", mem_kind="CPU"),
     ]
     with _trace(rows, [dict(device_id=0, total_memory_bytes=2000)]) as t:
@@ -196,7 +230,7 @@ def test_near_capacity_rule_fires_with_time_above_threshold(built):
 @needs_shared
 def test_near_capacity_rule_quiet_with_headroom_or_unknown_capacity(tmp_path):
     path = tmp_path / "half.sqlite"
-    exp = memory_trace.build(path, target_fraction=0.5)
+    memory_trace.build(path, target_fraction=0.5)
     with inferscope.open(path, cache_dir=tmp_path / "cache") as t:
         assert 45 < t.sql("SELECT peak_pct FROM memory_peak").peak_pct[0] <= 50
         assert _run_rule(t) == []

@@ -1,5 +1,6 @@
 """Range nesting (depth/parent) against a direct definition, on random properly nested ranges with the awkward
 cases real traces have: touching siblings, empty ranges, identical ranges, ranges sharing a start, many threads."""
+
 from __future__ import annotations
 
 import random
@@ -27,10 +28,18 @@ def _reference(rows):
     are broken by range id (lower id encloses), as the implementation's pre-order does."""
     depth, parent = {}, {}
     for r in rows:
-        enclosing = [o for o in rows if o["tid"] == r["tid"] and o["pid"] == r["pid"] and o is not r
-                     and o["start_ns"] <= r["start_ns"] and r["end_ns"] <= o["end_ns"] and o["end_ns"] > o["start_ns"]
-                     and (o["start_ns"], -o["end_ns"], o["range_id"]) < (r["start_ns"], -r["end_ns"], r["range_id"])
-                     and not (r["end_ns"] == r["start_ns"] == o["end_ns"])]
+        enclosing = [
+            o
+            for o in rows
+            if o["tid"] == r["tid"]
+            and o["pid"] == r["pid"]
+            and o is not r
+            and o["start_ns"] <= r["start_ns"]
+            and r["end_ns"] <= o["end_ns"]
+            and o["end_ns"] > o["start_ns"]
+            and (o["start_ns"], -o["end_ns"], o["range_id"]) < (r["start_ns"], -r["end_ns"], r["range_id"])
+            and not (r["end_ns"] == r["start_ns"] == o["end_ns"])
+        ]
         depth[r["range_id"]] = len(enclosing)
         inner = max(enclosing, key=lambda o: (o["start_ns"], -o["end_ns"], o["range_id"]), default=None)
         parent[r["range_id"]] = inner["range_id"] if inner else None
@@ -59,10 +68,12 @@ def test_nesting_matches_definition():
 
 
 def test_start_end_ranges_do_not_nest():
-    table = pa.Table.from_pylist([
-        {"pid": 1, "tid": 1, "start_ns": 0, "end_ns": 100, "range_id": 1, "style": "StartEnd"},
-        {"pid": 1, "tid": 1, "start_ns": 10, "end_ns": 20, "range_id": 2, "style": "StartEnd"},
-        {"pid": 1, "tid": 1, "start_ns": 10, "end_ns": 20, "range_id": 3, "style": "PushPop"},
-    ])
+    table = pa.Table.from_pylist(
+        [
+            {"pid": 1, "tid": 1, "start_ns": 0, "end_ns": 100, "range_id": 1, "style": "StartEnd"},
+            {"pid": 1, "tid": 1, "start_ns": 10, "end_ns": 20, "range_id": 2, "style": "StartEnd"},
+            {"pid": 1, "tid": 1, "start_ns": 10, "end_ns": 20, "range_id": 3, "style": "PushPop"},
+        ]
+    )
     got = {r["range_id"]: (r["depth"], r["parent_id"]) for r in nest(table).to_pylist()}
     assert got == {1: (0, None), 2: (0, None), 3: (0, None)}

@@ -1,5 +1,6 @@
 """`inferscope export-perfetto`: the Chrome-trace JSON holds every model row once, with exact times, on labelled
 tracks that nest the way Perfetto's JSON importer requires."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inferscope.perfetto import FINDINGS_PID, export_perfetto, nesting_lanes, us
+from inferscope.render.perfetto import FINDINGS_PID, export_perfetto, nesting_lanes, us
 from tests.conftest import NSYS_REPS, NSYS_SQLITE, SAMPLES, run_cli
 
 TRACES = NSYS_SQLITE + NSYS_REPS if NSYS_SQLITE else [SAMPLES / "h100_2gpu_fastvideo.sqlite"]
@@ -57,8 +58,14 @@ def test_export_matches_model(path, tmp_path, cache_dir, open_trace):
     by_cat = defaultdict(list)
     for e in events:
         by_cat[(e["ph"], e.get("cat"))].append(e)
-    expected = {("X", "kernel"): "kernels", ("X", "memcpy"): "memcpy", ("X", "memset"): "memset",
-                ("X", "cuda_api"): "api_calls", ("X", "osrt"): "osrt_calls", ("i", "cpu_sample"): "cpu_samples"}
+    expected = {
+        ("X", "kernel"): "kernels",
+        ("X", "memcpy"): "memcpy",
+        ("X", "memset"): "memset",
+        ("X", "cuda_api"): "api_calls",
+        ("X", "osrt"): "osrt_calls",
+        ("i", "cpu_sample"): "cpu_samples",
+    }
     for key, table in expected.items():
         assert len(by_cat[key]) == t.table(table).num_rows, (key, table)
     nvtx_categories = set(t.sql("SELECT DISTINCT category FROM nvtx_ranges")["category"].dropna())
@@ -124,15 +131,25 @@ def test_cli_exports_the_analysis_findings(tmp_path, cache_dir, open_trace):
 def test_findings_get_their_own_track(tmp_path, open_trace):
     t = open_trace(SAMPLES / "h100_2gpu_fastvideo.sqlite")
     findings = [
-        {"rule_id": "gpu_gaps", "title": "GPU idle", "severity": "warning", "impact_ns": 5_000_000,
-         "summary": "s", "recommendation": "r", "windows": [(100, 300), (200, 400)]},
+        {
+            "rule_id": "gpu_gaps",
+            "title": "GPU idle",
+            "severity": "warning",
+            "impact_ns": 5_000_000,
+            "summary": "s",
+            "recommendation": "r",
+            "windows": [(100, 300), (200, 400)],
+        },
         {"rule_id": "sync_stall", "title": "<b>sync</b>", "impact_ns": 10, "windows": [{"start_ns": 5, "end_ns": 9}]},
     ]
     out = export_perfetto(t, tmp_path / "f.json", findings=findings)
     events = json.loads(out.read_text())["traceEvents"]
     marked = [e for e in events if e.get("cat") == "finding"]
     assert [(e["name"], _ns(e["ts"]), _ns(e["dur"])) for e in marked] == [
-        ("GPU idle", 100, 200), ("GPU idle", 200, 200), ("<b>sync</b>", 5, 4)]
+        ("GPU idle", 100, 200),
+        ("GPU idle", 200, 200),
+        ("<b>sync</b>", 5, 4),
+    ]
     assert {e["pid"] for e in marked} == {FINDINGS_PID}
     # the two overlapping windows of finding #1 cross, so one is moved to an overlap track
     assert len({e["tid"] for e in marked}) == 3
@@ -142,8 +159,9 @@ def test_findings_get_their_own_track(tmp_path, open_trace):
 
 def test_missing_output_directory_is_one_line_error(tmp_path, cache_dir):
     out = tmp_path / "nope" / "t.json"
-    r = run_cli("export-perfetto", SAMPLES / "h100_2gpu_fastvideo.sqlite", "-o", out, "--no-findings",
-                "--cache-dir", cache_dir)
+    r = run_cli(
+        "export-perfetto", SAMPLES / "h100_2gpu_fastvideo.sqlite", "-o", out, "--no-findings", "--cache-dir", cache_dir
+    )
     assert r.returncode == 2
     assert r.stderr.strip().startswith("inferscope: error:") and len(r.stderr.strip().splitlines()) == 1
     assert not out.parent.exists()
@@ -155,16 +173,23 @@ def _trace_processor() -> str | None:
     return os.environ.get("INFERSCOPE_TRACE_PROCESSOR") or shutil.which("trace_processor_shell")
 
 
-@pytest.mark.skipif(_trace_processor() is None, reason="Perfetto's trace_processor_shell is not installed: the "
-                    "`perfetto` PyPI package only downloads it at run time (no network here); set "
-                    "INFERSCOPE_TRACE_PROCESSOR=/path/to/trace_processor_shell to run this check")
+@pytest.mark.skipif(
+    _trace_processor() is None,
+    reason="Perfetto's trace_processor_shell is not installed: the "
+    "`perfetto` PyPI package only downloads it at run time (no network here); set "
+    "INFERSCOPE_TRACE_PROCESSOR=/path/to/trace_processor_shell to run this check",
+)
 def test_perfetto_trace_processor_imports_everything(tmp_path, cache_dir, open_trace):
     path = SAMPLES / "h100_2gpu_fastvideo.sqlite"
     _export(path, tmp_path, cache_dir)
     query = tmp_path / "q.sql"
     query.write_text("SELECT category, count(*) AS n FROM slice GROUP BY category ORDER BY category;")
-    r = subprocess.run([_trace_processor(), "-q", str(query), str(tmp_path / "trace.json")], capture_output=True,
-                       text=True, timeout=300)
+    r = subprocess.run(
+        [_trace_processor(), "-q", str(query), str(tmp_path / "trace.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     counts = {line.split(",")[0].strip('"'): int(line.split(",")[1]) for line in r.stdout.splitlines()[1:] if line}
     t = open_trace(path)

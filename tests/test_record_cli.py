@@ -1,9 +1,10 @@
-"""`inferscope record` end to end with the real nsys (CPU-only: `-t osrt -s cpu`; there is no GPU here) and the
+"""`inferscope record` end to end with the real nsys (CPU-only: `-t osrt`, perf off; there is no GPU here) and the
 real samplers: bundle contents, analysis of the bundle, clock alignment against an OS-runtime call the workload
 timed itself, signals, a crashing workload, missing nsys, and the recorder's import weight.
 
 Every recorder run has a timeout; a run that times out is killed by PID together with the nsys agents it started
 (a leftover `nsys --start-agent` makes later profiles hang)."""
+
 from __future__ import annotations
 
 import glob
@@ -79,8 +80,10 @@ def _record_nsys(directory: Path, *args: str, env: dict | None = None) -> tuple[
         if not _stalled(bundle):
             return bundle, proc
         print(f"attempt {attempt}: nsys stalled after the workload exited; the recorder ended it")
-    pytest.skip(f"nsys stalled after the workload exited in all {ATTEMPTS} attempts (a known nsys 2022.4 hang on a "
-                "busy machine); the recorder ended it each time")
+    pytest.skip(
+        f"nsys stalled after the workload exited in all {ATTEMPTS} attempts (a known nsys 2022.4 hang on a "
+        "busy machine); the recorder ended it each time"
+    )
 
 
 def _record(bundle: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -102,8 +105,16 @@ def recorded(tmp_path_factory):
         pytest.skip("the nsys CLI is not installed (.ci/run installs it)")
     tmp = tmp_path_factory.mktemp("record")
     known = tmp / "known.json"
-    bundle, proc = _record_nsys(tmp, "--nsys-args", CPU_ONLY, "--", sys.executable, WORKLOADS / "tokenize_then_sleep.py",
-                                known, env={"INFERSCOPE_TEST_SECRET_TOKEN": "hunter2", "HF_HOME": "/data/hf"})
+    bundle, proc = _record_nsys(
+        tmp,
+        "--nsys-args",
+        CPU_ONLY,
+        "--",
+        sys.executable,
+        WORKLOADS / "tokenize_then_sleep.py",
+        known,
+        env={"INFERSCOPE_TEST_SECRET_TOKEN": "hunter2", "HF_HOME": "/data/hf"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return bundle, json.loads(known.read_text()), proc
 
@@ -176,7 +187,7 @@ def test_clock_alignment_against_a_known_sleep(recorded, cache_dir):
     bundle, known, _ = recorded
     t = inferscope.open(bundle, cache_dir=cache_dir)
     to_session = mono_to_session(t.meta)
-    rows = t.sql(f"""SELECT start_ns, end_ns FROM osrt_calls WHERE pid = {known['pid']} AND tid = {known['tid']}
+    rows = t.sql(f"""SELECT start_ns, end_ns FROM osrt_calls WHERE pid = {known["pid"]} AND tid = {known["tid"]}
                      AND name IN ('clock_nanosleep', 'nanosleep', 'select') ORDER BY start_ns""").values.tolist()
     measured = []
     for before, after, seconds in known["sleeps"]:
@@ -185,17 +196,25 @@ def test_clock_alignment_against_a_known_sleep(recorded, cache_dir):
         assert len(match) == 1, (before, after, seconds, match)
         start, end = match[0]
         # error of the mapping e lies in [lo - start, hi - end]: the call ran between the two readings
-        measured.append({"seconds": seconds, "start_ns": start, "start_minus_reading_ns": start - lo,
-                         "bracket_ns": (hi - lo) - (end - start)})
+        measured.append(
+            {
+                "seconds": seconds,
+                "start_ns": start,
+                "start_minus_reading_ns": start - lo,
+                "bracket_ns": (hi - lo) - (end - start),
+            }
+        )
     first = measured[0]
     utc_err = first["start_ns"] + int(t.meta["session_start_utc_ns"]) - known["real_ns"]
     best = min(measured, key=lambda m: m["bracket_ns"])
-    print(f"\nclock alignment (traced call start - mapped reading): 0.2 s sleep: "
-          f"{first['start_minus_reading_ns'] / 1e3:.1f} us via the bundle mapping, {utc_err / 1e3:.1f} us via "
-          f"utcEpochNs alone; tightest of {len(measured)} sleeps: {best['start_minus_reading_ns'] / 1e3:.1f} us "
-          f"(bracket {best['bracket_ns'] / 1e3:.1f} us). Bundle: {t.meta['clock_alignment.method']}, estimated error "
-          f"{int(t.meta['clock_alignment.error_ns']) / 1e3:.1f} us, anchors bound the uncorrected mapping's error "
-          f"to {t.meta.get('clock_alignment.anchor_interval_ns')} ns")
+    print(
+        f"\nclock alignment (traced call start - mapped reading): 0.2 s sleep: "
+        f"{first['start_minus_reading_ns'] / 1e3:.1f} us via the bundle mapping, {utc_err / 1e3:.1f} us via "
+        f"utcEpochNs alone; tightest of {len(measured)} sleeps: {best['start_minus_reading_ns'] / 1e3:.1f} us "
+        f"(bracket {best['bracket_ns'] / 1e3:.1f} us). Bundle: {t.meta['clock_alignment.method']}, estimated error "
+        f"{int(t.meta['clock_alignment.error_ns']) / 1e3:.1f} us, anchors bound the uncorrected mapping's error "
+        f"to {t.meta.get('clock_alignment.anchor_interval_ns')} ns"
+    )
     assert abs(best["start_minus_reading_ns"]) <= 1_000_000
     assert best["start_minus_reading_ns"] >= -int(t.meta["clock_alignment.error_ns"]) - 1_000
     assert int(t.meta["clock_alignment.error_ns"]) < 1_000_000
@@ -203,9 +222,25 @@ def test_clock_alignment_against_a_known_sleep(recorded, cache_dir):
 
 def _record_until_signalled(bundle: Path, marker: Path, sig: int, extra: list[str]) -> tuple[subprocess.Popen, str]:
     """Start a recording of wait_for_signal.py, wait until the workload runs, send `sig` to the recorder."""
-    proc = subprocess.Popen([sys.executable, "-m", "inferscope", "record", "-o", str(bundle), *extra, "--",
-                             sys.executable, str(WORKLOADS / "wait_for_signal.py"), str(marker)],
-                            env=_env(**STALL_ENV), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "inferscope",
+            "record",
+            "-o",
+            str(bundle),
+            *extra,
+            "--",
+            sys.executable,
+            str(WORKLOADS / "wait_for_signal.py"),
+            str(marker),
+        ],
+        env=_env(**STALL_ENV),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 180
         while not (marker.exists() and "ready" in marker.read_text()):
@@ -228,42 +263,52 @@ def test_nsys_cpu_sampling_and_python_samples_together(tmp_path):
     from inferscope.ingest.bundle import mono_to_session
 
     known = tmp_path / "known.json"
-    bundle, proc = _record_nsys(tmp_path, "--nsys-args", CPU_SAMPLING, "--", sys.executable,
-                                WORKLOADS / "tokenize_then_sleep.py", known)
+    bundle, proc = _record_nsys(
+        tmp_path, "--nsys-args", CPU_SAMPLING, "--", sys.executable, WORKLOADS / "tokenize_then_sleep.py", known
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     k = json.loads(known.read_text())
     t = inferscope.open(bundle, use_cache=False)
     to_session = mono_to_session(t.meta)
     start, end = to_session(k["spin_start_mono_ns"]), to_session(k["spin_end_mono_ns"])
     inside = t.sql(f"""SELECT source, count(*) AS n FROM cpu_samples
-                       WHERE pid = {k['pid']} AND tid = {k['tid']} AND ts_ns BETWEEN {start} AND {end} GROUP BY 1""")
+                       WHERE pid = {k["pid"]} AND tid = {k["tid"]} AND ts_ns BETWEEN {start} AND {end} GROUP BY 1""")
     counts = dict(inside.values.tolist())
     assert counts.get("python", 0) >= 20 and counts.get("nsys", 0) >= 20, counts
 
 
 @needs_nsys
-def test_sigterm_during_record(tmp_path):
-    """SIGTERM to the recorder: the workload gets it, nsys writes its report, the bundle is complete, the exit
-    code is the workload's, and no nsys agent of this run is left."""
+@pytest.mark.parametrize(
+    "sig, nsys_args",
+    [
+        (signal.SIGTERM, ["--nsys-args", CPU_ONLY]),
+        # issue 17: Ctrl-C under record's own nsys defaults once lost the .nsys-rep and exited 0
+        (signal.SIGINT, []),
+    ],
+    ids=["SIGTERM-cpu-only", "SIGINT-defaults"],
+)
+def test_signal_during_record(tmp_path, sig, nsys_args):
+    """A stopping signal to the recorder: the workload gets it, nsys writes its report, the bundle is complete,
+    the exit code is the workload's (128+N), and no nsys agent of this run is left."""
     for attempt in range(1, ATTEMPTS + 1):
         bundle, marker = tmp_path / f"b{attempt}", tmp_path / f"marker{attempt}"
-        proc, err = _record_until_signalled(bundle, marker, signal.SIGTERM, ["--nsys-args", CPU_ONLY])
+        proc, err = _record_until_signalled(bundle, marker, sig, nsys_args)
         if not _stalled(bundle):
             break
     else:
         pytest.skip(f"nsys stalled after the workload exited in all {ATTEMPTS} attempts (known nsys 2022.4 hang)")
-    assert marker.read_text().split() == ["ready", "SIGTERM"]
-    assert proc.returncode == 143, err[-3000:]
+    assert marker.read_text().split() == ["ready", sig.name]
+    assert proc.returncode == 128 + sig, err[-3000:]
     m = _manifest(bundle)
     assert m["status"] == "complete"
-    assert m["workload"]["stopped_by"] == "signal SIGTERM" and m["workload"]["exit_code"] == 143
+    assert m["workload"]["stopped_by"] == f"signal {sig.name}" and m["workload"]["exit_code"] == 128 + sig
     assert (bundle / "profile.nsys-rep").exists() and m["nsys"]["report"] == "profile.nsys-rep"
     _no_agents_left(m)
     import inferscope
 
     t = inferscope.open(bundle, use_cache=False)
     assert t.sql("SELECT count(*) AS n FROM python_samples").iloc[0]["n"] > 0
-    assert t.meta["workload.exit_code"] == "143"
+    assert t.meta["workload.exit_code"] == str(128 + sig)
 
 
 @needs_nsys
@@ -302,19 +347,49 @@ def test_ctrl_c_without_nsys(tmp_path):
 def test_duration_stops_the_workload(tmp_path):
     bundle, marker = tmp_path / "b", tmp_path / "marker"
     started = time.monotonic()
-    proc = _record(bundle, "--no-nsys", "--duration", "1.5", "--", sys.executable,
-                   WORKLOADS / "wait_for_signal.py", marker)
+    proc = _record(
+        bundle, "--no-nsys", "--duration", "1.5", "--", sys.executable, WORKLOADS / "wait_for_signal.py", marker
+    )
     assert proc.returncode == 0, proc.stderr
     assert time.monotonic() - started < 60
     assert marker.read_text().split() == ["ready", "SIGINT"]
     assert _manifest(bundle)["workload"]["stopped_by"] == "duration"
 
 
+def test_duration_escalates_when_the_workload_ignores_sigint(tmp_path):
+    """A workload that ignores SIGINT gets SIGTERM once the grace period is over: the recording ends, complete.
+    Before, it waited for the workload forever."""
+    bundle, marker = tmp_path / "b", tmp_path / "marker"
+    started = time.monotonic()
+    proc = _record(
+        bundle,
+        "--no-nsys",
+        "--duration",
+        "1",
+        "--",
+        sys.executable,
+        WORKLOADS / "ignore_sigint.py",
+        marker,
+        env={"INFERSCOPE_STOP_GRACE_S": "2"},
+    )
+    assert time.monotonic() - started < 60
+    assert marker.read_text().split() == ["ready", "SIGTERM"]
+    assert "sending SIGTERM" in proc.stderr
+    m = _manifest(bundle)
+    assert m["status"] == "complete" and m["workload"]["stopped_by"] == "duration"
+    assert proc.returncode == 0, proc.stderr  # stopped by --duration: 0, as documented
+
+
 @pytest.mark.parametrize("how", ["INFERSCOPE_NSYS points nowhere", "PATH without nsys"])
 def test_no_nsys_is_a_one_line_error_with_the_hint(tmp_path, how):
-    env = {"INFERSCOPE_NSYS": str(tmp_path / "missing" / "nsys")} if how.startswith("INFERSCOPE") else {
-        "PATH": str(tmp_path), "INFERSCOPE_NSYS": ""}
-    if how.startswith("PATH") and glob.glob("/opt/nvidia/nsight-systems/*/bin/nsys") + glob.glob("/usr/local/cuda*/bin/nsys"):
+    env = (
+        {"INFERSCOPE_NSYS": str(tmp_path / "missing" / "nsys")}
+        if how.startswith("INFERSCOPE")
+        else {"PATH": str(tmp_path), "INFERSCOPE_NSYS": ""}
+    )
+    if how.startswith("PATH") and glob.glob("/opt/nvidia/nsight-systems/*/bin/nsys") + glob.glob(
+        "/usr/local/cuda*/bin/nsys"
+    ):
         pytest.skip("an nsys under /opt/nvidia is found even without PATH")
     bundle = tmp_path / "b"
     proc = run_cli("record", "-o", bundle, "--", sys.executable, "-c", "pass", env=env, timeout=60)
@@ -327,10 +402,12 @@ def test_no_nsys_is_a_one_line_error_with_the_hint(tmp_path, how):
 
 def test_user_mistakes_write_nothing(tmp_path):
     bundle = tmp_path / "b"
-    for args, needle in [(["--", "no-such-command-xyz"], "command not found"),
-                         (["--no-nsys", "--nsys-args", "-t osrt", "--", sys.executable, "-c", "pass"], "--no-nsys"),
-                         (["--nsys-args", "-o elsewhere", "--", sys.executable, "-c", "pass"], "--output"),
-                         (["--sampler", "magic", "--no-nsys", "--", sys.executable, "-c", "pass"], "--sampler")]:
+    for args, needle in [
+        (["--", "no-such-command-xyz"], "command not found"),
+        (["--no-nsys", "--nsys-args", "-t osrt", "--", sys.executable, "-c", "pass"], "--no-nsys"),
+        (["--nsys-args", "-o elsewhere", "--", sys.executable, "-c", "pass"], "--output"),
+        (["--sampler", "magic", "--no-nsys", "--", sys.executable, "-c", "pass"], "--sampler"),
+    ]:
         proc = run_cli("record", "-o", bundle, *args, timeout=60)
         assert proc.returncode == 2, (args, proc.stderr)
         assert needle in proc.stderr and "Traceback" not in proc.stderr
@@ -355,16 +432,26 @@ def test_every_python_process_and_thread_is_sampled(tmp_path):
 
 def test_inprocess_sampler_and_its_own_thread_is_hidden(tmp_path):
     bundle = tmp_path / "b"
-    proc = _record(bundle, "--no-nsys", "--sampler", "inprocess", "--", sys.executable,
-                   WORKLOADS / "tokenize_then_sleep.py", tmp_path / "known.json")
+    proc = _record(
+        bundle,
+        "--no-nsys",
+        "--sampler",
+        "inprocess",
+        "--",
+        sys.executable,
+        WORKLOADS / "tokenize_then_sleep.py",
+        tmp_path / "known.json",
+    )
     assert proc.returncode == 0, proc.stderr
     import inferscope
     import pandas as pd
 
     t = inferscope.open(bundle, use_cache=False)
     assert t.meta["sampler.mode"] == "inprocess"
-    top = t.sql("SELECT code_function, count(*) AS n, bool_or(holds_gil) AS gil FROM python_samples "
-                "WHERE state = 'running' GROUP BY 1 ORDER BY 2 DESC")
+    top = t.sql(
+        "SELECT code_function, count(*) AS n, bool_or(holds_gil) AS gil FROM python_samples "
+        "WHERE state = 'running' GROUP BY 1 ORDER BY 2 DESC"
+    )
     assert top.iloc[0]["code_function"] == "tokenize_batch"
     assert pd.isna(top.iloc[0]["gil"])  # the in-process sampler cannot know who holds the GIL
     assert t.sql("SELECT count(*) AS n FROM threads WHERE name LIKE 'inferscope-%'").iloc[0]["n"] == 0
@@ -372,11 +459,31 @@ def test_inprocess_sampler_and_its_own_thread_is_hidden(tmp_path):
 
 def test_recorder_imports_no_heavy_libraries(tmp_path):
     """`inferscope record` runs on the GPU box: DuckDB, pyarrow and pandas must not be imported."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "inferscope", "record", "-o", str(tmp_path / "b"),
-                           "--no-nsys", "--", sys.executable, "-c", "pass"], env=_env(), capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "inferscope",
+            "record",
+            "-o",
+            str(tmp_path / "b"),
+            "--no-nsys",
+            "--",
+            sys.executable,
+            "-c",
+            "pass",
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "import time:" in line}
+    imported = {
+        line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "import time:" in line
+    }
     assert "recorders" in imported
     assert not imported & {"duckdb", "pyarrow", "pandas", "numpy"}
 
@@ -390,7 +497,8 @@ def _other_pythons() -> list[str]:
             if not name.replace("python", "").replace(".", "").isdigit():
                 continue
             if os.path.realpath(exe) != os.path.realpath(sys.executable) and tuple(
-                    int(x) for x in name[6:].split(".")) >= (3, 8):
+                int(x) for x in name[6:].split(".")
+            ) >= (3, 8):
                 found.append(exe)
     return found or [sys.executable]
 

@@ -1,5 +1,6 @@
 """The nsys wrapper against the installed nsys: option discovery from `nsys profile --help`, the command line
 with defaults and user overrides, and the PID-exact cleanup of profile agents."""
+
 from __future__ import annotations
 
 import shutil
@@ -37,8 +38,9 @@ def test_capabilities_match_the_help_text(caps):
 
 @needs_nsys
 def test_user_arguments_replace_defaults(caps):
-    cmd, described = nsys_mod.profile_command("nsys", caps, "/tmp/x/profile", ["-t", "osrt", "--cuda-graph-trace=graph"],
-                                              ["app"])
+    cmd, described = nsys_mod.profile_command(
+        "nsys", caps, "/tmp/x/profile", ["-t", "osrt", "--cuda-graph-trace=graph"], ["app"]
+    )
     assert not any(a.startswith("--trace=") for a in cmd)
     assert "--cuda-graph-trace=node" not in cmd and "--cuda-graph-trace=graph" in cmd
     assert described["user_args"] == ["-t", "osrt", "--cuda-graph-trace=graph"]
@@ -60,8 +62,10 @@ def test_cleanup_ends_only_the_agents_of_its_own_session():
     try:
         deadline = time.monotonic() + 10
         # both must have exec'd (until then /proc shows the parent's command line)
-        while ((nsys_mod.session_agents(87654), nsys_mod.session_agents(987654)) != ([mine.pid], [other.pid])
-               and time.monotonic() < deadline):
+        while (nsys_mod.session_agents(87654), nsys_mod.session_agents(987654)) != (
+            [mine.pid],
+            [other.pid],
+        ) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert nsys_mod.session_agents(87654) == [mine.pid]
         assert nsys_mod.session_agents(987654) == [other.pid]
@@ -84,3 +88,17 @@ def test_find_nsys_honours_inferscope_nsys(monkeypatch, tmp_path):
     monkeypatch.setenv("INFERSCOPE_NSYS", str(exe))
     assert nsys_mod.find_nsys() == str(exe)
     assert nsys_mod.version(str(exe)) == "2099.1.2.3"
+
+
+@needs_nsys
+def test_defaults_switch_perf_based_collection_off(caps):
+    """With no --nsys-args the installed nsys gets CPU sampling and context-switch tracing off (nsys 2022.4 hangs
+    after the workload with them in most runs here) and no --python-sampling (our sampler records Python)."""
+    cmd, described = nsys_mod.profile_command("nsys", caps, "/tmp/x/profile", [], ["app"])
+    assert "--sample=none" in cmd and "--cpuctxsw=none" in cmd
+    assert {"--sample=none", "--cpuctxsw=none"} <= set(described["defaults"])
+    assert not any(a.startswith("--python-sampling") for a in cmd)
+    # the user's own choice wins, in either spelling
+    for user in (["-s", "cpu"], ["--sample=cpu"]):
+        cmd, _ = nsys_mod.profile_command("nsys", caps, "/tmp/x/profile", user, ["app"])
+        assert "--sample=none" not in cmd and "--cpuctxsw=none" not in cmd

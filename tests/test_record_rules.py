@@ -6,6 +6,7 @@ planted where the GPU waited, on the thread that launched the work. The oracle i
 names the planted code, on that thread and device, with the gap's length; the same exports without samples give
 no finding (tests/test_rules_fire.py).
 """
+
 from __future__ import annotations
 
 
@@ -49,9 +50,12 @@ def test_python_host_bound_steps_names_the_code_in_the_steps(tmp_path):
     # attributed to the decoder: host-bound steps whose hole holds at least as many samples as the rest of the
     # step (a tie goes to the file that sorts first, /app/detok.py)
     hole = synth.HOLE_NS
-    expected = {s["step_id"] for s in bound
-                if len(synth.sample_times(s["start_ns"], s["start_ns"] + hole))
-                >= len(synth.sample_times(s["start_ns"] + hole, s["end_ns"]))}
+    expected = {
+        s["step_id"]
+        for s in bound
+        if len(synth.sample_times(s["start_ns"], s["start_ns"] + hole))
+        >= len(synth.sample_times(s["start_ns"] + hole, s["end_ns"]))
+    }
     assert expected and {r["step_id"] for r in ev} == expected
     assert {r["function"] for r in ev} == {"Detokenizer.decode"}
     assert f.impact_ns == sum((r["dur_ns"] - r["gpu_busy_ns"]) * r["samples"] // r["step_samples"] for r in ev)
@@ -63,3 +67,27 @@ def test_python_rules_are_silent_on_a_trace_without_samples(open_trace):
     a = open_trace(NSYS_TRACES / "a100x4_cloverleaf_nsys2024.5.sqlite").analyze()
     assert not [f for f in a.findings if f.rule_id.startswith("python_")]
     assert not [e for e in a.rule_errors if "python_" in e]
+
+
+def test_python_hot_frames_stays_out_of_traces_with_gpu_work(tmp_path):
+    """With GPU work the samples belong to the GPU rules: python_hot_frames gives no finding and the headline
+    keeps to the GPU, while the view still holds the flat profile (checked against the planted samples)."""
+    import inferscope
+
+    bundle, gaps = synth.python_gap(tmp_path)
+    with inferscope.open(bundle, use_cache=False) as t:
+        analysis = t.analyze()
+        profile = t.sql(
+            "SELECT function, self_samples, total_samples, all_samples FROM python_hot_frames ORDER BY function"
+        ).to_dict("records")
+        n = int(t.sql("SELECT count(*) FROM python_samples").iloc[0, 0])
+    assert not analysis.rule_errors
+    assert [f for f in analysis.findings if f.rule_id == "python_gpu_idle"]
+    assert not [f for f in analysis.findings if f.rule_id in ("python_hot_frames", "bundle_incomplete")]
+    assert "Python time went" not in analysis.headline
+    by_function = {r["function"]: r for r in profile}
+    planted = sum(len(synth.sample_times(g["start_ns"], g["end_ns"])) for g in gaps)
+    assert by_function["Tokenizer.encode"]["self_samples"] == planted
+    assert sum(r["self_samples"] for r in profile) == n == profile[0]["all_samples"]
+    # every planted stack ends in its script's <module>: on the stack in all samples, never the running code
+    assert sum(r["total_samples"] for r in profile if r["function"] == "<module>") == n

@@ -1,14 +1,15 @@
 """The HTML report in a real headless Chromium (Debian's `chromium`, started here): it loads offline with no
 console errors and no network requests, its sections are there, hostile trace strings stay text and run no
 script, and a screenshot of each page lands in test_artifacts/."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from inferscope.report import render_html, render_markdown
-from inferscope.report_data import build
+from inferscope.render.report import render_html, render_markdown
+from inferscope.render.report_data import build
 from tests.browser import Browser, chromium_path
 from tests.conftest import SAMPLES
 from tests.trace_edits import IMG, SCRIPT, hostile_copy, stepped_copy
@@ -50,8 +51,9 @@ def test_h100_report_loads_clean_and_offline(browser, open_trace, tmp_path, arti
     assert data.headline in verdict
     assert browser.evaluate("document.querySelectorAll('figure svg').length") >= 3
     # every chart drew something and the page does not scroll sideways at a laptop width
-    assert browser.evaluate("[...document.querySelectorAll('figure svg')].every(s => s.getBoundingClientRect()"
-                            ".height > 60)")
+    assert browser.evaluate(
+        "[...document.querySelectorAll('figure svg')].every(s => s.getBoundingClientRect().height > 60)"
+    )
     assert browser.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     heading = browser.evaluate("document.querySelector('h1').textContent")
     assert heading == H100.name

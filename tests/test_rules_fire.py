@@ -4,8 +4,10 @@ Shared exports are used where they show the pattern; otherwise tests/synth.py bu
 schema (a copy of a shared export edited with sqlite3) and the case names say so ("synth_..."). Where a number can
 be computed independently from the raw export, the test checks the finding's figure against it.
 """
+
 from __future__ import annotations
 
+import shutil
 import sqlite3
 
 import pytest
@@ -57,9 +59,29 @@ def _memory_trace(dst, fraction):
     return dst
 
 
-def trace_path(name, built):
+@pytest.fixture(scope="session")
+def recorded(tmp_path_factory):
+    """Real `inferscope record` bundles (tests/test_record_outcomes.py), recorded on first use ("rec_..." cases)."""
+    d = tmp_path_factory.mktemp("recorded")
+    made = {}
+
+    def get(name):
+        if name not in made:
+            from tests.test_record_outcomes import hot_bundle, lost_bundle
+
+            if name == "rec_lost_trace" and shutil.which("nsys") is None:
+                pytest.skip("recording a lost nsys trace needs the nsys CLI (.ci/run installs it)")
+            made[name] = {"rec_hot_loop": hot_bundle, "rec_lost_trace": lost_bundle}[name](d / name)
+        return made[name]
+
+    return get
+
+
+def trace_path(name, built, recorded=None):
     if name.startswith("synth_"):
         return built[name]
+    if name.startswith("rec_"):
+        return recorded(name)
     return KINETO_TRACES / name if name.endswith(".json.gz") else NSYS_TRACES / name
 
 
@@ -90,34 +112,38 @@ FIRES = [
     ("input_pipeline_bound", "synth_kineto_input_bound", {}),
     ("python_gpu_idle", "synth_python_gap", {}),
     ("python_host_bound_steps", "synth_python_steps", {}),
+    ("python_hot_frames", "rec_hot_loop", {}),
+    ("bundle_incomplete", "rec_lost_trace", {}),
 ]
 
 # (rule, trace, params) where the rule must stay silent, and why
 SILENT = [
-    ("cuda_memcpy_async", CLOVER, {}),            # its copies are synchronous cudaMemcpy
-    ("cuda_memcpy_sync", H100, {}),               # only cudaMemcpyAsync
-    ("cuda_memset_sync", H100, {}),               # memsets are cudaMemsetAsync of device memory
-    ("cuda_api_sync", SAXPY, {}),                 # no device/stream synchronisation calls
-    ("gpu_gaps", SAXPY, {}),                      # longest gap 196 ms < 500 ms default
-    ("gpu_time_util", H100, {}),                  # copies keep both GPUs ~99 % busy
-    ("sync_stall", H100, {}),                     # its 8 stream syncs expose < 1 % idle
-    ("idle_gap_attribution", H100, {}),           # idle is 0.7 % of the span
-    ("launch_overhead", CLOVER, {}),              # 9 % of kernels shorter than their launch
-    ("copy_bound", CLOVER, {}),                   # copies 2.7 % of the span
-    ("tensor_core_unused", CLOVER, {}),           # no GEMM kernels
-    ("low_sm_fill", CLOVER, {}),                  # its 16-block kernels last ~5 µs
-    ("alloc_churn", H100, {}),                    # no allocation calls
+    ("cuda_memcpy_async", CLOVER, {}),  # its copies are synchronous cudaMemcpy
+    ("cuda_memcpy_sync", H100, {}),  # only cudaMemcpyAsync
+    ("cuda_memset_sync", H100, {}),  # memsets are cudaMemsetAsync of device memory
+    ("cuda_api_sync", SAXPY, {}),  # no device/stream synchronisation calls
+    ("gpu_gaps", SAXPY, {}),  # longest gap 196 ms < 500 ms default
+    ("gpu_time_util", H100, {}),  # copies keep both GPUs ~99 % busy
+    ("sync_stall", H100, {}),  # its 8 stream syncs expose < 1 % idle
+    ("idle_gap_attribution", H100, {}),  # idle is 0.7 % of the span
+    ("launch_overhead", CLOVER, {}),  # 9 % of kernels shorter than their launch
+    ("copy_bound", CLOVER, {}),  # copies 2.7 % of the span
+    ("tensor_core_unused", CLOVER, {}),  # no GEMM kernels
+    ("low_sm_fill", CLOVER, {}),  # its 16-block kernels last ~5 µs
+    ("alloc_churn", H100, {}),  # no allocation calls
     ("nccl_exposed", "synth_nccl_overlapped", {}),
-    ("nccl_exposed", H100, {}),                   # no NCCL kernels
-    ("device_imbalance", H100, {}),               # two equally busy GPUs
-    ("device_imbalance", CLOVER, {}),             # one GPU did all the work; the idle three ran nothing
-    ("host_bound_steps", "synth_steps", {}),      # same steps without host holes: GPU busy ~88 %
+    ("nccl_exposed", H100, {}),  # no NCCL kernels
+    ("device_imbalance", H100, {}),  # two equally busy GPUs
+    ("device_imbalance", CLOVER, {}),  # one GPU did all the work; the idle three ran nothing
+    ("host_bound_steps", "synth_steps", {}),  # same steps without host holes: GPU busy ~88 %
     ("memory_near_capacity", "synth_memory_50pct", {}),  # peak at half of the device's memory
-    ("memory_near_capacity", H100, {}),           # no memory events, no device capacity
+    ("memory_near_capacity", H100, {}),  # no memory events, no device capacity
     ("input_pipeline_bound", "v100_rank1_train.json.gz", {}),  # Kineto steps with no DataLoader ranges
-    ("input_pipeline_bound", H100, {}),           # nsys trace without profiler steps
-    ("python_gpu_idle", "synth_long_gap", {}),   # the same gap, but no Python samples
+    ("input_pipeline_bound", H100, {}),  # nsys trace without profiler steps
+    ("python_gpu_idle", "synth_long_gap", {}),  # the same gap, but no Python samples
     ("python_host_bound_steps", "synth_host_bound_steps", {}),  # the same steps, but no Python samples
+    ("python_hot_frames", "synth_python_gap", {}),  # GPU work: the samples belong to python_gpu_idle
+    ("bundle_incomplete", "rec_hot_loop", {}),  # a recording that ended normally
 ]
 
 
@@ -128,8 +154,8 @@ def findings_of(open_trace, path, rule, params):
 
 
 @pytest.mark.parametrize("rule,trace,params", FIRES, ids=[f"{r}-{t.split('.')[0]}" for r, t, _ in FIRES])
-def test_rule_fires(rule, trace, params, built, open_trace):
-    a, found = findings_of(open_trace, trace_path(trace, built), rule, params)
+def test_rule_fires(rule, trace, params, built, recorded, open_trace):
+    a, found = findings_of(open_trace, trace_path(trace, built, recorded), rule, params)
     assert found, f"{rule} did not fire on {trace}"
     for f in found:
         assert f.summary and f.recommendation and "{" not in f.summary + f.recommendation
@@ -138,8 +164,8 @@ def test_rule_fires(rule, trace, params, built, open_trace):
 
 
 @pytest.mark.parametrize("rule,trace,params", SILENT, ids=[f"{r}-{t.split('.')[0]}" for r, t, _ in SILENT])
-def test_rule_stays_silent(rule, trace, params, built, open_trace):
-    _, found = findings_of(open_trace, trace_path(trace, built), rule, params)
+def test_rule_stays_silent(rule, trace, params, built, recorded, open_trace):
+    _, found = findings_of(open_trace, trace_path(trace, built, recorded), rule, params)
     assert found == [], [f.summary for f in found]
 
 
@@ -152,9 +178,10 @@ def test_every_builtin_rule_is_covered():
 
 # --- figures checked against the raw export -----------------------------------------------------------------------
 
+
 def test_memset_sync_reports_the_edited_memset(built, open_trace):
     con = sqlite3.connect(built["synth_memset_sync"])
-    start, end = con.execute("SELECT start, \"end\" FROM CUPTI_ACTIVITY_KIND_MEMSET WHERE memKind = 1").fetchone()
+    start, end = con.execute('SELECT start, "end" FROM CUPTI_ACTIVITY_KIND_MEMSET WHERE memKind = 1').fetchone()
     _, found = findings_of(open_trace, built["synth_memset_sync"], "cuda_memset_sync", {})
     assert [(r["start_ns"], r["impact_ns"]) for f in found for r in f.evidence.to_pylist()] == [(start, end - start)]
 
@@ -167,8 +194,10 @@ def test_long_gap_is_the_inserted_hole(built, open_trace):
 
 def test_nccl_exposed_equals_the_renamed_kernel_time(built, open_trace):
     con = sqlite3.connect(built["synth_nccl_exposed"])
-    total = con.execute("SELECT sum(k.\"end\" - k.start) FROM CUPTI_ACTIVITY_KIND_KERNEL k JOIN StringIds s "
-                        "ON s.id = k.shortName WHERE s.value LIKE 'nccl%'").fetchone()[0]
+    total = con.execute(
+        'SELECT sum(k."end" - k.start) FROM CUPTI_ACTIVITY_KIND_KERNEL k JOIN StringIds s '
+        "ON s.id = k.shortName WHERE s.value LIKE 'nccl%'"
+    ).fetchone()[0]
     _, found = findings_of(open_trace, built["synth_nccl_exposed"], "nccl_exposed", {})
     # one stream: nothing overlaps the NCCL kernels, so all of their time is exposed (rounding of the split: +-1 ns each)
     assert abs(sum(f.impact_ns for f in found) - total) <= 2

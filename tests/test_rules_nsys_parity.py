@@ -8,6 +8,7 @@ Deliberate differences, all documented in the rule headers, are normalised here 
   so nsys rows are compared as a set.
 * Bytes: nsys prints MB (1e6 bytes, 3 decimals).
 """
+
 from __future__ import annotations
 
 import csv
@@ -48,8 +49,12 @@ def run_nsys(trace: Path, work: Path) -> dict[str, list[dict]]:
     shutil.copy(trace, copy)
     copy.chmod(0o644)
     specs = ",".join(f"{spec}:rows=-1" for spec, _, _ in CASES)
-    proc = subprocess.run(["nsys", "analyze", "-r", specs, "--format", "csv", "-o", str(work / "out"), str(copy)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        ["nsys", "analyze", "-r", specs, "--format", "csv", "-o", str(work / "out"), str(copy)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = {}
     for spec, _, _ in CASES:
@@ -89,16 +94,24 @@ def ours(open_trace, trace: Path, rule_id: str, overrides: dict) -> list[dict]:
 
 
 def _copy_key(r: dict, kind: bool = True) -> tuple:
-    return (int(r["Duration (ns)"]), int(r["Start (ns)"]), int(r["PID"]), int(r["Device ID"]),
-            int(r["Context ID"]), int(r["Stream ID"]), fold(r["API Name"]))
+    return (
+        int(r["Duration (ns)"]),
+        int(r["Start (ns)"]),
+        int(r["PID"]),
+        int(r["Device ID"]),
+        int(r["Context ID"]),
+        int(r["Stream ID"]),
+        fold(r["API Name"]),
+    )
 
 
 def _copy_key_ours(r: dict) -> tuple:
     return (r["dur_ns"], r["start_ns"], r["pid"], r["device_id"], r["context_id"], r["stream_id"], r["api_name"])
 
 
-@pytest.mark.parametrize("trace", TRACES + ["synth_memset_sync", "synth_long_gap"],
-                         ids=lambda p: p if isinstance(p, str) else p.stem)
+@pytest.mark.parametrize(
+    "trace", TRACES + ["synth_memset_sync", "synth_long_gap"], ids=lambda p: p if isinstance(p, str) else p.stem
+)
 @pytest.mark.parametrize("spec,rule_id,overrides", CASES, ids=[c[0] for c in CASES])
 def test_same_rows_as_nsys_analyze(trace, spec, rule_id, overrides, nsys_results, built, open_trace):
     if isinstance(trace, str):
@@ -112,16 +125,28 @@ def test_same_rows_as_nsys_analyze(trace, spec, rule_id, overrides, nsys_results
         their_set = {_copy_key(r) + (r["Memory Kind"], f"{float(r['Bytes (MB)']):.3f}") for r in theirs}
         my_list = [_copy_key_ours(r) + (r["mem_kind"], f"{r['bytes'] / 1e6:.3f}") for r in mine]
     elif rule_id == "cuda_api_sync":
-        their_set = {(int(r["Duration (ns)"]), int(r["Start (ns)"]), int(r["PID"]), int(r["TID"]), fold(r["API Name"]))
-                     for r in theirs}
+        their_set = {
+            (int(r["Duration (ns)"]), int(r["Start (ns)"]), int(r["PID"]), int(r["TID"]), fold(r["API Name"]))
+            for r in theirs
+        }
         my_list = [(r["dur_ns"], r["start_ns"], r["pid"], r["tid"], r["api_name"]) for r in mine]
     elif rule_id == "gpu_gaps":
-        their_set = {(int(r["Duration (ns)"]), int(r["Start (ns)"]), int(r["PID"]), int(r["Device ID"]),
-                      int(r["Context ID"])) for r in theirs}
+        their_set = {
+            (int(r["Duration (ns)"]), int(r["Start (ns)"]), int(r["PID"]), int(r["Device ID"]), int(r["Context ID"]))
+            for r in theirs
+        }
         my_list = [(r["dur_ns"], r["start_ns"], r["pid"], r["device_id"], r["context_id"]) for r in mine]
     else:  # gpu_time_util
-        their_set = {(int(float(r["Duration (ns)"])), int(float(r["Start (ns)"])), int(r["PID"]), int(r["Device ID"]),
-                      f"{float(r['In-Use (%)']):.1f}") for r in theirs}
+        their_set = {
+            (
+                int(float(r["Duration (ns)"])),
+                int(float(r["Start (ns)"])),
+                int(r["PID"]),
+                int(r["Device ID"]),
+                f"{float(r['In-Use (%)']):.1f}",
+            )
+            for r in theirs
+        }
         my_list = [(r["dur_ns"], r["start_ns"], r["pid"], r["device_id"], f"{r['in_use_pct']:.1f}") for r in mine]
     assert len(my_list) == len(set(my_list)), "our rule listed a row twice"
     assert set(my_list) == their_set

@@ -1,5 +1,6 @@
 """User rules (--rules DIR), parameter overrides (--param) and what happens when a rule is malformed: the error
 names the file and line, and every other rule still runs."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -28,20 +29,47 @@ FROM kernels WHERE dur_ns >= $min_ns
 
 BROKEN = {
     # file name: (text, line the error must name, words the message must contain)
-    "bad_header.sql": ("-- rule: bad_header\n-- title: x\n-- colour: red\n-- severity: low\nSELECT 1 AS impact_ns\n",
-                       3, "unexpected header line"),
-    "bad_syntax.sql": ("-- rule: bad_syntax\n-- title: x\n-- severity: low\n-- summary: s\n-- recommendation: r\n"
-                       "SELECT 1 AS impact_ns,\n  dur_ns\nFROMM kernels\n", 8, "syntax error"),
-    "bad_column.sql": ("-- rule: bad_column\n-- title: x\n-- severity: low\n-- summary: s\n-- recommendation: r\n"
-                       "SELECT dur_ns AS impact_ns,\n  no_such_column\nFROM kernels\n", 7, "no_such_column"),
-    "no_impact.sql": ("-- rule: no_impact\n-- title: x\n-- severity: low\n-- summary: s\n-- recommendation: r\n"
-                      "SELECT dur_ns FROM kernels\n", 6, "impact_ns"),
-    "bad_template.sql": ("-- rule: bad_template\n-- title: x\n-- severity: low\n-- summary: {nope} here\n"
-                         "-- recommendation: r\nSELECT dur_ns AS impact_ns FROM kernels\n", 4, "{nope}"),
-    "bad_param.sql": ("-- rule: bad_param\n-- title: x\n-- severity: low\n-- param = 3\n-- summary: s\n"
-                      "-- recommendation: r\nSELECT 1 AS impact_ns\n", 4, "malformed parameter"),
-    "duplicate.sql": ("-- rule: gpu_gaps\n-- title: x\n-- severity: low\n-- summary: s\n-- recommendation: r\n"
-                      "SELECT 1 AS impact_ns\n", 1, "already defined"),
+    "bad_header.sql": (
+        "-- rule: bad_header\n-- title: x\n-- colour: red\n-- severity: low\nSELECT 1 AS impact_ns\n",
+        3,
+        "unexpected header line",
+    ),
+    "bad_syntax.sql": (
+        "-- rule: bad_syntax\n-- title: x\n-- severity: low\n-- summary: s\n-- recommendation: r\n"
+        "SELECT 1 AS impact_ns,\n  dur_ns\nFROMM kernels\n",
+        8,
+        "syntax error",
+    ),
+    "bad_column.sql": (
+        "-- rule: bad_column\n-- title: x\n-- severity: low\n-- summary: s\n-- recommendation: r\n"
+        "SELECT dur_ns AS impact_ns,\n  no_such_column\nFROM kernels\n",
+        7,
+        "no_such_column",
+    ),
+    "no_impact.sql": (
+        "-- rule: no_impact\n-- title: x\n-- severity: low\n-- summary: s\n-- recommendation: r\n"
+        "SELECT dur_ns FROM kernels\n",
+        6,
+        "impact_ns",
+    ),
+    "bad_template.sql": (
+        "-- rule: bad_template\n-- title: x\n-- severity: low\n-- summary: {nope} here\n"
+        "-- recommendation: r\nSELECT dur_ns AS impact_ns FROM kernels\n",
+        4,
+        "{nope}",
+    ),
+    "bad_param.sql": (
+        "-- rule: bad_param\n-- title: x\n-- severity: low\n-- param = 3\n-- summary: s\n"
+        "-- recommendation: r\nSELECT 1 AS impact_ns\n",
+        4,
+        "malformed parameter",
+    ),
+    "duplicate.sql": (
+        "-- rule: gpu_gaps\n-- title: x\n-- severity: low\n-- summary: s\n-- recommendation: r\n"
+        "SELECT 1 AS impact_ns\n",
+        1,
+        "already defined",
+    ),
 }
 
 
@@ -57,9 +85,14 @@ def test_user_rule_finds_what_sqlite_finds(rules_dir, open_trace):
     a = open_trace(CLOVER).analyze(rules_dirs=[rules_dir])
     assert a.rule_errors == []
     (f,) = [f for f in a.findings if f.rule_id == "long_kernels"]
-    n, total, longest = sqlite3.connect(f"file:{CLOVER}?mode=ro", uri=True).execute(
-        'SELECT count(*), sum("end" - start), max("end" - start) FROM CUPTI_ACTIVITY_KIND_KERNEL '
-        'WHERE "end" - start >= 1000000').fetchone()
+    n, total, longest = (
+        sqlite3.connect(f"file:{CLOVER}?mode=ro", uri=True)
+        .execute(
+            'SELECT count(*), sum("end" - start), max("end" - start) FROM CUPTI_ACTIVITY_KIND_KERNEL '
+            'WHERE "end" - start >= 1000000'
+        )
+        .fetchone()
+    )
     assert (f.evidence_total, f.impact_ns) == (n, total)
     assert f.summary.startswith(f"{n} kernels on GPU 0 ran longer than 1 ms")
     assert f.evidence.column("impact_ns")[0].as_py() == longest
@@ -93,15 +126,18 @@ def test_cli_prints_rule_errors_as_warnings_and_still_succeeds(rules_dir, cache_
     assert '"rule_id": "long_kernels"' in r.stdout
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--param", "gpu_gaps.gap_ns=abc"], "--param gpu_gaps.gap_ns='abc': expected a int"),
-    (["--param", "no_rule.x=1"], "--param no_rule.…: no rule 'no_rule'"),
-    (["--param", "gpu_gaps.nope=1"], "rule gpu_gaps has no parameter 'nope' (its parameters: gap_ns)"),
-    (["--param", "gpu_gaps"], "expected RULE.KEY=VALUE"),
-    (["--rules", "/nonexistent/rules"], "--rules /nonexistent/rules: not a directory"),
-    (["--format", "pdf"], "unknown format 'pdf'"),
-    (["--step-pattern", "(unclosed"], "--step-pattern '(unclosed': not a valid regular expression"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--param", "gpu_gaps.gap_ns=abc"], "--param gpu_gaps.gap_ns='abc': expected a int"),
+        (["--param", "no_rule.x=1"], "--param no_rule.…: no rule 'no_rule'"),
+        (["--param", "gpu_gaps.nope=1"], "rule gpu_gaps has no parameter 'nope' (its parameters: gap_ns)"),
+        (["--param", "gpu_gaps"], "expected RULE.KEY=VALUE"),
+        (["--rules", "/nonexistent/rules"], "--rules /nonexistent/rules: not a directory"),
+        (["--format", "pdf"], "unknown format 'pdf'"),
+        (["--step-pattern", "(unclosed"], "--step-pattern '(unclosed': not a valid regular expression"),
+    ],
+)
 def test_cli_user_mistakes_exit_2_with_one_line(args, message, cache_dir):
     r = run_cli("analyze", SAXPY, *args, "--cache-dir", cache_dir)
     assert r.returncode == 2
@@ -113,8 +149,9 @@ def test_cli_param_changes_the_result(cache_dir):
     import json
 
     default = json.loads(run_cli("analyze", SAXPY, "-f", "json", "--cache-dir", cache_dir).stdout)
-    tuned = json.loads(run_cli("analyze", SAXPY, "-f", "json", "--param", "gpu_gaps.gap_ns=1000000",
-                               "--cache-dir", cache_dir).stdout)
+    tuned = json.loads(
+        run_cli("analyze", SAXPY, "-f", "json", "--param", "gpu_gaps.gap_ns=1000000", "--cache-dir", cache_dir).stdout
+    )
     assert not [f for f in default["findings"] if f["rule_id"] == "gpu_gaps"]
     (gaps,) = [f for f in tuned["findings"] if f["rule_id"] == "gpu_gaps"]
     assert gaps["evidence_total"] == 4  # nsys analyze gpu-starv:gap=1 lists the same four (parity test)

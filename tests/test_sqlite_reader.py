@@ -1,6 +1,7 @@
 """The SQLite reader's fast paths (rowid slices on parallel connections, sparse columns fetched apart) must give
 exactly what one plain sqlite3 query gives, on a real export edited to have payloads, cross-thread ends and rowid
 gaps. sqlite3 itself is the oracle."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -109,8 +110,9 @@ def test_slice_whose_column_changes_type_falls_back(tmp_path, monkeypatch):
     want = _oracle(path, "CUPTI_ACTIVITY_KIND_KERNEL")
     assert table.num_rows == len(want)
     regs = table.column("registersPerThread").to_pylist()
-    assert [str(v) for v in regs] == [str(w[nsys_raw.RAW_COLUMNS["CUPTI_ACTIVITY_KIND_KERNEL"].index("registersPerThread")])
-                                      for w in want]
+    assert [str(v) for v in regs] == [
+        str(w[nsys_raw.RAW_COLUMNS["CUPTI_ACTIVITY_KIND_KERNEL"].index("registersPerThread")]) for w in want
+    ]
     assert table.column("start").to_pylist() == [w[0] for w in want]
 
 
@@ -120,10 +122,14 @@ def test_text_in_a_numeric_column_becomes_null(tmp_path):
     path, con = copy_export(H100, tmp_path, "text_cell")
     with con:
         con.execute("UPDATE CUPTI_ACTIVITY_KIND_KERNEL SET registersPerThread = 'many' WHERE rowid = 3000")
-        regs = con.execute("SELECT sum(registersPerThread) FROM CUPTI_ACTIVITY_KIND_KERNEL WHERE rowid <> 3000").fetchone()[0]
+        regs = con.execute(
+            "SELECT sum(registersPerThread) FROM CUPTI_ACTIVITY_KIND_KERNEL WHERE rowid <> 3000"
+        ).fetchone()[0]
     con.close()
     t = inferscope.open(path, use_cache=False)
-    n, valid, total = t.rows("SELECT count(*), count(registers_per_thread), sum(registers_per_thread) FROM kernels").rows[0]
+    n, valid, total = t.rows(
+        "SELECT count(*), count(registers_per_thread), sum(registers_per_thread) FROM kernels"
+    ).rows[0]
     assert (n - valid, total) == (1, regs)
     assert t.stats("cuda_gpu_kern_sum").rows()
 

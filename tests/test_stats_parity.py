@@ -10,6 +10,7 @@ Deliberate differences, each checked here:
 * cuda_gpu_kern_sum groups by name only (current nsys); nsys 2022.4's gpukernsum groups by name + grid + block,
   which is our cuda_gpu_kern_gb_sum; both are compared.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -31,7 +32,7 @@ EXACT_COLS = ("Total Time (ns)", "Min (ns)", "Max (ns)")
 def _close(ours, theirs, decimals=1):
     if theirs is None or theirs == "":
         return ours is None
-    return ours is not None and abs(float(ours) - float(theirs)) <= 0.5 * 10 ** -decimals + 1e-9 * abs(float(theirs))
+    return ours is not None and abs(float(ours) - float(theirs)) <= 0.5 * 10**-decimals + 1e-9 * abs(float(theirs))
 
 
 @pytest.fixture(scope="module", params=NSYS_SQLITE + NSYS_REPS, ids=lambda p: p.name)
@@ -43,8 +44,12 @@ def pair(request, tmp_path_factory, open_trace):
     sqlite_src = src
     if src.suffix == ".nsys-rep":
         sqlite_src = work / "export.sqlite"
-        subprocess.run(["nsys", "export", "--type", "sqlite", "--output", str(sqlite_src), str(src)],
-                       capture_output=True, check=True, timeout=600)
+        subprocess.run(
+            ["nsys", "export", "--type", "sqlite", "--output", str(sqlite_src), str(src)],
+            capture_output=True,
+            check=True,
+            timeout=600,
+        )
     oracle_db = work / "oracle.sqlite"
     copy_without_backtrace_rows(sqlite_src, oracle_db)
     return open_trace(src), run_stats(oracle_db, work), src
@@ -60,7 +65,9 @@ def _rows_by(rows, key):
 
 
 def _compare_full(ours: dict, theirs: dict, count_col: str, label: str):
-    assert set(ours) == set(theirs), f"{label}: keys differ: only ours {set(ours) - set(theirs)}, only nsys {set(theirs) - set(ours)}"
+    assert set(ours) == set(theirs), (
+        f"{label}: keys differ: only ours {set(ours) - set(theirs)}, only nsys {set(theirs) - set(ours)}"
+    )
     for k, t in theirs.items():
         o = ours[k]
         assert o[count_col] == t[count_col], (label, k, count_col)
@@ -213,7 +220,8 @@ def test_backtrace_duplicates_are_the_only_difference(tmp_path, open_trace):
     ours = trace_rows = open_trace(src).stats("cuda_api_sum").rows()
     con = sqlite3.connect(src)
     dup_count, dup_total = con.execute(
-        'SELECT count(*), sum("end" - start) FROM CUPTI_ACTIVITY_KIND_RUNTIME WHERE eventClass = 67').fetchone()
+        'SELECT count(*), sum("end" - start) FROM CUPTI_ACTIVITY_KIND_RUNTIME WHERE eventClass = 67'
+    ).fetchone()
     con.close()
     assert dup_count > 0
     assert sum(r["Num Calls"] for r in theirs) == sum(r["Num Calls"] for r in trace_rows) + dup_count

@@ -1,5 +1,6 @@
 """nsys string ids become dictionary columns with the values a LEFT JOIN on StringIds would give, and the Parquet
 cache stores them as plain strings."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -8,7 +9,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from inferscope import cache, ingest, model
+from inferscope import ingest, model
+from inferscope.engine import cache
 from inferscope.ingest.strings import StringTable
 
 from .conftest import NSYS_TRACES, needs_shared
@@ -45,12 +47,24 @@ def test_inline_texts_share_the_id_space():
 
 def test_resolve_renames_and_encodes():
     table = StringTable(pa.array([5]), pa.array(["k"]))
-    out = table.resolve(pa.table({"name__sid": pa.array([5, None], pa.int64()), "label": ["a", "a"],
-                                  "empty": pa.nulls(2, pa.string()), "n": [1, 2]}))
+    out = table.resolve(
+        pa.table(
+            {
+                "name__sid": pa.array([5, None], pa.int64()),
+                "label": ["a", "a"],
+                "empty": pa.nulls(2, pa.string()),
+                "n": [1, 2],
+            }
+        )
+    )
     assert out.column_names == ["name", "label", "empty", "n"]
-    assert pa.types.is_dictionary(out.schema.field("name").type) and pa.types.is_dictionary(out.schema.field("label").type)
-    assert out.to_pylist() == [{"name": "k", "label": "a", "empty": None, "n": 1},
-                               {"name": None, "label": "a", "empty": None, "n": 2}]
+    assert pa.types.is_dictionary(out.schema.field("name").type) and pa.types.is_dictionary(
+        out.schema.field("label").type
+    )
+    assert out.to_pylist() == [
+        {"name": "k", "label": "a", "empty": None, "n": 1},
+        {"name": None, "label": "a", "empty": None, "n": 2},
+    ]
 
 
 @needs_shared
@@ -61,13 +75,17 @@ def test_converted_names_equal_the_sqlite_join(tmp_path):
     tables = dict(ingest.iter_tables(src))
     assert pa.types.is_dictionary(tables["kernels"].schema.field("name").type)
     con = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
-    want = con.execute("SELECT k.start, k.correlationId, coalesce(d.value, s.value) FROM CUPTI_ACTIVITY_KIND_KERNEL k "
-                       "LEFT JOIN StringIds d ON d.id = k.demangledName LEFT JOIN StringIds s ON s.id = k.shortName "
-                       "ORDER BY 1, 2").fetchall()
+    want = con.execute(
+        "SELECT k.start, k.correlationId, coalesce(d.value, s.value) FROM CUPTI_ACTIVITY_KIND_KERNEL k "
+        "LEFT JOIN StringIds d ON d.id = k.demangledName LEFT JOIN StringIds s ON s.id = k.shortName "
+        "ORDER BY 1, 2"
+    ).fetchall()
     k = tables["kernels"].sort_by([("start_ns", "ascending"), ("correlation_id", "ascending")])
     assert list(zip(*(k.column(c).to_pylist() for c in ("start_ns", "correlation_id", "name")))) == want
-    nvtx = con.execute("SELECT n.rowid, coalesce(s.value, n.text) FROM NVTX_EVENTS n "
-                       "LEFT JOIN StringIds s ON s.id = n.textId WHERE n.eventType IN (59, 60, 70, 71) ORDER BY 1").fetchall()
+    nvtx = con.execute(
+        "SELECT n.rowid, coalesce(s.value, n.text) FROM NVTX_EVENTS n "
+        "LEFT JOIN StringIds s ON s.id = n.textId WHERE n.eventType IN (59, 60, 70, 71) ORDER BY 1"
+    ).fetchall()
     r = tables["nvtx_ranges"].sort_by("range_id")  # range_id is the NVTX_EVENTS row position + 1
     assert len(nvtx) > 1000 and r.column("name").to_pylist() == [w for (_, w) in nvtx]
     entry = cache.store(src, tmp_path, tables.items())
@@ -82,5 +100,12 @@ def test_sparse_ids_are_searched_not_indexed():
     texts = table.add_texts(pa.array(["inline", "far"]))
     assert texts.to_pylist() == [10**12 + 1, 10**12 + 2]
     ids = [10**12, 5, None, 3, 10**12 + 1, 10**12 + 2, 0]
-    assert table.dictionary(pa.array(ids, pa.int64())).to_pylist() == \
-        ["far", "beta", None, None, "inline", "far", "alpha"]
+    assert table.dictionary(pa.array(ids, pa.int64())).to_pylist() == [
+        "far",
+        "beta",
+        None,
+        None,
+        "inline",
+        "far",
+        "alpha",
+    ]

@@ -3,6 +3,7 @@
 Interval unions, idle gaps, copy/compute overlap, per-step figures and NVTX attribution are recomputed here from
 the export's own tables with plain Python sweeps, so a mistake in the SQL cannot hide in a shared helper.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -48,8 +49,11 @@ def raw_ops(path):
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     ops = defaultdict(lambda: defaultdict(list))  # device -> kind -> intervals
-    for table, kind in (("CUPTI_ACTIVITY_KIND_KERNEL", "compute"), ("CUPTI_ACTIVITY_KIND_MEMCPY", "copy"),
-                        ("CUPTI_ACTIVITY_KIND_MEMSET", "copy")):
+    for table, kind in (
+        ("CUPTI_ACTIVITY_KIND_KERNEL", "compute"),
+        ("CUPTI_ACTIVITY_KIND_MEMCPY", "copy"),
+        ("CUPTI_ACTIVITY_KIND_MEMSET", "copy"),
+    ):
         if table in tables:
             for dev, s, e in con.execute(f'SELECT deviceId, start, "end" FROM {table}'):
                 ops[dev][kind].append((s, e))
@@ -61,13 +65,20 @@ def raw_ops(path):
 def test_busy_union_idle_and_overlap_match_a_python_sweep(path, open_trace):
     t = open_trace(path)
     prepare(t)
-    busy = {(r["device_id"], r["kind"]): r["b"] for r in
-            t.sql("SELECT device_id, kind, sum(dur_ns) AS b FROM gpu_busy GROUP BY ALL", arrow=True).to_pylist()}
-    idle = {r["device_id"]: (r["n"], r["i"]) for r in
-            t.sql("SELECT device_id, count(*) AS n, sum(dur_ns) AS i FROM gpu_idle_gaps GROUP BY ALL",
-                  arrow=True).to_pylist()}
-    exposed = {r["device_id"]: r["exposed_ns"] for r in
-               t.sql("SELECT * FROM gpu_exposed WHERE kind = 'copy'", arrow=True).to_pylist()}
+    busy = {
+        (r["device_id"], r["kind"]): r["b"]
+        for r in t.sql("SELECT device_id, kind, sum(dur_ns) AS b FROM gpu_busy GROUP BY ALL", arrow=True).to_pylist()
+    }
+    idle = {
+        r["device_id"]: (r["n"], r["i"])
+        for r in t.sql(
+            "SELECT device_id, count(*) AS n, sum(dur_ns) AS i FROM gpu_idle_gaps GROUP BY ALL", arrow=True
+        ).to_pylist()
+    }
+    exposed = {
+        r["device_id"]: r["exposed_ns"]
+        for r in t.sql("SELECT * FROM gpu_exposed WHERE kind = 'copy'", arrow=True).to_pylist()
+    }
     ops = raw_ops(path)
     assert ops, "export without GPU work"
     for dev, kinds in ops.items():
@@ -86,9 +97,10 @@ def test_innermost_nvtx_range_of_each_launch_matches_a_stack_walk(open_trace):
     path = next(p for p in NSYS_SQLITE if p.stem.startswith("h100"))
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     ranges = defaultdict(list)
-    for s, e, gtid, text, tid_text in con.execute(
-            'SELECT n.start, n."end", n.globalTid, coalesce(s.value, n.text), 0 FROM NVTX_EVENTS n '
-            "LEFT JOIN StringIds s ON s.id = n.textId WHERE n.eventType IN (59, 70) AND n.\"end\" IS NOT NULL"):
+    for s, e, gtid, text, _ in con.execute(
+        'SELECT n.start, n."end", n.globalTid, coalesce(s.value, n.text), 0 FROM NVTX_EVENTS n '
+        'LEFT JOIN StringIds s ON s.id = n.textId WHERE n.eventType IN (59, 70) AND n."end" IS NOT NULL'
+    ):
         ranges[gtid].append((s, e, text))
     launches = con.execute("SELECT r.start, r.globalTid, r.correlationId FROM CUPTI_ACTIVITY_KIND_RUNTIME r").fetchall()
     expected = {}
@@ -108,11 +120,17 @@ def test_innermost_nvtx_range_of_each_launch_matches_a_stack_walk(open_trace):
                 expected[((gtid >> 24) & 0xFFFFFF, corr)] = stack[-1][2]
     t = open_trace(path)
     prepare(t)
-    got = {(r["pid"], r["correlation_id"]): r["innermost_name"] for r in t.sql(
-        "SELECT DISTINCT n.pid, o.correlation_id, n.innermost_name FROM gpu_op_nvtx n JOIN gpu_ops o USING (op_id)",
-        arrow=True).to_pylist()}
-    launched = {(r["pid"], r["correlation_id"]) for r in t.sql(
-        "SELECT DISTINCT pid, correlation_id FROM gpu_ops", arrow=True).to_pylist()}
+    got = {
+        (r["pid"], r["correlation_id"]): r["innermost_name"]
+        for r in t.sql(
+            "SELECT DISTINCT n.pid, o.correlation_id, n.innermost_name FROM gpu_op_nvtx n JOIN gpu_ops o USING (op_id)",
+            arrow=True,
+        ).to_pylist()
+    }
+    launched = {
+        (r["pid"], r["correlation_id"])
+        for r in t.sql("SELECT DISTINCT pid, correlation_id FROM gpu_ops", arrow=True).to_pylist()
+    }
     assert len(got) > 1000
     assert got == {k: v for k, v in expected.items() if k in launched}
 
@@ -127,8 +145,9 @@ def test_steps_match_the_raw_export(stepped, open_trace):
     con = sqlite3.connect(path)
     pid = con.execute("SELECT globalTid >> 24 & 16777215 FROM NVTX_EVENTS LIMIT 1").fetchone()[0]
     launches = con.execute(
-        "SELECT r.start, k.start, k.\"end\", k.correlationId FROM CUPTI_ACTIVITY_KIND_KERNEL k "
-        "JOIN CUPTI_ACTIVITY_KIND_RUNTIME r ON r.correlationId = k.correlationId").fetchall()
+        'SELECT r.start, k.start, k."end", k.correlationId FROM CUPTI_ACTIVITY_KIND_KERNEL k '
+        "JOIN CUPTI_ACTIVITY_KIND_RUNTIME r ON r.correlationId = k.correlationId"
+    ).fetchall()
     gpu = union([(s, e) for ops in raw_ops(path).values() for s, e in ops["all"]])
     t = open_trace(path)
     a = t.analyze()
@@ -138,9 +157,15 @@ def test_steps_match_the_raw_export(stepped, open_trace):
         s, e = r["start_ns"], r["end_ns"]
         assert r["pid"] == pid and r["dur_ns"] == e - s
         assert r["kernel_count"] == sum(1 for api, *_ in launches if s <= api < e)
-        assert r["launch_count"] == len({c for api, _, _, c in launches if s <= api < e}) + \
-            con.execute("SELECT count(*) FROM CUPTI_ACTIVITY_KIND_MEMCPY m JOIN CUPTI_ACTIVITY_KIND_RUNTIME r "
-                        "ON r.correlationId = m.correlationId WHERE r.start >= ? AND r.start < ?", (s, e)).fetchone()[0]
+        assert (
+            r["launch_count"]
+            == len({c for api, _, _, c in launches if s <= api < e})
+            + con.execute(
+                "SELECT count(*) FROM CUPTI_ACTIVITY_KIND_MEMCPY m JOIN CUPTI_ACTIVITY_KIND_RUNTIME r "
+                "ON r.correlationId = m.correlationId WHERE r.start >= ? AND r.start < ?",
+                (s, e),
+            ).fetchone()[0]
+        )
         assert r["gpu_busy_ns"] == total([(max(a0, s), min(b0, e)) for a0, b0 in gpu if a0 < e and b0 > s])
     assert a.value("step_count") == len(ranges)
     durs = sorted(e - s for _, s, e in ranges)
@@ -165,7 +190,7 @@ def test_profiler_steps_win_over_phase_names_and_take_their_phase(tmp_path, open
     path, ranges = synth.stepped(tmp_path, "synth_nested", steps=4)
     con = sqlite3.connect(path)
     tid = synth.main_thread(con)
-    for i, (_, s, e) in enumerate(ranges):  # a decode range inside each ProfilerStep
+    for _, s, e in ranges:  # a decode range inside each ProfilerStep
         synth.add_range(con, "decode", s + 10, e - 10, tid)
     con.commit()
     rows = open_trace(path).analyze().steps.to_pylist()
@@ -178,12 +203,18 @@ def test_startend_ranges_across_threads_collect_the_work_launched_inside(tmp_pat
     tid = synth.main_thread(con)
     starts = synth.launch_starts(con)
     s, e = starts[100] - 1, starts[200] - 1
-    con.execute('INSERT INTO NVTX_EVENTS (start, "end", eventType, text, globalTid, endGlobalTid) '
-                "VALUES (?, ?, 60, 'request 7', ?, ?)", (s, e, tid, tid + 1))
+    con.execute(
+        'INSERT INTO NVTX_EVENTS (start, "end", eventType, text, globalTid, endGlobalTid) '
+        "VALUES (?, ?, 60, 'request 7', ?, ?)",
+        (s, e, tid, tid + 1),
+    )
     con.commit()
-    expected = con.execute("SELECT count(*) FROM CUPTI_ACTIVITY_KIND_RUNTIME r JOIN (SELECT correlationId FROM "
-                           "CUPTI_ACTIVITY_KIND_KERNEL UNION ALL SELECT correlationId FROM CUPTI_ACTIVITY_KIND_MEMCPY) o "
-                           "USING (correlationId) WHERE r.start BETWEEN ? AND ?", (s, e)).fetchone()[0]
+    expected = con.execute(
+        "SELECT count(*) FROM CUPTI_ACTIVITY_KIND_RUNTIME r JOIN (SELECT correlationId FROM "
+        "CUPTI_ACTIVITY_KIND_KERNEL UNION ALL SELECT correlationId FROM CUPTI_ACTIVITY_KIND_MEMCPY) o "
+        "USING (correlationId) WHERE r.start BETWEEN ? AND ?",
+        (s, e),
+    ).fetchone()[0]
     t = open_trace(path)
     prepare(t)
     rows = t.sql("SELECT * FROM gpu_op_startend", arrow=True).to_pylist()
@@ -195,11 +226,14 @@ def test_sync_calls_count_each_wait_once(open_trace):
     """h100: each cudaStreamSynchronize has both an API row and a CUPTI synchronisation record."""
     path = next(p for p in NSYS_SQLITE if p.stem.startswith("h100"))
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    api = con.execute("SELECT count(*) FROM CUPTI_ACTIVITY_KIND_RUNTIME r JOIN StringIds s ON s.id = r.nameId "
-                      "WHERE s.value LIKE 'cudaStreamSynchronize%'").fetchone()[0]
+    api = con.execute(
+        "SELECT count(*) FROM CUPTI_ACTIVITY_KIND_RUNTIME r JOIN StringIds s ON s.id = r.nameId "
+        "WHERE s.value LIKE 'cudaStreamSynchronize%'"
+    ).fetchone()[0]
     cupti = con.execute("SELECT count(*) FROM CUPTI_ACTIVITY_KIND_SYNCHRONIZATION WHERE syncType = 3").fetchone()[0]
     t = open_trace(path)
     prepare(t)
     assert api == cupti == 8
-    assert t.sql("SELECT source, count(*) AS n FROM sync_calls GROUP BY ALL", arrow=True).to_pylist() == \
-        [{"source": "api", "n": 8}]
+    assert t.sql("SELECT source, count(*) AS n FROM sync_calls GROUP BY ALL", arrow=True).to_pylist() == [
+        {"source": "api", "n": 8}
+    ]

@@ -3,32 +3,52 @@
 Order of work: materialise the derived views the metrics and rules share (so a 1M-kernel trace sweeps its
 intervals once, not once per rule), compute metrics (sql/metrics), run rules (sql/rules + user dirs), rank the
 findings and write the headline. The SQL files are the definitions; this package only schedules them and turns
-rows into `inferscope.analysis` objects.
+rows into the objects of `inferscope.analyze.result`, plain data that renderers read.
+
+Stage 4: may import the ground modules, `inferscope.ingest` and `inferscope.engine`; nothing above.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from ..analysis import Analysis, Metric
+from .result import Analysis, Metric
 from ..errors import QueryError
 from . import headline as _headline
 from . import metrics as _metrics
 from . import rules as _rules
 
 if TYPE_CHECKING:
-    from ..trace import Trace
+    from ..engine.trace import Trace
 
 # Derived views worth computing once per analysis, in dependency order. A temporary table with a view's name
 # shadows the view for every later query on the connection, so later views and rules read the stored rows.
-MATERIALIZE = ("gpu_ops", "cuda_launches", "gpu_busy", "gpu_idle_gaps", "gpu_device_summary", "sync_calls",
-               "sync_stalls", "api_busy_by_thread", "gpu_idle_causes", "step_matches", "step_ranges", "gpu_busy_by_pid",
-               "steps", "step_summary", "gpu_exposed")
+MATERIALIZE = (
+    "gpu_ops",
+    "cuda_launches",
+    "gpu_busy",
+    "gpu_idle_gaps",
+    "gpu_device_summary",
+    "sync_calls",
+    "sync_stalls",
+    "api_busy_by_thread",
+    "gpu_idle_causes",
+    "step_matches",
+    "step_ranges",
+    "gpu_busy_by_pid",
+    "steps",
+    "step_summary",
+    "gpu_exposed",
+)
 # Only the step figures need these; without step markers they are left as (unused) views.
 STEP_ONLY = ("gpu_busy_by_pid", "steps", "step_summary")
 
 
-def prepare(trace: "Trace", step_patterns: Sequence[str] | None = None,
-            phase_patterns: Mapping[str, Sequence[str]] | None = None) -> None:
+def prepare(
+    trace: "Trace",
+    step_patterns: Sequence[str] | None = None,
+    phase_patterns: Mapping[str, Sequence[str]] | None = None,
+) -> None:
     con = trace.engine.con
     for name in reversed(MATERIALIZE):
         con.execute(f"DROP TABLE IF EXISTS temp.{name}")
@@ -54,15 +74,17 @@ def _regex_test(con, patterns: Sequence[str], option: str) -> str:
         try:
             con.execute("SELECT regexp_matches('', $p)", {"p": p}).fetchall()
         except duckdb.Error as exc:
-            raise QueryError(f"{option} {p!r}: not a valid regular expression ({str(exc).splitlines()[0]})")
+            raise QueryError(f"{option} {p!r}: not a valid regular expression ({str(exc).splitlines()[0]})") from None
     return " OR ".join(f"regexp_matches(name, '{p.replace(chr(39), chr(39) * 2)}')" for p in patterns)
 
 
 def _custom_step_matches(con, patterns: Sequence[str]) -> str:
     """User patterns all share priority 1: every range matching any of them is a step."""
     test = _regex_test(con, patterns, "--step-pattern")
-    return ("CREATE TEMP TABLE step_matches AS SELECT range_id, 1 AS priority FROM nvtx_ranges "
-            f"WHERE category IS DISTINCT FROM 'gpu_user_annotation' AND dur_ns > 0 AND ({test})")
+    return (
+        "CREATE TEMP TABLE step_matches AS SELECT range_id, 1 AS priority FROM nvtx_ranges "
+        f"WHERE category IS DISTINCT FROM 'gpu_user_annotation' AND dur_ns > 0 AND ({test})"
+    )
 
 
 def _custom_phase_ranges(con, patterns: Mapping[str, Sequence[str]]) -> str:
@@ -76,20 +98,30 @@ def _custom_phase_ranges(con, patterns: Mapping[str, Sequence[str]]) -> str:
         cases.append(f"WHEN {test} THEN '{str(phase).replace(chr(39), chr(39) * 2)}'")
     if not cases:
         return "CREATE TEMP TABLE phase_ranges AS SELECT * FROM main.phase_ranges WHERE false"
-    return ("CREATE TEMP TABLE phase_ranges AS SELECT * FROM (SELECT range_id, pid, tid, start_ns, end_ns, "
-            f"CASE {' '.join(cases)} END AS phase FROM nvtx_ranges "
-            "WHERE category IS DISTINCT FROM 'gpu_user_annotation') WHERE phase IS NOT NULL")
+    return (
+        "CREATE TEMP TABLE phase_ranges AS SELECT * FROM (SELECT range_id, pid, tid, start_ns, end_ns, "
+        f"CASE {' '.join(cases)} END AS phase FROM nvtx_ranges "
+        "WHERE category IS DISTINCT FROM 'gpu_user_annotation') WHERE phase IS NOT NULL"
+    )
 
 
-def compute_metrics(trace: "Trace", step_patterns: Sequence[str] | None = None,
-                    phase_patterns: Mapping[str, Sequence[str]] | None = None) -> list[Metric]:
+def compute_metrics(
+    trace: "Trace",
+    step_patterns: Sequence[str] | None = None,
+    phase_patterns: Mapping[str, Sequence[str]] | None = None,
+) -> list[Metric]:
     prepare(trace, step_patterns, phase_patterns)
     return _metrics.compute(trace.engine.con)
 
 
-def run(trace: "Trace", rules_dirs: Sequence[str] = (), params: dict[str, dict] | None = None,
-        step_patterns: Sequence[str] | None = None, evidence_rows: int = 50,
-        phase_patterns: Mapping[str, Sequence[str]] | None = None) -> Analysis:
+def run(
+    trace: "Trace",
+    rules_dirs: Sequence[str] = (),
+    params: dict[str, dict] | None = None,
+    step_patterns: Sequence[str] | None = None,
+    evidence_rows: int = 50,
+    phase_patterns: Mapping[str, Sequence[str]] | None = None,
+) -> Analysis:
     rules, errors = _rules.discover(rules_dirs)
     values = _rules.resolve_params(rules, params)
     prepare(trace, step_patterns, phase_patterns)
@@ -98,15 +130,26 @@ def run(trace: "Trace", rules_dirs: Sequence[str] = (), params: dict[str, dict] 
     devices = con.sql("SELECT * FROM gpu_device_summary ORDER BY device_id").to_arrow_table()
     basis = _rules.Basis(
         device_span_ns={r["device_id"]: r["span_ns"] or 0 for r in devices.to_pylist()},
-        gpu_span_ns=con.execute("SELECT coalesce(max(end_ns) - min(start_ns), 0) FROM gpu_ops").fetchall()[0][0])
+        gpu_span_ns=con.execute("SELECT coalesce(max(end_ns) - min(start_ns), 0) FROM gpu_ops").fetchall()[0][0],
+    )
     findings, runs, rule_errors = _rules.run_all(con, rules, values, basis)
     findings.sort(key=lambda f: (-f.impact_ns, ("high", "medium", "low", "info").index(f.severity), f.rule_id))
     steps = con.sql("SELECT * FROM steps ORDER BY step_id").to_arrow_table()
-    analysis = Analysis(trace_path=str(trace.path), source_format=trace.meta.get("source_format", trace.format),
-                        headline="", metrics=metrics, findings=findings, steps=steps, devices=devices,
-                        rules=runs, rule_errors=errors + rule_errors, step_source=_step_source(con, step_patterns),
-                        evidence_rows=evidence_rows)
+    analysis = Analysis(
+        trace_path=str(trace.path),
+        source_format=trace.meta.get("source_format", trace.format),
+        headline="",
+        metrics=metrics,
+        findings=findings,
+        steps=steps,
+        devices=devices,
+        rules=runs,
+        rule_errors=errors + rule_errors,
+        step_source=_step_source(con, step_patterns),
+        evidence_rows=evidence_rows,
+    )
     analysis.headline = _headline.sentence(analysis)
+    analysis.data_quality = trace.quality()  # the rows the conversion left out, so the numbers can say so
     return analysis
 
 

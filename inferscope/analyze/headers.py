@@ -12,6 +12,7 @@ One format for both so that a user rule reads like a built-in one:
 Parsing is strict (an unknown key is an error naming the file and line) because a typo in a header would
 otherwise silently drop a recommendation or a parameter.
 """
+
 from __future__ import annotations
 
 import re
@@ -122,8 +123,9 @@ def _start(header: Header, keys: frozenset[str], content: str, lineno: int) -> t
     if content.startswith("param ") and "param" in keys:
         m = _PARAM.match(content)
         if not m:
-            raise RuleError(f"{where}: malformed parameter line (expected '-- param NAME = DEFAULT: what it "
-                            f"means'): {content!r}")
+            raise RuleError(
+                f"{where}: malformed parameter line (expected '-- param NAME = DEFAULT: what it means'): {content!r}"
+            )
         if any(p.name == m.group(1) for p in header.params):
             raise RuleError(f"{where}: parameter {m.group(1)!r} declared twice")
         p = Param(m.group(1), parse_literal(m.group(2)), (m.group(3) or "").strip(), lineno)
@@ -133,8 +135,9 @@ def _start(header: Header, keys: frozenset[str], content: str, lineno: int) -> t
         m = _METRIC.match(content)
         parts = [s.strip() for s in m.group(2).split(",")] if m else []
         if not m or len(parts) != 3:
-            raise RuleError(f"{where}: malformed metric line (expected '-- metric ID: UNIT, POLARITY, SCOPE'): "
-                            f"{content!r}")
+            raise RuleError(
+                f"{where}: malformed metric line (expected '-- metric ID: UNIT, POLARITY, SCOPE'): {content!r}"
+            )
         unit, polarity, scope = parts
         if polarity not in ("lower", "higher", "none"):
             raise RuleError(f"{where}: metric {m.group(1)}: polarity must be lower, higher or none, not {polarity!r}")
@@ -146,8 +149,10 @@ def _start(header: Header, keys: frozenset[str], content: str, lineno: int) -> t
     m = _KEY.match(content)
     if not m or m.group(1) not in keys - {"param", "metric"}:
         allowed = ", ".join(sorted(keys))
-        raise RuleError(f"{where}: unexpected header line {content!r} (header lines are '-- KEY: value' with KEY "
-                        f"one of {allowed}; continue a value on lines indented by two spaces)")
+        raise RuleError(
+            f"{where}: unexpected header line {content!r} (header lines are '-- KEY: value' with KEY "
+            f"one of {allowed}; continue a value on lines indented by two spaces)"
+        )
     key = m.group(1)
     if key in header.fields:
         raise RuleError(f"{where}: {key!r} given twice")

@@ -5,6 +5,7 @@ description) and its SELECT returns long rows `id, value[, device_id][, key]`. T
 documented contract (docs/metrics.md is generated from it): a trace-scoped metric the query does not emit is still
 reported, with value None, so compare always sees the same ids; an emitted id that is not declared is an error.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..analysis import Metric
+from .result import Metric
 from ..errors import RuleError
 from ..resources import sql_dir
 from . import headers
@@ -60,27 +61,50 @@ def compute(con: duckdb.DuckDBPyConnection) -> list[Metric]:
                 value = float(value)
                 if math.isnan(value) or math.isinf(value):
                     value = None
-            emitted[mid].append(Metric(id=mid, value=value, unit=d.unit, polarity=d.polarity, scope=d.scope,
-                                       device_id=r.get("device_id"), description=d.description, key=r.get("key")))
+            emitted[mid].append(
+                Metric(
+                    id=mid,
+                    value=value,
+                    unit=d.unit,
+                    polarity=d.polarity,
+                    scope=d.scope,
+                    device_id=r.get("device_id"),
+                    description=d.description,
+                    key=r.get("key"),
+                )
+            )
         for d in h.metrics:
             found = sorted(emitted[d.id], key=lambda m: (m.device_id is None, m.device_id or 0, m.key or ""))
             if not found and d.scope == "trace":
-                found = [Metric(id=d.id, value=None, unit=d.unit, polarity=d.polarity, scope=d.scope,
-                                description=d.description)]
+                found = [
+                    Metric(
+                        id=d.id, value=None, unit=d.unit, polarity=d.polarity, scope=d.scope, description=d.description
+                    )
+                ]
             out.extend(found)
     return out
 
 
 def markdown() -> str:
     """docs/metrics.md: every metric id with unit, polarity, scope and meaning, generated from the SQL headers."""
-    lines = ["# InferScope metrics", "",
-             "Generated from the headers of `sql/metrics/*.sql` by `python -m inferscope.analyze.metrics`. A metric is",
-             "identified by `(id, device_id, key)`: device-scoped metrics appear once per GPU, phase-scoped ones once",
-             "per phase (`key` = prefill / decode). `polarity` says which direction is better (`inferscope compare`",
-             "gates on it). Units: `ns`, `bytes`, `bytes/s`, `pct` (0-100), `count`, `ratio`.", ""]
+    lines = [
+        "# InferScope metrics",
+        "",
+        "Generated from the headers of `sql/metrics/*.sql` by `python -m inferscope.analyze.metrics`. A metric is",
+        "identified by `(id, device_id, key)`: device-scoped metrics appear once per GPU, phase-scoped ones once",
+        "per phase (`key` = prefill / decode). `polarity` says which direction is better (`inferscope compare`",
+        "gates on it). Units: `ns`, `bytes`, `bytes/s`, `pct` (0-100), `count`, `ratio`.",
+        "",
+    ]
     for path, h in declarations():
-        lines += [f"## {path.stem}", "", h.fields["about"], "", "| id | unit | polarity | scope | meaning |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            f"## {path.stem}",
+            "",
+            h.fields["about"],
+            "",
+            "| id | unit | polarity | scope | meaning |",
+            "|---|---|---|---|---|",
+        ]
         lines += [f"| `{d.id}` | {d.unit} | {d.polarity} | {d.scope} | {d.description} |" for d in h.metrics]
         lines.append("")
     return "\n".join(lines)

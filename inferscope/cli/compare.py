@@ -1,9 +1,9 @@
 """`inferscope compare`: the CI regression gate (exit 0 no regression, 1 regression, 2 bad input)."""
+
 from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -22,16 +22,23 @@ class _GreedyListCommand(TyperCommand):
 
     def parse_args(self, ctx, args):
         out: list[str] = []
-        current = None
+        current, empty = None, False  # empty: the list option has had no word yet
         for arg in args:
             if arg in _LIST_OPTIONS:
-                current = arg
+                if empty:  # left bare so that click reports the option's missing value
+                    out.append(current)
+                current, empty = arg, True
                 continue
             if current and not arg.startswith("-"):
                 out += [current, arg]
+                empty = False
                 continue
-            current = None
+            if empty:
+                out.append(current)
+            current, empty = None, False
             out.append(arg)
+        if empty:
+            out.append(current)
         return super().parse_args(ctx, out)
 
 
@@ -48,26 +55,22 @@ def parse_fraction(text: str, what: str) -> float:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    from ..outputs import atomic_write, say_written
+
     path = path.expanduser()
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise CompareError(f"{path}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:
+        fh.write(text.encode("utf-8"))
+    say_written(path)
 
 
 def _emit(result, format: str, output: Path | None, junit: Path | None) -> None:
+    from ..render import compare as shown
+
     if junit is not None:
-        _write_atomic(junit, result.to_junit())
-    report = result.to_json() if format == "json" else result.to_markdown()
+        _write_atomic(junit, shown.to_junit(result))
+    report = shown.to_json(result) if format == "json" else shown.to_markdown(result)
     if format == "github":
-        sys.stdout.write(result.github_annotations())
+        sys.stdout.write(shown.github_annotations(result))
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary and output is None:
             with open(summary, "a", encoding="utf-8") as f:
@@ -90,52 +93,138 @@ def _traces(positional: list[Path], base: list[Path] | None, new: list[Path] | N
     return base_list, new_list
 
 
+_SUFFIXES = {".md": "md", ".markdown": "md", ".json": "json"}
 _FROM_CONFIG = " Default: compare.{} of the configuration, else {}."
 
 
 @app.command(cls=_GreedyListCommand)
 def compare(
-    traces: Annotated[Optional[list[Path]], typer.Argument(metavar="[BASE NEW]", show_default=False,
-                                                           help="One trace each (or use --base/--new).")] = None,
-    base: Annotated[Optional[list[Path]], typer.Option("--base", help="Base trace(s); repeats of one run: "
-                                                       "--base a1 a2 a3.", show_default=False)] = None,
-    new: Annotated[Optional[list[Path]], typer.Option("--new", help="New trace(s): --new b1 b2 b3.",
-                                                      show_default=False)] = None,
-    threshold: Annotated[Optional[str], typer.Option(
-        help="Relative change that counts as a regression (5% or 0.05)." + _FROM_CONFIG.format("threshold", "5%"),
-        show_default=False)] = None,
-    metric: Annotated[Optional[list[str]], typer.Option("--metric", help="Compare only metric ids matching this glob "
-                      "(repeatable): step_time_ns, kernel_mean_ns, kernel_time_per_step_ns, kernel_calls_per_step, "
-                      "range_mean_ns, step_kernel_time_ns, analysis metric ids.", show_default=False)] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="md, json or github (Markdown to "
-                                        "$GITHUB_STEP_SUMMARY, ::error:: annotations to stdout).")] = "md",
-    junit: Annotated[Optional[Path], typer.Option(help="Also write JUnit XML here (one test case per gated "
-                                                  "metric).", show_default=False)] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report here instead of "
-                                                   "stdout.", show_default=False)] = None,
-    strip_templates: Annotated[Optional[bool], typer.Option(
-        "--strip-templates/--keep-templates", help="Match kernel and range names without template arguments, "
-        "parameter lists and hashes." + _FROM_CONFIG.format("strip_templates", "keep"), show_default=False)] = None,
-    min_share: Annotated[Optional[str], typer.Option(
-        help="Kernels/ranges below this share of the base are shown but do not gate."
-        + _FROM_CONFIG.format("min_share", "0.5%"), show_default=False)] = None,
-    confidence: Annotated[Optional[float], typer.Option(
-        help="Family-wise confidence: noise alone fails at most 1 - this share of builds (intervals are "
-        "Bonferroni-adjusted)." + _FROM_CONFIG.format("confidence", "0.95"), show_default=False)] = None,
-    allow_different_gpus: Annotated[Optional[bool], typer.Option(
-        "--allow-different-gpus/--same-gpus", help="Compare traces from different GPU models instead of refusing."
-        + _FROM_CONFIG.format("allow_different_gpus", "refuse"), show_default=False)] = None,
-    fail_on_inconclusive: Annotated[Optional[bool], typer.Option(
-        "--fail-on-inconclusive/--pass-inconclusive", help="Exit 1 when a gated metric cannot be decided for "
-        "lack of data." + _FROM_CONFIG.format("fail_on_inconclusive", "pass"), show_default=False)] = None,
-    no_analysis_metrics: Annotated[bool, typer.Option("--no-analysis-metrics", help="Skip the analysis engine's "
-                                                      "metrics (faster on big traces).")] = False,
-    step_pattern: Annotated[Optional[list[str]], typer.Option("--step-pattern", help="Regular expression naming "
-                            "the step ranges (repeatable), as analyze takes it. Default: steps.patterns of the "
-                            "configuration, else the analysis engine's list (ProfilerStep#N first).",
-                            show_default=False)] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="Configuration file to read instead of the "
-                      "inferscope.toml / pyproject.toml found upward.", show_default=False)] = None,
+    traces: Annotated[
+        Optional[list[Path]],
+        typer.Argument(metavar="[BASE NEW]", show_default=False, help="One trace each (or use --base/--new)."),
+    ] = None,
+    base: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--base", metavar="TRACE", help="Base trace(s); repeats of one run: --base a1 a2 a3.", show_default=False
+        ),
+    ] = None,
+    new: Annotated[
+        Optional[list[Path]],
+        typer.Option("--new", metavar="TRACE", help="New trace(s): --new b1 b2 b3.", show_default=False),
+    ] = None,
+    threshold: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="PCT",
+            help="Relative change that counts as a regression (5% or 0.05)." + _FROM_CONFIG.format("threshold", "5%"),
+            show_default=False,
+        ),
+    ] = None,
+    metric: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--metric",
+            metavar="GLOB",
+            help="Compare only metric ids "
+            "matching this glob (repeatable): step_time_ns, kernel_mean_ns, kernel_time_per_step_ns, "
+            "kernel_calls_per_step, range_mean_ns, step_kernel_time_ns, analysis metric ids.",
+            show_default=False,
+        ),
+    ] = None,
+    format: Annotated[
+        Optional[str],
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="md, json or github "
+            "(Markdown to $GITHUB_STEP_SUMMARY, ::error:: annotations to stdout). Default: from the -o "
+            "suffix (.md, .json), else md.",
+            show_default=False,
+        ),
+    ] = None,
+    junit: Annotated[
+        Optional[Path],
+        typer.Option(
+            metavar="FILE", help="Also write JUnit XML here (one test case per gated metric).", show_default=False
+        ),
+    ] = None,
+    output: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write the report here instead of stdout.", show_default=False
+        ),
+    ] = None,
+    strip_templates: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--strip-templates/--keep-templates",
+            help="Match kernel and range names without template arguments, "
+            "parameter lists and hashes." + _FROM_CONFIG.format("strip_templates", "keep"),
+            show_default=False,
+        ),
+    ] = None,
+    min_share: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="PCT",
+            help="Kernels/ranges below this share of the base are shown but do not gate."
+            + _FROM_CONFIG.format("min_share", "0.5%"),
+            show_default=False,
+        ),
+    ] = None,
+    confidence: Annotated[
+        Optional[float],
+        typer.Option(
+            metavar="P",
+            help="Family-wise confidence: noise alone fails at most 1 - this share of builds (intervals are "
+            "Bonferroni-adjusted)." + _FROM_CONFIG.format("confidence", "0.95"),
+            show_default=False,
+        ),
+    ] = None,
+    allow_different_gpus: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--allow-different-gpus/--same-gpus",
+            help="Compare traces from different GPU models instead of refusing."
+            + _FROM_CONFIG.format("allow_different_gpus", "refuse"),
+            show_default=False,
+        ),
+    ] = None,
+    fail_on_inconclusive: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--fail-on-inconclusive/--pass-inconclusive",
+            help="Exit 1 when a gated metric cannot be decided for "
+            "lack of data." + _FROM_CONFIG.format("fail_on_inconclusive", "pass"),
+            show_default=False,
+        ),
+    ] = None,
+    no_analysis_metrics: Annotated[
+        bool, typer.Option("--no-analysis-metrics", help="Skip the analysis engine's metrics (faster on big traces).")
+    ] = False,
+    step_pattern: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--step-pattern",
+            metavar="REGEX",
+            help="Regular "
+            "expression naming the step ranges (repeatable), as analyze takes it. Default: "
+            "steps.patterns of the configuration, else the analysis engine's list (ProfilerStep#N "
+            "first).",
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="Configuration file to read instead of the inferscope.toml / pyproject.toml found upward.",
+            show_default=False,
+        ),
+    ] = None,
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
 ) -> None:
@@ -149,8 +238,11 @@ def compare(
     """
     from ..comparison import compare as run_compare
     from ..config import load_config
+    from ..outputs import format_for_suffix
 
     base_list, new_list = _traces(list(traces or []), base, new)
+    if format is None:
+        format = format_for_suffix(output, _SUFFIXES) if output is not None else "md"
     if format not in ("md", "json", "github"):
         raise CompareError(f"unknown format {format!r}; use md, json or github")
     for target in (junit, output):
@@ -163,13 +255,19 @@ def compare(
         return gate[key] if value is None else value
 
     result = run_compare(
-        base_list, new_list, threshold=parse_fraction(str(pick(threshold, "threshold")), "threshold"),
-        metrics=metric or gate["metrics"] or None, strip_templates=pick(strip_templates, "strip_templates"),
+        base_list,
+        new_list,
+        threshold=parse_fraction(str(pick(threshold, "threshold")), "threshold"),
+        metrics=metric or gate["metrics"] or None,
+        strip_templates=pick(strip_templates, "strip_templates"),
         min_share=parse_fraction(str(pick(min_share, "min_share")), "min-share"),
-        confidence=pick(confidence, "confidence"), allow_different_gpus=pick(allow_different_gpus,
-                                                                              "allow_different_gpus"),
-        analysis_metrics=not no_analysis_metrics, step_patterns=step_pattern or cfg.step_patterns,
+        confidence=pick(confidence, "confidence"),
+        allow_different_gpus=pick(allow_different_gpus, "allow_different_gpus"),
+        analysis_metrics=not no_analysis_metrics,
+        step_patterns=step_pattern or cfg.step_patterns,
         phase_patterns=cfg.phase_patterns or None,
-        cache_dir=cache_dir, use_cache=not no_cache)
+        cache_dir=cache_dir,
+        use_cache=not no_cache,
+    )
     _emit(result, format, output, junit)
     raise typer.Exit(result.exit_code(pick(fail_on_inconclusive, "fail_on_inconclusive")))

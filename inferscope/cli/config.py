@@ -1,4 +1,5 @@
 """`inferscope config`: the effective configuration and where each value came from."""
+
 from __future__ import annotations
 
 import json
@@ -13,16 +14,27 @@ from ._common import app, fail
 
 @app.command("config")
 def config_cmd(
-    config: Annotated[Optional[Path], typer.Option("--config", help="Read this file instead of searching for "
-                      "inferscope.toml / pyproject.toml upward from the working directory.")] = None,
-    param: Annotated[Optional[list[str]], typer.Option("--param", help="Rule parameter RULE.KEY=VALUE "
-                     "(repeatable), as analyze takes it.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any key KEY=VALUE, e.g. "
-                    "compare.threshold=3% (repeatable).")] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    config: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="Read this file instead of "
+            "searching for inferscope.toml / pyproject.toml upward from the working directory.",
+        ),
+    ] = None,
+    param: Annotated[
+        Optional[list[str]],
+        typer.Option("--param", metavar="RULE.KEY=VALUE", help="Rule parameter (repeatable), as analyze takes it."),
+    ] = None,
+    set_: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", metavar="KEY=VALUE", help="Any key KEY=VALUE, e.g. compare.threshold=3% (repeatable)."),
+    ] = None,
+    format: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help="table or json.")] = "table",
 ) -> None:
     """Print the effective configuration: every key, its value and where it came from (default, file,
-    INFERSCOPE_* variable or command line).
+    INFERSCOPE_* variable or command line), built-in step and phase patterns included.
 
     Example: inferscope config --param gpu_gaps.gap_ns=20000000
     """

@@ -3,6 +3,7 @@
 Imports only recorders/ and the standard library (plus typer for the command line), so recording on the GPU box
 needs neither DuckDB nor pyarrow.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,26 +11,72 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._common import app, fail
+from ._common import OutAliasOpt, app, fail, output_or_alias
 
 
 @app.command(context_settings={"allow_interspersed_args": False})
 def record(
+    ctx: typer.Context,
     cmd: Annotated[list[str], typer.Argument(help="The workload command (after --).", show_default=False)],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Bundle directory to create (default: "
-                   "./inferscope-record-DATE-TIME).")] = None,
-    sample_rate: Annotated[float, typer.Option("--sample-rate", help="Python stack samples per second and "
-                           "thread (0 disables the sampler).")] = 100.0,
-    no_nsys: Annotated[bool, typer.Option("--no-nsys", help="Do not run Nsight Systems; record Python samples "
-                       "only (their own timeline).")] = False,
-    nsys_args: Annotated[str, typer.Option("--nsys-args", help="Extra `nsys profile` arguments, one string; "
-                         "an option given here replaces InferScope's default for it.")] = "",
-    duration: Annotated[Optional[float], typer.Option("--duration", help="Stop the workload (as Ctrl-C would) "
-                        "after this many seconds; the exit code is then 0.")] = None,
-    sampler: Annotated[str, typer.Option("--sampler", help="auto (out-of-process when permitted, else "
-                       "in-process), remote, inprocess or none.")] = "auto",
+    output: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="DIR",
+            help="Bundle directory to create (default: ./inferscope-record-DATE-TIME).",
+            show_default=False,
+        ),
+    ] = None,
+    out: OutAliasOpt = None,
+    sample_rate: Annotated[
+        float,
+        typer.Option("--sample-rate", help="Python stack samples per second and thread (0 disables the sampler)."),
+    ] = 100.0,
+    no_nsys: Annotated[
+        bool,
+        typer.Option("--no-nsys", help="Do not run Nsight Systems; record Python samples only (their own timeline)."),
+    ] = False,
+    nsys_args: Annotated[
+        str,
+        typer.Option(
+            "--nsys-args",
+            help="Extra `nsys profile` arguments, one string; "
+            "an option given here replaces InferScope's default for it.",
+        ),
+    ] = "",
+    duration: Annotated[
+        Optional[float],
+        typer.Option(
+            "--duration", help="Stop the workload (as Ctrl-C would) after this many seconds; the exit code is then 0."
+        ),
+    ] = None,
+    sampler: Annotated[
+        str,
+        typer.Option(
+            "--sampler", help="auto (out-of-process when permitted, else in-process), remote, inprocess or none."
+        ),
+    ] = "auto",
+    keep_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--keep-secrets",
+            help="DANGEROUS: store command lines and environments in the bundle unredacted (tokens, passwords, "
+            "*_KEY variables); reports stay redacted. See docs/secrets.md.",
+        ),
+    ] = False,
+    drop_nsys_rep: Annotated[
+        bool,
+        typer.Option(
+            "--drop-nsys-rep",
+            help="Remove profile.nsys-rep, which holds the environment and command line unredacted, once its "
+            "redacted SQLite export is written (the bundle then no longer opens in Nsight Systems).",
+        ),
+    ] = False,
 ) -> None:
     """Run CMD under nsys and the Python sampler and write a bundle that `inferscope analyze` reads.
+
+    Exit code: the workload's; 3 when nsys left no report (the bundle is marked incomplete); 2 for a usage error.
 
     Example: inferscope record -o run1 -- python serve.py --batch 8
     """
@@ -38,8 +85,16 @@ def record(
 
     if sampler not in ("auto", "remote", "inprocess", "none"):
         fail(f"unknown --sampler {sampler!r}; use auto, remote, inprocess or none")
-    opts = RecordOptions(out=out, sample_rate=sample_rate, use_nsys=not no_nsys, nsys_args=nsys_args,
-                         duration=duration, sampler=sampler)
+    opts = RecordOptions(
+        out=output_or_alias(ctx, output, out),
+        sample_rate=sample_rate,
+        use_nsys=not no_nsys,
+        nsys_args=nsys_args,
+        duration=duration,
+        sampler=sampler,
+        keep_secrets=keep_secrets,
+        drop_nsys_rep=drop_nsys_rep,
+    )
     try:
         code = run_record(list(cmd), opts)
     except RecordError as exc:

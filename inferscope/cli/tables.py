@@ -1,20 +1,65 @@
 """`inferscope query` and `inferscope stats`: SQL and nsys-compatible summaries over the trace model."""
+
 from __future__ import annotations
 
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperCommand
 
-from ._common import CacheDirOpt, NoCacheOpt, TraceArg, app, open_trace, print_table
+from ._common import TABLE_LIMIT, CacheDirOpt, NoCacheOpt, TraceArg, app, fail, open_trace, print_table
 
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help="table, csv or json.")]
+FORMATS = ("table", "csv", "json")
+LimitOpt = Annotated[
+    int,
+    typer.Option(
+        "--limit",
+        min=0,
+        metavar="N",
+        help="Rows per table in table format (0: all); csv and json always have every row.",
+    ),
+]
+
+
+def _check_format(fmt: str) -> None:
+    """Before the trace is opened: a typo in -f should not cost a conversion of a large trace first."""
+    if fmt not in FORMATS:
+        fail(f"unknown format {fmt!r}; use {', '.join(FORMATS[:-1])} or {FORMATS[-1]}")
+
+
+def report_names() -> tuple[list[str], list[str], dict[str, str]]:
+    """(default reports, other reports, 2022.4 aliases) as inferscope.engine.stats defines them (it loads no DuckDB)."""
+    from ..engine.stats import ALIASES, DEFAULT_REPORTS, available
+
+    defaults = list(DEFAULT_REPORTS)
+    return defaults, [n for n in available() if n not in defaults], dict(ALIASES)
+
+
+class _StatsCommand(TyperCommand):
+    """Adds the report names to the help when it is shown, so they come from inferscope.engine.stats and cannot go
+    stale, without reading anything when the command merely runs."""
+
+    def format_help(self, ctx, formatter):
+        if not getattr(self, "_names_added", False):
+            defaults, others, aliases = report_names()
+            self.help = (self.help or "") + (
+                f"\n\nReports (default: all of these): {', '.join(defaults)}."
+                + (f"\n\nAlso available: {', '.join(others)}." if others else "")
+                + (f"\n\nnsys 2022.4 names: {', '.join(sorted(aliases))}." if aliases else "")
+            )
+            self._names_added = True
+        return super().format_help(ctx, formatter)
 
 
 @app.command()
 def query(
     trace: TraceArg,
-    sql: Annotated[str, typer.Argument(help="DuckDB SQL over the model tables and views.", show_default=False)],
+    sql: Annotated[
+        str, typer.Argument(metavar="SQL", help="DuckDB SQL over the model tables and views.", show_default=False)
+    ],
     format: FormatOpt = "table",
+    limit: LimitOpt = TABLE_LIMIT,
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
 ) -> None:
@@ -22,16 +67,25 @@ def query(
 
     Example: inferscope query trace.sqlite "SELECT name, count(*) FROM kernels GROUP BY 1 ORDER BY 2 DESC LIMIT 5"
     """
+    _check_format(format)
     t = open_trace(trace, cache_dir, no_cache)
-    print_table(t.rows(sql), format)
+    print_table(t.rows(sql), format, limit=limit)
 
 
-@app.command()
+@app.command(cls=_StatsCommand)
 def stats(
     trace: TraceArg,
-    report: Annotated[Optional[list[str]], typer.Option("--report", "-r", help="Report name (repeatable; "
-                      "default: all seven). nsys 2022.4 names are accepted.")] = None,
+    report: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--report",
+            "-r",
+            metavar="NAME",
+            help="Report name (repeatable; default: all the default reports listed above).",
+        ),
+    ] = None,
     format: FormatOpt = "table",
+    limit: LimitOpt = TABLE_LIMIT,
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
 ) -> None:
@@ -39,8 +93,9 @@ def stats(
 
     Example: inferscope stats trace.nsys-rep -r cuda_gpu_kern_sum -f csv
     """
-    from ..stats import DEFAULT_REPORTS, resolve
+    from ..engine.stats import DEFAULT_REPORTS, resolve
 
+    _check_format(format)
     names = [resolve(r) for r in (report or DEFAULT_REPORTS)]
     t = open_trace(trace, cache_dir, no_cache)
     results = [t.stats(n) for n in names]
@@ -53,4 +108,4 @@ def stats(
     for r in results:
         if len(results) > 1 and format != "table":
             typer.echo(f"# {r.report}")
-        print_table(r.result, format, title=r.report)
+        print_table(r.result, format, title=r.report, limit=limit)

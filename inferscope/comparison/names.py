@@ -10,6 +10,7 @@ every such kernel as removed in one trace and added in the other.
 template arguments, parameter lists, return types, hex hashes and trailing ordinals, so that renamed
 instantiations of the same kernel compare as one.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,10 +43,10 @@ def _top_level(name: str) -> str:
         if stack:
             if ch == stack[-1]:
                 stack.pop()
-            elif ch in _OPEN and not (ch == "<" and name[i - 1:i] == "-"):
+            elif ch in _OPEN and not (ch == "<" and name[i - 1 : i] == "-"):
                 stack.append(_OPEN[ch])
             continue
-        if ch in _OPEN and not (ch == "(" and name[i:i + 11] == "(anonymous)"):
+        if ch in _OPEN and not (ch == "(" and name[i : i + 11] == "(anonymous)"):
             stack.append(_OPEN[ch])
             continue
         out.append(ch)

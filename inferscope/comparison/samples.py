@@ -5,6 +5,7 @@ range duration), per step (step time, kernel time and launches per step). Whole-
 because a capture of 3 s is not a regression of a capture of 1 s. Typed metrics from the analysis engine
 (`Trace.metrics()`, when available) join as one sample per trace.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,7 +14,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from ..errors import CompareError
 from ..resources import sql_dir
 from .names import kernel_key, range_key
 
@@ -27,17 +27,37 @@ class MetricDef:
     description: str
 
 
-FAMILIES: dict[str, MetricDef] = {d.id: d for d in (
-    MetricDef("step_time_ns", "step time", "ns", "lower", "wall time of one profiler step"),
-    MetricDef("step_kernel_time_ns", "summed kernel time per step", "ns", "lower",
-              "summed kernel time launched in one step, all GPUs and streams"),
-    MetricDef("kernel_mean_ns", "kernel mean duration", "ns", "lower", "mean duration of one execution of the kernel"),
-    MetricDef("kernel_time_per_step_ns", "kernel time per step", "ns", "lower",
-              "time of the kernel launched in one step, summed over its executions"),
-    MetricDef("kernel_calls_per_step", "kernel launches per step", "calls", "lower",
-              "executions of the kernel launched in one step"),
-    MetricDef("range_mean_ns", "range mean duration", "ns", "lower", "mean duration of one instance of the range"),
-)}
+FAMILIES: dict[str, MetricDef] = {
+    d.id: d
+    for d in (
+        MetricDef("step_time_ns", "step time", "ns", "lower", "wall time of one profiler step"),
+        MetricDef(
+            "step_kernel_time_ns",
+            "summed kernel time per step",
+            "ns",
+            "lower",
+            "summed kernel time launched in one step, all GPUs and streams",
+        ),
+        MetricDef(
+            "kernel_mean_ns", "kernel mean duration", "ns", "lower", "mean duration of one execution of the kernel"
+        ),
+        MetricDef(
+            "kernel_time_per_step_ns",
+            "kernel time per step",
+            "ns",
+            "lower",
+            "time of the kernel launched in one step, summed over its executions",
+        ),
+        MetricDef(
+            "kernel_calls_per_step",
+            "kernel launches per step",
+            "calls",
+            "lower",
+            "executions of the kernel launched in one step",
+        ),
+        MetricDef("range_mean_ns", "range mean duration", "ns", "lower", "mean duration of one instance of the range"),
+    )
+}
 
 # (metric id, scope, key, device_id): one compared quantity. scope groups keys (range origin, analysis scope).
 SeriesId = tuple[str, str, str, "int | None"]
@@ -59,7 +79,7 @@ class RunData:
     # share of the run a series stands for (kernel: of kernel time; range: of the window); absent = always gated
     shares: dict[SeriesId, float] = field(default_factory=dict)
     defs: dict[str, MetricDef] = field(default_factory=lambda: dict(FAMILIES))
-    analysis: list = field(default_factory=list)  # inferscope.analysis.Metric objects, raw
+    analysis: list = field(default_factory=list)  # inferscope.analyze.result.Metric objects, raw
 
 
 def _views(trace) -> None:
@@ -100,8 +120,13 @@ def gpus(trace) -> tuple[str, ...]:
     return tuple(sorted({r["name"] for r in trace.engine.query("SELECT name FROM compare_gpus").to_pylist()}))
 
 
-def extract(trace, strip: bool = False, analysis: bool = True, step_patterns: list[str] | None = None,
-            phase_patterns: dict[str, list[str]] | None = None) -> RunData:
+def extract(
+    trace,
+    strip: bool = False,
+    analysis: bool = True,
+    step_patterns: list[str] | None = None,
+    phase_patterns: dict[str, list[str]] | None = None,
+) -> RunData:
     """Reduce an opened Trace to compare's samples (see the module docstring).
 
     step_patterns (regular expressions naming step ranges) need the analysis engine, which owns step detection;
@@ -111,9 +136,16 @@ def extract(trace, strip: bool = False, analysis: bool = True, step_patterns: li
     _views(trace)
     q = trace.engine.query
     w = q("SELECT * FROM compare_window").to_pylist()[0]
-    run = RunData(path=str(trace.path), format=trace.format, gpus=gpus(trace), kernels=int(w["kernels"]),
-                  kernel_time_ns=int(w["kernel_time_ns"]), ranges=int(w["ranges"]), steps=int(w["steps"]),
-                  window_ns=int(w["window_ns"]))
+    run = RunData(
+        path=str(trace.path),
+        format=trace.format,
+        gpus=gpus(trace),
+        kernels=int(w["kernels"]),
+        kernel_time_ns=int(w["kernel_time_ns"]),
+        ranges=int(w["ranges"]),
+        steps=int(w["steps"]),
+        window_ns=int(w["window_ns"]),
+    )
     steps = q("SELECT pid, step_number, dur_ns FROM compare_steps ORDER BY pid, step_number")
     kernels = q("""SELECT k.name, k.dur_ns, s.step_index
                    FROM compare_kernel_samples k
@@ -146,7 +178,8 @@ def _kernel_series(run: RunData, kernels: pa.Table, n_steps: int, strip: bool) -
     in_step = step >= 0
     if n_steps:
         run.series[("step_kernel_time_ns", "step", "", None)] = np.bincount(
-            step[in_step], weights=dur[in_step], minlength=n_steps)
+            step[in_step], weights=dur[in_step], minlength=n_steps
+        )
     for key, rows in _groups(codes, labels).items():
         sid = ("kernel_mean_ns", "kernel", key, None)
         run.series[sid] = dur[rows]
@@ -154,8 +187,10 @@ def _kernel_series(run: RunData, kernels: pa.Table, n_steps: int, strip: bool) -
         if not n_steps:
             continue
         rows = rows[in_step[rows]]
-        per_step = {"kernel_time_per_step_ns": np.bincount(step[rows], weights=dur[rows], minlength=n_steps),
-                    "kernel_calls_per_step": np.bincount(step[rows], minlength=n_steps).astype(float)}
+        per_step = {
+            "kernel_time_per_step_ns": np.bincount(step[rows], weights=dur[rows], minlength=n_steps),
+            "kernel_calls_per_step": np.bincount(step[rows], minlength=n_steps).astype(float),
+        }
         for metric, values in per_step.items():
             sid = (metric, "kernel", key, None)
             run.series[sid] = values
@@ -171,21 +206,21 @@ def is_extensive(metric) -> bool:
     """True for an analysis metric that grows with the profiled window: a total time, count or byte sum over the
     trace, a device, a process or a phase. Told from the unit and the id (docs/metrics.md names percentiles
     `_p50`, means `_mean` and per-step figures `step_*`), since the Metric contract does not say it."""
-    return (metric.unit in EXTENSIVE_UNITS and metric.scope in ("trace", "device", "process", "phase")
-            and not _INTENSIVE_NAME.search(metric.id))
+    return (
+        metric.unit in EXTENSIVE_UNITS
+        and metric.scope in ("trace", "device", "process", "phase")
+        and not _INTENSIVE_NAME.search(metric.id)
+    )
 
 
-def _analysis_metrics(trace, step_patterns: list[str] | None = None,
-                      phase_patterns: dict[str, list[str]] | None = None) -> list:
-    """Typed metrics of the analysis engine (`Trace.metrics()`), or none when this InferScope lacks it. Computing
-    them also sets up the engine's step tables (with step_patterns, when given), which compare_steps reads."""
-    metrics = getattr(trace, "metrics", None)
-    if metrics is None:
-        if step_patterns:
-            raise CompareError("step patterns need the analysis engine (inferscope analyze), which this "
-                               "installation lacks; without them compare uses ProfilerStep#N ranges")
-        return []
-    values = metrics(step_patterns or None, phase_patterns or None)
+def _analysis_metrics(
+    trace, step_patterns: list[str] | None = None, phase_patterns: dict[str, list[str]] | None = None
+) -> list:
+    """Typed metrics of the analysis engine. Computing them also sets up the engine's step tables (with
+    step_patterns, when given), which compare_steps reads."""
+    from ..analyze import compute_metrics
+
+    values = compute_metrics(trace, step_patterns or None, phase_patterns or None)
     return [m for m in values if m.value is not None and np.isfinite(float(m.value))]
 
 
@@ -204,7 +239,8 @@ def add_analysis_series(run: RunData, per_step: bool) -> None:
                 value, unit, polarity, mid = value / seconds, f"{unit}/s", "none", mid + "/s"
             else:
                 continue
-        label = m.id.replace("_", " ") + (" per step" if mid.endswith("/step") else " per s" if
-                                          mid.endswith("/s") else "")
+        label = m.id.replace("_", " ") + (
+            " per step" if mid.endswith("/step") else " per s" if mid.endswith("/s") else ""
+        )
         run.defs.setdefault(mid, MetricDef(mid, label, unit, polarity, m.description))
         run.series[(mid, m.scope or "trace", m.key or "", m.device_id)] = np.array([value])

@@ -20,6 +20,7 @@ log(new/base) is needed, not its far tails, so 1000 resamples are plenty.
 A Mann-Whitney U test (normal approximation with tie correction) is offered too, as a rank test on per-step or
 per-instance samples; `compare` reports its p-value next to the interval.
 """
+
 from __future__ import annotations
 
 import math
@@ -76,11 +77,19 @@ def seed_for(label: str) -> int:
     return zlib.crc32(label.encode("utf-8"))
 
 
-def bootstrap_ratio(base: Sequence[np.ndarray], new: Sequence[np.ndarray], *, resamples: int = 1000,
-                    seed: int = 0) -> RatioEstimate:
+def _canonical(runs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The runs' values sorted, and the runs in a fixed order. The samples come from SQL without an order (DuckDB
+    scans in parallel), and a seeded resample of the same values in another order picks other values: the same
+    two traces gave intervals that moved in the third digit and a verdict that flipped between runs."""
+    runs = [np.sort(np.asarray(r, dtype=float)) for r in runs if len(r)]
+    return sorted(runs, key=lambda r: (len(r), r.tobytes()))
+
+
+def bootstrap_ratio(
+    base: Sequence[np.ndarray], new: Sequence[np.ndarray], *, resamples: int = 1000, seed: int = 0
+) -> RatioEstimate:
     """side_statistic(new) / side_statistic(base) and the bootstrap spread of its logarithm."""
-    base = [np.asarray(r, dtype=float) for r in base if len(r)]
-    new = [np.asarray(r, dtype=float) for r in new if len(r)]
+    base, new = _canonical(base), _canonical(new)
     if not base or not new:
         raise ValueError("both sides need at least one non-empty run")
     b0, n0 = side_statistic(base), side_statistic(new)
@@ -117,7 +126,7 @@ def mann_whitney_u(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     ranks[order] = np.repeat(avg, counts)
     u1 = ranks[:n1].sum() - n1 * (n1 + 1) / 2.0
     n = n1 + n2
-    tie_term = float((counts ** 3 - counts).sum())
+    tie_term = float((counts**3 - counts).sum())
     var = n1 * n2 / 12.0 * ((n + 1) - tie_term / (n * (n - 1))) if n > 1 else 0.0
     if var <= 0:
         return u1, 1.0

@@ -7,9 +7,12 @@ same text an NVTX backend would have written, so one set of SQL views reads both
 "inferscope" ranges (nsys captured the same annotations through NVTX, on the GPU clock) the files are not used,
 so nothing is counted twice.
 """
+
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -18,10 +21,12 @@ import pyarrow as pa
 from .. import model
 from ..annotate import DOMAIN, encode_text
 from ..errors import TraceInputError
+from .formats import GZIP_MAGIC
 
 
-def read(directory: Path, session_start_utc_ns: int | None = None,
-         to_session: Callable[[int], int] | None = None) -> tuple[list[dict], list[dict]]:
+def read(
+    directory: Path, session_start_utc_ns: int | None = None, to_session: Callable[[int], int] | None = None
+) -> tuple[list[dict], list[dict]]:
     """Ranges and marks (model column dicts, no range_id/depth yet) from every annotation file in `directory`.
 
     Times are CLOCK_MONOTONIC. `to_session` (the bundle reader's monotonic -> trace-timeline mapping, built from
@@ -32,11 +37,12 @@ def read(directory: Path, session_start_utc_ns: int | None = None,
         raise ValueError("read() needs session_start_utc_ns or to_session")
     ranges: list[dict] = []
     marks: list[dict] = []
-    for file in sorted(Path(directory).glob("annotations-*.jsonl")):
+    files = [p for p in Path(directory).glob("annotations-*.jsonl*") if p.name.endswith((".jsonl", ".jsonl.gz"))]
+    for file in sorted(files):
         offset = None
         pid = None
-        with file.open(encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
+        with _open_text(file) as f:
+            for lineno, line in _lines(f, file):
                 if not line.strip():
                     continue
                 try:
@@ -61,18 +67,42 @@ def read(directory: Path, session_start_utc_ns: int | None = None,
                 payload = json.dumps(attrs, separators=(",", ":")) if attrs else None
                 if kind == "range":
                     start, end = offset(int(rec["start_ns"])), offset(int(rec["end_ns"]))
-                    ranges.append({"start_ns": start, "end_ns": end, "dur_ns": end - start, "pid": pid,
-                                   "tid": int(rec["tid"]), "cross_thread": False, "name": text, "domain": DOMAIN,
-                                   "style": "PushPop", "category": "user_annotation", "unterminated": False,
-                                   "payload_json": payload})
+                    ranges.append(
+                        {
+                            "start_ns": start,
+                            "end_ns": end,
+                            "dur_ns": end - start,
+                            "pid": pid,
+                            "tid": int(rec["tid"]),
+                            "cross_thread": False,
+                            "name": text,
+                            "domain": DOMAIN,
+                            "style": "PushPop",
+                            "category": "user_annotation",
+                            "unterminated": False,
+                            "payload_json": payload,
+                        }
+                    )
                 elif kind == "mark":
-                    marks.append({"ts_ns": offset(int(rec["ts_ns"])), "pid": pid, "tid": int(rec["tid"]),
-                                  "name": text, "domain": DOMAIN, "payload_json": payload})
+                    marks.append(
+                        {
+                            "ts_ns": offset(int(rec["ts_ns"])),
+                            "pid": pid,
+                            "tid": int(rec["tid"]),
+                            "name": text,
+                            "domain": DOMAIN,
+                            "payload_json": payload,
+                        }
+                    )
     return ranges, marks
 
 
-def merge(tables: dict[str, pa.Table], directory: Path, session_start_utc_ns: int | None = None,
-          to_session: Callable[[int], int] | None = None) -> dict[str, pa.Table]:
+def merge(
+    tables: dict[str, pa.Table],
+    directory: Path,
+    session_start_utc_ns: int | None = None,
+    to_session: Callable[[int], int] | None = None,
+) -> dict[str, pa.Table]:
     """`tables` with the annotation files' ranges and marks added (range ids continue after the existing ones,
     nesting recomputed). Returns `tables` unchanged when there are no files or the trace already has them.
     The bundle reader calls `merge(tables, bundle / "annotations", to_session=to_session)`."""
@@ -105,6 +135,27 @@ def merge(tables: dict[str, pa.Table], directory: Path, session_start_utc_ns: in
             con.close()
     if marks:
         old = tables.get("nvtx_marks", model.empty_table("nvtx_marks"))
-        out["nvtx_marks"] = pa.concat_tables([model.conform("nvtx_marks", old),
-                                              model.conform("nvtx_marks", pa.Table.from_pylist(marks))])
+        out["nvtx_marks"] = pa.concat_tables(
+            [model.conform("nvtx_marks", old), model.conform("nvtx_marks", pa.Table.from_pylist(marks))]
+        )
     return out
+
+
+def _open_text(file: Path):
+    """Annotation files are read as written or gzip-compressed (bundles are often archived that way)."""
+    with file.open("rb") as raw:
+        magic = raw.read(2)
+    if magic == GZIP_MAGIC:
+        return gzip.open(file, "rt", encoding="utf-8")
+    return file.open(encoding="utf-8")
+
+
+def _lines(f, file: Path):
+    """Numbered lines; a compressed file cut short (a copy interrupted, a recorder killed) ends where it breaks."""
+    lineno = 0
+    try:
+        for line in f:
+            lineno += 1
+            yield lineno, line
+    except (EOFError, zlib.error, gzip.BadGzipFile):
+        return

@@ -9,11 +9,11 @@ shifted by their median error estimate, and trace_meta says so (`clock_alignment
 Without nsys (`--no-nsys`), the timeline is the recording's own: zero is the start clock pair, and
 `session_start_utc_ns` is that pair's CLOCK_REALTIME.
 """
+
 from __future__ import annotations
 
 import json
 import os
-import statistics
 from pathlib import Path
 from typing import Callable
 
@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from .. import model
 from ..errors import TraceInputError
-from ..redact import redact_text, redact_value
+from ..redact import redact_argv, redact_text, redact_value
 
 _PASS_THROUGH = ("kernels", "api_calls", "memcpy", "memset", "sync_events", "memory_events", "profiler_overhead")
 SLEEP_CALLS = ("clock_nanosleep", "nanosleep", "select", "pselect", "poll", "usleep")
@@ -37,21 +37,27 @@ def load(path: Path, step: Callable[[str], None]) -> dict[str, pa.Table]:
     pairs = [p for p in (manifest.get("clock_pairs", {}).get(k) for k in ("start", "end")) if p]
     if not pairs:
         raise TraceInputError(f"{path}: manifest.json has no clock pairs; the bundle is damaged")
-    # usually the .nsys-rep; an export of it (e.g. `nsys export --type sqlite` on the GPU box) works as well
-    report = path / ((manifest.get("nsys") or {}).get("report") or "profile.nsys-rep")
+    report, exported = _report_file(path, manifest)
     warnings = []
     if report.exists():
-        from . import iter_tables
+        from .formats import detect
+        from .nsys_files import iter_nsys
 
-        tables = dict(iter_tables(report, None, step))
+        tables = dict(iter_nsys(report, detect(report), step))
         # the tables merged with samples and annotations below get plain strings; the large GPU tables pass
         # through to the cache as they come (names dictionary-encoded)
         tables = {k: t if k in _PASS_THROUGH else model.plain(t) for k, t in tables.items()}
         meta = _pairs_of(tables["trace_meta"])
         utc = int(meta["session_start_utc_ns"]) if meta.get("session_start_utc_ns") else pairs[0]["realtime_ns"]
-        source = f"inferscope-bundle + {meta.get('source_format', 'nsys-rep')}"
+        if exported:
+            source = (
+                f"inferscope-bundle + nsys-rep (exported as sqlite by the recording nsys "
+                f"{(manifest.get('nsys') or {}).get('version') or ''})"
+            ).replace(" )", ")")
+        else:
+            source = f"inferscope-bundle + {meta.get('source_format', 'nsys-rep')}"
     else:
-        if manifest.get("nsys"):
+        if manifest.get("nsys") and manifest.get("status") != "incomplete":  # else the reason says it
             warnings.append("the recording used nsys but the bundle holds no report; only Python samples are shown")
         tables = {t.name: model.empty_table(t.name) for t in model.TABLES}
         meta = {"model_version": model.MODEL_VERSION}
@@ -84,9 +90,24 @@ def load(path: Path, step: Callable[[str], None]) -> dict[str, pa.Table]:
         meta["session_start_utc_ns"] = str(utc)
     for k, v in (manifest.get("environment") or {}).items():
         meta.setdefault(f"env.{k}", redact_value(k, str(v)))
-    tables["trace_meta"] = pa.table({"key": list(meta), "value": [str(v) for v in meta.values()]},
-                                    schema=model.TABLE_BY_NAME["trace_meta"].schema)
+    tables["trace_meta"] = pa.table(
+        {"key": list(meta), "value": [str(v) for v in meta.values()]}, schema=model.TABLE_BY_NAME["trace_meta"].schema
+    )
     return tables
+
+
+def _report_file(path: Path, manifest: dict) -> tuple[Path, bool]:
+    """The file holding the bundle's nsys data, and whether it is the recorder's SQLite export.
+
+    The export comes first: reading it needs no nsys at all, while the .nsys-rep needs an nsys at least as new as
+    the recording one (nsys refuses newer reports). Older bundles have only the report; an export a user made
+    by hand and named in manifest nsys.report works as well.
+    """
+    nsys = manifest.get("nsys") or {}
+    exported = (nsys.get("export") or {}).get("file")
+    if exported and (path / exported).is_file():
+        return path / exported, True
+    return path / (nsys.get("report") or "profile.nsys-rep"), False
 
 
 def mono_to_session(meta: dict[str, str]) -> Callable[[int], int]:
@@ -107,7 +128,9 @@ def _manifest(path: Path, expected_format: str) -> dict:
     try:
         manifest = json.loads((path / "manifest.json").read_text())
     except (OSError, ValueError) as exc:
-        raise TraceInputError(f"{path}/manifest.json: unreadable ({exc}); is this an `inferscope record` bundle?") from exc
+        raise TraceInputError(
+            f"{path}/manifest.json: unreadable ({exc}); is this an `inferscope record` bundle?"
+        ) from exc
     if not isinstance(manifest, dict) or manifest.get("format") != expected_format:
         raise TraceInputError(f"{path}: manifest.json is not an InferScope bundle manifest")
     return manifest
@@ -185,11 +208,17 @@ def _align(osrt: pa.Table, regs: list[dict], to_real, utc: int, pairs: list[dict
     """How samples are placed on the timeline, with an error estimate; `_shift_ns` is the correction to apply."""
     drift = 0
     if len(pairs) == 2:
-        drift = abs((pairs[1]["realtime_ns"] - pairs[1]["monotonic_ns"]) - (pairs[0]["realtime_ns"] - pairs[0]["monotonic_ns"]))
+        drift = abs(
+            (pairs[1]["realtime_ns"] - pairs[1]["monotonic_ns"]) - (pairs[0]["realtime_ns"] - pairs[0]["monotonic_ns"])
+        )
     pair_err = max(p.get("uncertainty_ns", 0) for p in pairs)
     if not with_nsys:
-        return {"method": "recording clock: CLOCK_MONOTONIC via the start/end clock pairs (no nsys timeline)",
-                "error_ns": pair_err + drift, "drift_ns": drift, "_shift_ns": 0}
+        return {
+            "method": "recording clock: CLOCK_MONOTONIC via the start/end clock pairs (no nsys timeline)",
+            "error_ns": pair_err + drift,
+            "drift_ns": drift,
+            "_shift_ns": 0,
+        }
     bounds = []
     for reg in regs:
         anchor = reg.get("anchor")
@@ -198,20 +227,33 @@ def _align(osrt: pa.Table, regs: list[dict], to_real, utc: int, pairs: list[dict
     base = {"drift_ns": drift, "pair_uncertainty_ns": pair_err}
     prior = pair_err + drift
     if not bounds:
-        return {**base, "method": "utcEpochNs + clock pairs (no OS-runtime anchor found to check it)",
-                "error_ns": prior, "error_note": "excludes the accuracy of nsys's utcEpochNs "
-                "(about 10 us measured with nsys 2022.4)", "_shift_ns": 0}
+        return {
+            **base,
+            "method": "utcEpochNs + clock pairs (no OS-runtime anchor found to check it)",
+            "error_ns": prior,
+            "error_note": "excludes the accuracy of nsys's utcEpochNs (about 10 us measured with nsys 2022.4)",
+            "_shift_ns": 0,
+        }
     lo, hi = max(b[0] for b in bounds), min(b[1] for b in bounds)
     base["anchor_interval_ns"] = json.dumps([lo, hi])
     if lo > hi:  # anchors disagree with each other: keep the uncorrected mapping and say so
-        return {**base, "method": f"utcEpochNs + clock pairs ({len(bounds)} OS-runtime anchors disagree; not used)",
-                "error_ns": prior, "_shift_ns": 0}
+        return {
+            **base,
+            "method": f"utcEpochNs + clock pairs ({len(bounds)} OS-runtime anchors disagree; not used)",
+            "error_ns": prior,
+            "_shift_ns": 0,
+        }
     # the mapping error e lies in [lo, hi]; correct only as far as needed to bring 0 into that interval
     e = lo if lo > 0 else hi if hi < 0 else 0
     verb = "checked" if e == 0 else "corrected"
-    return {**base, "method": f"utcEpochNs + clock pairs, {verb} by {len(bounds)} OS-runtime sleep anchor(s)",
-            "error_ns": max(hi - e, e - lo) + drift, "uncorrected_error_bound_ns": max(abs(lo), abs(hi)),
-            "correction_ns": -e, "_shift_ns": -e}
+    return {
+        **base,
+        "method": f"utcEpochNs + clock pairs, {verb} by {len(bounds)} OS-runtime sleep anchor(s)",
+        "error_ns": max(hi - e, e - lo) + drift,
+        "uncorrected_error_bound_ns": max(abs(lo), abs(hi)),
+        "correction_ns": -e,
+        "_shift_ns": -e,
+    }
 
 
 def _anchor_bounds(osrt: pa.Table, pid: int, anchor: dict, to_real, utc: int) -> list[tuple[int, int]]:
@@ -222,10 +264,15 @@ def _anchor_bounds(osrt: pa.Table, pid: int, anchor: dict, to_real, utc: int) ->
         return []
     first, last = to_real(brackets[0][0]) - utc, to_real(brackets[-1][1]) - utc
     slack = 5_000_000
-    mask = pc.and_(pc.and_(pc.equal(osrt["pid"], pid), pc.equal(osrt["tid"], anchor.get("tid"))),
-                   pc.is_in(osrt["name"], value_set=pa.array(SLEEP_CALLS)))
-    rows = sorted((r["start_ns"], r["end_ns"]) for r in osrt.filter(mask).select(["start_ns", "end_ns"]).to_pylist()
-                  if first - slack <= r["start_ns"] <= last + slack)
+    mask = pc.and_(
+        pc.and_(pc.equal(osrt["pid"], pid), pc.equal(osrt["tid"], anchor.get("tid"))),
+        pc.is_in(osrt["name"], value_set=pa.array(SLEEP_CALLS)),
+    )
+    rows = sorted(
+        (r["start_ns"], r["end_ns"])
+        for r in osrt.filter(mask).select(["start_ns", "end_ns"]).to_pylist()
+        if first - slack <= r["start_ns"] <= last + slack
+    )
     if len(rows) != len(brackets):
         return []
     out = []
@@ -241,19 +288,23 @@ def _sample_tables(s: _Samples, to_session, tables: dict[str, pa.Table], own: se
     if own and nsys_samples.num_rows:
         nsys_samples = _drop_threads(nsys_samples, own)
     id_base = (pc.max(nsys_samples["sample_id"]).as_py() or 0) + 1 if nsys_samples.num_rows else 0
-    stack_base = max((pc.max(nsys_frames["stack_id"]).as_py() or 0) + 1 if nsys_frames.num_rows else 0,
-                     (pc.max(nsys_samples["stack_id"]).as_py() or 0) + 1 if nsys_samples.num_rows else 0)
+    stack_base = max(
+        (pc.max(nsys_frames["stack_id"]).as_py() or 0) + 1 if nsys_frames.num_rows else 0,
+        (pc.max(nsys_samples["stack_id"]).as_py() or 0) + 1 if nsys_samples.num_rows else 0,
+    )
     rows = sorted((r for r in s.rows if r[3] is not None and (r[1], r[2]) not in own), key=lambda r: r[:3])
-    py = pa.table({
-        "sample_id": pa.array(range(id_base, id_base + len(rows)), pa.int64()),
-        "ts_ns": pa.array([to_session(r[0]) for r in rows], pa.int64()),
-        "pid": pa.array([r[1] for r in rows], pa.int64()),
-        "tid": pa.array([r[2] for r in rows], pa.int64()),
-        "state": pa.array([r[4] for r in rows], pa.string()),
-        "holds_gil": pa.array([r[5] for r in rows], pa.bool_()),
-        "stack_id": pa.array([stack_base + r[3] for r in rows], pa.int64()),
-        "source": pa.array(["python"] * len(rows), pa.string()),
-    })
+    py = pa.table(
+        {
+            "sample_id": pa.array(range(id_base, id_base + len(rows)), pa.int64()),
+            "ts_ns": pa.array([to_session(r[0]) for r in rows], pa.int64()),
+            "pid": pa.array([r[1] for r in rows], pa.int64()),
+            "tid": pa.array([r[2] for r in rows], pa.int64()),
+            "state": pa.array([r[4] for r in rows], pa.string()),
+            "holds_gil": pa.array([r[5] for r in rows], pa.bool_()),
+            "stack_id": pa.array([stack_base + r[3] for r in rows], pa.int64()),
+            "source": pa.array(["python"] * len(rows), pa.string()),
+        }
+    )
     frame_keys = {v: k for k, v in s.frames.items()}
     sid, depth, fn, file, line = [], [], [], [], []
     for stack, gid in s.stacks.items():
@@ -264,11 +315,19 @@ def _sample_tables(s: _Samples, to_session, tables: dict[str, pa.Table], own: se
             fn.append(key[0])
             file.append(key[1])
             line.append(key[2])
-    frames = pa.table({"stack_id": pa.array(sid, pa.int64()), "depth": pa.array(depth, pa.int64()),
-                       "function": pa.array(fn, pa.string()), "file": pa.array(file, pa.string()),
-                       "line": pa.array(line, pa.int64())})
-    return (pa.concat_tables([model.conform("cpu_samples", nsys_samples), model.conform("cpu_samples", py)]),
-            pa.concat_tables([model.conform("stack_frames", nsys_frames), model.conform("stack_frames", frames)]))
+    frames = pa.table(
+        {
+            "stack_id": pa.array(sid, pa.int64()),
+            "depth": pa.array(depth, pa.int64()),
+            "function": pa.array(fn, pa.string()),
+            "file": pa.array(file, pa.string()),
+            "line": pa.array(line, pa.int64()),
+        }
+    )
+    return (
+        pa.concat_tables([model.conform("cpu_samples", nsys_samples), model.conform("cpu_samples", py)]),
+        pa.concat_tables([model.conform("stack_frames", nsys_frames), model.conform("stack_frames", frames)]),
+    )
 
 
 def _drop_threads(table: pa.Table, own: set) -> pa.Table:
@@ -297,9 +356,16 @@ def _processes(processes: pa.Table, regs: list[dict]) -> pa.Table:
         argv = reg.get("argv") or []
         name = os.path.basename(reg.get("executable") or "python")
         if argv and argv[0]:
-            name += " " + os.path.basename(argv[0])
+            name += " " + redact_text(os.path.basename(argv[0]))
         rows.setdefault(reg["pid"], {"pid": reg["pid"], "name": name})
     return pa.Table.from_pylist(list(rows.values()), schema=model.TABLE_BY_NAME["processes"].schema)
+
+
+def _redacted_process(proc) -> object:
+    """A manifest sampler.processes entry with its argv redacted (the manifest may predate redaction)."""
+    if isinstance(proc, dict) and isinstance(proc.get("argv"), list):
+        return {**proc, "argv": redact_argv(proc["argv"])}
+    return proc
 
 
 def _bundle_facts(manifest: dict, source: str, alignment: dict, warnings: list[str], s: _Samples) -> dict:
@@ -311,8 +377,9 @@ def _bundle_facts(manifest: dict, source: str, alignment: dict, warnings: list[s
         "bundle.format_version": manifest.get("format_version"),
         "bundle.status": manifest.get("status"),
         "bundle.recorded_with": manifest.get("inferscope_version"),
-        "command": redact_text(" ".join(manifest.get("command") or [])),
-        "cwd": manifest.get("cwd"),
+        # redacted again at reading: bundles of earlier versions or recorded with --keep-secrets hold raw values
+        "command": " ".join(redact_argv(manifest.get("command") or [])),
+        "cwd": redact_text(manifest.get("cwd") or "") or None,
         "hostname": manifest.get("hostname"),
         "gpus": json.dumps(manifest.get("gpus") or []),
         "workload.exit_code": (manifest.get("workload") or {}).get("exit_code"),
@@ -320,19 +387,26 @@ def _bundle_facts(manifest: dict, source: str, alignment: dict, warnings: list[s
         "sampler.mode": sampler.get("mode"),
         "sampler.rate_hz": sampler.get("rate_hz"),
         "sampler.samples": len(s.rows),
-        "sampler.processes": json.dumps(sampler.get("processes") or []),
+        "sampler.processes": json.dumps([_redacted_process(p) for p in sampler.get("processes") or []]),
         "sampler.lag_ns_p50": max((e["lag_ns_p50"] for e in lag), default=remote.get("lag_ns_p50")),
         "sampler.lag_ns_p99": max((e["lag_ns_p99"] for e in lag), default=remote.get("lag_ns_p99")),
         "sampler.lag_ns_max": max((e["lag_ns_max"] for e in lag), default=remote.get("lag_ns_max")),
     }
     if manifest.get("nsys"):
         facts["nsys.recorded_version"] = manifest["nsys"].get("version")
-        facts["nsys.command"] = redact_text(" ".join(manifest["nsys"].get("command") or []))
+        facts["nsys.command"] = " ".join(redact_argv(manifest["nsys"].get("command") or []))
     for k, v in alignment.items():
         facts[f"clock_alignment.{k}"] = v
     for i, w in enumerate(warnings):
         facts[f"bundle.warning.{i}"] = w
-    if manifest.get("status") != "complete":
-        facts["bundle.warning.incomplete"] = ("the recorder did not finish (status "
-                                              f"{manifest.get('status')!r}); data may end early")
+    if manifest.get("status") == "incomplete":
+        why = manifest.get("incomplete_reason") or "no reason given"
+        facts["bundle.warning.incomplete"] = f"the recording is incomplete: {why}"
+    elif manifest.get("status") != "complete":
+        facts["bundle.warning.incomplete"] = (
+            f"the recorder did not finish (status {manifest.get('status')!r}); data may end early"
+        )
+    export = (manifest.get("nsys") or {}).get("export") or {}
+    if export.get("error"):
+        facts["bundle.export_error"] = export["error"]
     return {k: v for k, v in facts.items() if v is not None}

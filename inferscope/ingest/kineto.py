@@ -10,6 +10,7 @@ next unused number in file-name order. So that several ranks share one model wit
 are offset: pid = r * 100,000,000 + OS pid and device_id = r * 100 + Kineto device (docs/kineto.md). A single
 file keeps its ids as recorded.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,6 +23,7 @@ import pyarrow as pa
 
 from .. import model
 from ..errors import TraceInputError
+from ..redact import redact_text
 from ..resources import read_sql
 from .kineto_json import needs_exact_times, quote_times, read_bytes, split_document
 from .nesting import nest
@@ -30,8 +32,10 @@ PID_STRIDE = 100_000_000
 DEVICE_STRIDE = 100
 _RANK_IN_NAME = re.compile(r"rank[-_.]?(\d+)", re.I)
 _DEFAULT_MAX_OBJECT = 16 << 20
-_RAW_COLUMNS = ("{ph: 'VARCHAR', cat: 'VARCHAR', name: 'VARCHAR', pid: 'VARCHAR', tid: 'VARCHAR', "
-                "ts: 'VARCHAR', dur: 'VARCHAR', args: 'JSON'}")
+_RAW_COLUMNS = (
+    "{ph: 'VARCHAR', cat: 'VARCHAR', name: 'VARCHAR', pid: 'VARCHAR', tid: 'VARCHAR', "
+    "ts: 'VARCHAR', dur: 'VARCHAR', args: 'JSON'}"
+)
 
 # model table -> SQL file under sql/ingest/kineto/ (nvtx_ranges is nested afterwards; devices, trace_meta here)
 _TRANSFORMS = {
@@ -46,8 +50,21 @@ _TRANSFORMS = {
     "processes": "processes.sql",
     "threads": "threads.sql",
 }
-_EVENT_KINDS = ("kernel", "memcpy", "memset", "runtime", "driver", "cpu_op", "user_annotation",
-                "gpu_user_annotation", "python_function", "sync", "instant", "memory", "overhead")
+_EVENT_KINDS = (
+    "kernel",
+    "memcpy",
+    "memset",
+    "runtime",
+    "driver",
+    "cpu_op",
+    "user_annotation",
+    "gpu_user_annotation",
+    "python_function",
+    "sync",
+    "instant",
+    "memory",
+    "overhead",
+)
 
 
 @dataclass
@@ -61,8 +78,11 @@ class _File:
 def trace_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
-    files = sorted(p for p in path.iterdir()
-                   if p.is_file() and not p.name.startswith(".") and p.name.endswith((".json", ".json.gz")))
+    files = sorted(
+        p
+        for p in path.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.name.endswith((".json", ".json.gz"))
+    )
     if not files:
         raise TraceInputError(f"{path}: no *.json or *.json.gz PyTorch profiler traces in this directory")
     return files
@@ -115,21 +135,33 @@ def _assign_ranks(path: Path, files: list[_File]) -> None:
         if f.rank is None:
             f.rank = next(free)
         if f.rank in seen:
-            raise TraceInputError(f"{path}: {seen[f.rank].name} and {f.path.name} are both rank {f.rank}; keep one "
-                                  "trace per rank in the directory")
+            raise TraceInputError(
+                f"{path}: {seen[f.rank].name} and {f.path.name} are both rank {f.rank}; keep one "
+                "trace per rank in the directory"
+            )
         seen[f.rank] = f.path
 
 
 def _files_table(files: list[_File]) -> pa.Table:
     multi = len(files) > 1
-    return pa.table({
-        "file_idx": list(range(len(files))),
-        "rank": [f.rank for f in files],
-        "base_ns": [_int(f.meta.get("baseTimeNanoseconds")) or 0 for f in files],
-        "pid_offset": [f.rank * PID_STRIDE if multi else 0 for f in files],
-        "device_offset": [f.rank * DEVICE_STRIDE if multi else 0 for f in files],
-    }, schema=pa.schema([("file_idx", pa.int64()), ("rank", pa.int64()),
-                         ("base_ns", pa.int64()), ("pid_offset", pa.int64()), ("device_offset", pa.int64())]))
+    return pa.table(
+        {
+            "file_idx": list(range(len(files))),
+            "rank": [f.rank for f in files],
+            "base_ns": [_int(f.meta.get("baseTimeNanoseconds")) or 0 for f in files],
+            "pid_offset": [f.rank * PID_STRIDE if multi else 0 for f in files],
+            "device_offset": [f.rank * DEVICE_STRIDE if multi else 0 for f in files],
+        },
+        schema=pa.schema(
+            [
+                ("file_idx", pa.int64()),
+                ("rank", pa.int64()),
+                ("base_ns", pa.int64()),
+                ("pid_offset", pa.int64()),
+                ("device_offset", pa.int64()),
+            ]
+        ),
+    )
 
 
 def _read_events(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File]) -> None:
@@ -138,7 +170,8 @@ def _read_events(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File])
         reads = " UNION ALL ".join(
             f"SELECT {i} AS file_idx, * FROM read_json('{str(f.events_file).replace(chr(39), chr(39) * 2)}', "
             f"format='array', columns={_RAW_COLUMNS}, maximum_object_size={limit})"
-            for i, f in enumerate(files))
+            for i, f in enumerate(files)
+        )
         con.execute(f"CREATE OR REPLACE VIEW _raw AS {reads}")
         try:
             con.execute("CREATE OR REPLACE TABLE _kineto_events_abs AS " + read_sql("ingest/kineto/events.sql"))
@@ -152,8 +185,9 @@ def _read_events(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File])
             first = re.sub(r'in file "[^"]*"', "", first)
             raise TraceInputError(f"{path}: traceEvents is not a list of Chrome trace events ({first[:300]})") from exc
     zero = con.execute(read_sql("ingest/kineto/timeline_zero.sql")).fetchone()[0] or 0
-    con.execute(f"CREATE OR REPLACE VIEW _kineto_events AS SELECT *, abs_ns - {int(zero)} AS start_ns "
-                "FROM _kineto_events_abs")
+    con.execute(
+        f"CREATE OR REPLACE VIEW _kineto_events AS SELECT *, abs_ns - {int(zero)} AS start_ns FROM _kineto_events_abs"
+    )
 
 
 def _convert(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File]) -> dict[str, pa.Table]:
@@ -161,16 +195,56 @@ def _convert(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File]) -> 
     _read_events(con, path, files)
     counts = dict(con.execute("SELECT kind, count(*) FROM _kineto_events GROUP BY kind").fetchall())
     if not any(counts.get(k) for k in _EVENT_KINDS):
-        raise TraceInputError(f"{path}: no PyTorch profiler events (X/i events with ph, ts, cat) in traceEvents: "
-                              "not a Kineto trace, or an empty one")
+        raise TraceInputError(
+            f"{path}: no PyTorch profiler events (X/i events with ph, ts, cat) in traceEvents: "
+            "not a Kineto trace, or an empty one"
+        )
     con.execute("CREATE TABLE _kineto_launch_pids AS " + read_sql("ingest/kineto/launch_pids.sql"))
-    out = {name: model.conform(name, con.sql(read_sql(f"ingest/kineto/{file}")).to_arrow_table())
-           for name, file in _TRANSFORMS.items()}
+    out = {
+        name: model.conform(name, con.sql(read_sql(f"ingest/kineto/{file}")).to_arrow_table())
+        for name, file in _TRANSFORMS.items()
+    }
     staging = model.conform("nvtx_ranges", con.sql(read_sql("ingest/kineto/nvtx_ranges.sql")).to_arrow_table())
     out["nvtx_ranges"] = model.conform("nvtx_ranges", nest(staging))
     out["devices"] = _devices(files)
-    out["trace_meta"] = _meta(con, path, files, counts, out["nvtx_ranges"])
+    out["trace_meta"] = _with_quality(con, _meta(con, path, files, counts, out["nvtx_ranges"]))
     return out
+
+
+# the model table each event category feeds, for naming where an invalid event would have gone
+_CATEGORY_TABLE = {
+    "kernel": "kernels",
+    "gpu_memcpy": "memcpy",
+    "memcpy": "memcpy",
+    "gpu_memset": "memset",
+    "memset": "memset",
+    "cuda_runtime": "api_calls",
+    "runtime": "api_calls",
+    "cuda_driver": "api_calls",
+    "driver": "api_calls",
+    "cpu_op": "nvtx_ranges",
+    "operator": "nvtx_ranges",
+    "user_annotation": "nvtx_ranges",
+    "gpu_user_annotation": "nvtx_ranges",
+    "python_function": "nvtx_ranges",
+    "cuda_sync": "sync_events",
+    "overhead": "profiler_overhead",
+}
+
+
+def _with_quality(con: duckdb.DuckDBPyConnection, meta: pa.Table) -> pa.Table:
+    """trace_meta plus the counts of events left out as invalid (negative, NaN or enormous durations, unreadable
+    times), filed under the model table each would have fed: without them a trace whose kernels were all invalid
+    read as one with no GPU work."""
+    from .nsys import with_quality
+
+    quality: dict[tuple[str, str], int] = {}
+    for cat, problem, n in con.execute(
+        "SELECT cat, problem, count(*) FROM _kineto_events WHERE kind = 'invalid' GROUP BY ALL"
+    ).fetchall():
+        key = (_CATEGORY_TABLE.get(cat, "events"), problem or "missing_time")
+        quality[key] = quality.get(key, 0) + n
+    return with_quality(meta, quality)
 
 
 def _devices(files: list[_File]) -> pa.Table:
@@ -185,9 +259,17 @@ def _devices(files: list[_File]) -> pa.Table:
             if device_id in seen:
                 continue
             seen.add(device_id)
-            rows.append({"device_id": device_id, "cuda_ordinal": _int(d["id"]), "name": d.get("name"),
-                         "sm_count": _int(d.get("numSms")), "total_memory_bytes": _int(d.get("totalGlobalMem")),
-                         "compute_major": _int(d.get("computeMajor")), "compute_minor": _int(d.get("computeMinor"))})
+            rows.append(
+                {
+                    "device_id": device_id,
+                    "cuda_ordinal": _int(d["id"]),
+                    "name": d.get("name"),
+                    "sm_count": _int(d.get("numSms")),
+                    "total_memory_bytes": _int(d.get("totalGlobalMem")),
+                    "compute_major": _int(d.get("computeMajor")),
+                    "compute_minor": _int(d.get("computeMinor")),
+                }
+            )
     schema = model.TABLE_BY_NAME["devices"].schema
     return model.conform("devices", pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table())
 
@@ -208,15 +290,21 @@ def _meta(con, path: Path, files: list[_File], counts: dict, ranges: pa.Table) -
         facts["rank"] = str(ranks[0])
     if len(files) > 1:
         facts["ranks"] = ",".join(str(r) for r in sorted(ranks))
-        facts["kineto.rank_mapping"] = (f"pid = rank * {PID_STRIDE} + os_pid; device_id = rank * {DEVICE_STRIDE} "
-                                        "+ kineto_device")
+        facts["kineto.rank_mapping"] = (
+            f"pid = rank * {PID_STRIDE} + os_pid; device_id = rank * {DEVICE_STRIDE} + kineto_device"
+        )
     if _int(info.get("world_size")) is not None:
         facts["world_size"] = str(_int(info["world_size"]))
     if isinstance(info.get("backend"), str):
         facts["distributed_backend"] = info["backend"]
-    for key, name in (("baseTimeNanoseconds", "kineto.base_time_ns"), ("displayTimeUnit", "kineto.display_time_unit"),
-                      ("cuda_runtime_version", "cuda_runtime_version"), ("cuda_driver_version", "cuda_driver_version"),
-                      ("cupti_version", "cupti_version"), ("host_name", "hostname")):
+    for key, name in (
+        ("baseTimeNanoseconds", "kineto.base_time_ns"),
+        ("displayTimeUnit", "kineto.display_time_unit"),
+        ("cuda_runtime_version", "cuda_runtime_version"),
+        ("cuda_driver_version", "cuda_driver_version"),
+        ("cupti_version", "cupti_version"),
+        ("host_name", "hostname"),
+    ):
         if first.get(key) is not None and not isinstance(first[key], (dict, list)):
             facts[name] = str(first[key])
     zero = con.execute(read_sql("ingest/kineto/timeline_zero.sql")).fetchone()[0]
@@ -225,26 +313,41 @@ def _meta(con, path: Path, files: list[_File], counts: dict, ranges: pa.Table) -
     facts["kineto.events"] = str(sum(counts.values()))  # flow arrows are not counted (events.sql drops them)
     if counts.get("invalid"):
         facts["kineto.invalid_events"] = str(counts["invalid"])
-    unknown = con.execute("SELECT cat, count(*) FROM _kineto_events WHERE kind IS NULL AND cat IS NOT NULL "
-                          "GROUP BY cat ORDER BY 2 DESC, 1").fetchall()
+    unknown = con.execute(
+        "SELECT cat, count(*) FROM _kineto_events WHERE kind IS NULL AND cat IS NOT NULL "
+        "GROUP BY cat ORDER BY 2 DESC, 1"
+    ).fetchall()
     if unknown:
         facts["kineto.unused_categories"] = ",".join(f"{c}={n}" for c, n in unknown)
     con.register("_nested", ranges)
-    overlaps = con.execute("SELECT count(*) FROM _nested c JOIN _nested p ON p.range_id = c.parent_id "
-                           "WHERE c.end_ns > p.end_ns").fetchone()[0]
+    overlaps = con.execute(
+        "SELECT count(*) FROM _nested c JOIN _nested p ON p.range_id = c.parent_id WHERE c.end_ns > p.end_ns"
+    ).fetchone()[0]
     if overlaps:
         facts["kineto.partially_overlapping_ranges"] = str(overlaps)
-    missing = [what for what, absent in (
-        ("rank", len(files) == 1 and not ranks),
-        ("gpu_activity", not any(counts.get(k) for k in ("kernel", "memcpy", "memset"))),
-        ("launch_calls", not any(counts.get(k) for k in ("runtime", "driver"))),
-        ("device_properties", not any(isinstance(f.meta.get("deviceProperties"), list) and f.meta["deviceProperties"]
-                                      for f in files)),
-        ("profiler_steps", not con.execute("SELECT count(*) FROM _kineto_events WHERE kind = 'user_annotation' "
-                                           "AND regexp_matches(name, '^ProfilerStep')").fetchone()[0]),
-    ) if absent]
+    missing = [
+        what
+        for what, absent in (
+            ("rank", len(files) == 1 and not ranks),
+            ("gpu_activity", not any(counts.get(k) for k in ("kernel", "memcpy", "memset"))),
+            ("launch_calls", not any(counts.get(k) for k in ("runtime", "driver"))),
+            (
+                "device_properties",
+                not any(isinstance(f.meta.get("deviceProperties"), list) and f.meta["deviceProperties"] for f in files),
+            ),
+            (
+                "profiler_steps",
+                not con.execute(
+                    "SELECT count(*) FROM _kineto_events WHERE kind = 'user_annotation' "
+                    "AND regexp_matches(name, '^ProfilerStep')"
+                ).fetchone()[0],
+            ),
+        )
+        if absent
+    ]
     if missing:  # what the trace cannot tell; analyses that need it come back empty
         facts["kineto.missing"] = ",".join(missing)
-    rows = list(facts.items())
-    return pa.table({"key": [k for k, _ in rows], "value": [v for _, v in rows]},
-                    schema=model.TABLE_BY_NAME["trace_meta"].schema)
+    rows = [(k, redact_text(v)) for k, v in facts.items()]  # metadata is free text a trace writer chose
+    return pa.table(
+        {"key": [k for k, _ in rows], "value": [v for _, v in rows]}, schema=model.TABLE_BY_NAME["trace_meta"].schema
+    )

@@ -7,6 +7,7 @@ DuckDB. Timestamps are read as text and converted to ns with decimal arithmetic;
 a double keeps (ns digits on epoch µs), they are quoted first so that DuckDB sees the exact text. A document
 whose layout defeats the cut falls back to a full orjson parse.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -17,6 +18,7 @@ from pathlib import Path
 import orjson
 
 from ..errors import TraceInputError
+from .formats import GZIP_MAGIC
 
 _EVENTS_KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
 # the events array ends with `}` (last event) or `[` (empty array), optional whitespace, then `]`
@@ -31,7 +33,7 @@ def read_bytes(path: Path) -> bytes:
         data = path.read_bytes()
     except OSError as exc:
         raise TraceInputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    if data[:2] == b"\x1f\x8b":
+    if data[:2] == GZIP_MAGIC:
         try:
             inflater = zlib.decompressobj(wbits=31)  # gzip framing; zlib checks the CRC while inflating
             out = inflater.decompress(data)
@@ -39,8 +41,9 @@ def read_bytes(path: Path) -> bytes:
                 raise EOFError("compressed file ended before the end-of-stream marker was reached")
             data = gzip.decompress(data) if inflater.unused_data.strip(b"\0") else out  # several gzip members
         except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
-            raise TraceInputError(f"{path}: truncated or corrupt gzip file ({exc}); re-copy or re-export the "
-                                  "trace") from exc
+            raise TraceInputError(
+                f"{path}: truncated or corrupt gzip file ({exc}); re-copy or re-export the trace"
+            ) from exc
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     return data
@@ -49,14 +52,14 @@ def read_bytes(path: Path) -> bytes:
 def split_document(path: Path, data: bytes) -> tuple[dict, memoryview]:
     """Return (metadata dict, the bytes of the JSON array of events, as a view into `data`: no copy)."""
     start = _LEADING_SPACE.match(data).end()
-    first = data[start:start + 1]
+    first = data[start : start + 1]
     if first == b"[":  # Chrome "JSON Array Format": the whole document is the event list
         return {}, memoryview(data)
     if first != b"{":
         raise TraceInputError(f"{path}: not JSON (a PyTorch profiler trace starts with '{{' or '[')")
     for m in _EVENTS_KEY.finditer(data):
         try:
-            head = orjson.loads(data[:m.start()] + b'"traceEvents": 0}')
+            head = orjson.loads(data[: m.start()] + b'"traceEvents": 0}')
         except orjson.JSONDecodeError:
             continue  # the text "traceEvents" inside an earlier value; look further
         array_start = m.end() - 1
@@ -66,7 +69,7 @@ def split_document(path: Path, data: bytes) -> tuple[dict, memoryview]:
         end, tail = cut
         head.pop("traceEvents", None)
         tail.pop("traceEvents", None)
-        return {**head, **tail}, memoryview(data)[array_start:end + 1]
+        return {**head, **tail}, memoryview(data)[array_start : end + 1]
     return _split_by_full_parse(path, data)
 
 
@@ -83,7 +86,7 @@ def _find_array_end(data: bytes, array_start: int) -> tuple[int, dict] | None:
         for m in _ARRAY_END.finditer(data, lo):
             close = m.end() - 1
             try:
-                tail = orjson.loads(b'{"traceEvents": 0' + data[close + 1:])
+                tail = orjson.loads(b'{"traceEvents": 0' + data[close + 1 :])
             except orjson.JSONDecodeError:
                 continue
             if isinstance(tail, dict):

@@ -9,6 +9,7 @@ Rules: ranges nest per (pid, tid) when their style is PushPop; at equal timestam
 parent is the nearest preceding range, in (thread, start, -end) order, one level up on the same thread.
 StartEnd ranges do not nest: depth 0, no parent.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,7 @@ def nest(ranges: pa.Table) -> pa.Table:
     if depth is None:
         depth, parent = np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
     range_ids = ranges.column("range_id").to_numpy(zero_copy_only=False)
-    parent_ids = pa.array(np.where(parent >= 0, range_ids[np.maximum(parent, 0)], 0), mask=parent < 0,
-                          type=pa.int64())
+    parent_ids = pa.array(np.where(parent >= 0, range_ids[np.maximum(parent, 0)], 0), mask=parent < 0, type=pa.int64())
     out = ranges
     for name, col in (("depth", pa.array(depth, type=pa.int64())), ("parent_id", parent_ids)):
         if name in out.column_names:
@@ -135,8 +135,8 @@ def _parents(d: np.ndarray, rows: np.ndarray, parent: np.ndarray) -> None:
     edges = np.concatenate([[0], np.cumsum(np.bincount(levels, minlength=top + 1))])
     del levels
     for level in range(1, top + 1):
-        child = by_level[edges[level]:edges[level + 1]]
-        cand = by_level[edges[level - 1]:edges[level]]
+        child = by_level[edges[level] : edges[level + 1]]
+        cand = by_level[edges[level - 1] : edges[level]]
         if child.size and cand.size:
             k = np.searchsorted(cand, child, side="right") - 1
             ok = k >= 0

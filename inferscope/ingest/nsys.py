@@ -4,8 +4,10 @@ The raw tables (see nsys_raw) are registered in a private DuckDB connection unde
 table is produced by the file of the same name in sql/ingest/nsys/. Metadata (versions, session start, capture command and the
 redacted environment) is small key/value data and is gathered here in Python.
 """
+
 from __future__ import annotations
 
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator
@@ -16,7 +18,7 @@ import pyarrow as pa
 
 from .. import model
 from ..errors import TraceInputError
-from ..redact import redact_text, redact_value
+from ..redact import redact_argv, redact_text, redact_value
 from ..resources import read_sql
 from . import nesting
 from .strings import StringTable
@@ -40,7 +42,20 @@ _NEEDS = {
     "nvtx_marks": ["NVTX_EVENTS"],
     "nvtx_ranges": ["NVTX_EVENTS"],
 }
-_META_TABLES = ["META_DATA_EXPORT", "EXPORT_META_DATA", "META_DATA_CAPTURE", "TARGET_INFO_SESSION_START_TIME"]
+_META_TABLES = [
+    "META_DATA_EXPORT",
+    "EXPORT_META_DATA",
+    "META_DATA_CAPTURE",
+    "TARGET_INFO_SESSION_START_TIME",
+    "TARGET_INFO_SYSTEM_ENV",
+]
+# TARGET_INFO_SYSTEM_ENV names carried into trace_meta (report headers): only these, never DeviceEnvironment and
+# the like, which hold the recorded environment.
+_SYSTEM_FACTS = {
+    "NvDriverVersion": "driver_version",
+    "CudaDriverVersion": "cuda_driver_version",
+    "Hostname": "hostname",
+}
 
 
 def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterator[tuple[str, pa.Table]]:
@@ -58,8 +73,9 @@ def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterato
         if k < len(raw_order) and raw_order[k] not in pending:
             pending[raw_order[k]] = pool.submit(read, raw_order[k])
 
+    quality: dict[tuple[str, str], int] = {}
     try:
-        string_ids = read("StringIds")
+        string_ids = _unique_string_ids(read("StringIds"), quality)
         strings = StringTable.from_string_ids(string_ids)
         con.register("StringIds", string_ids)
         prefetch(0)
@@ -67,10 +83,11 @@ def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterato
         for i, table_name in enumerate(order):
             for raw_name in _NEEDS[table_name]:
                 if raw_name not in loaded:
-                    table = pending.pop(raw_name).result()
+                    table = check_times(raw_name, pending.pop(raw_name).result(), quality)
                     prefetch(raw_order.index(raw_name) + 1)
                     if raw_name == "NVTX_EVENTS":
                         table = _nvtx_events(table, strings)
+                        _release_freed_memory()
                     con.register(raw_name, table)
                     loaded.add(raw_name)
                     del table
@@ -78,8 +95,15 @@ def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterato
                 result = strings.resolve(con.sql(read_sql(f"ingest/nsys/{table_name}.sql")).to_arrow_table())
             except duckdb.Error as exc:  # e.g. text where nsys writes timestamps: an edited or corrupt export
                 first = str(exc).strip().splitlines()[0]
-                raise TraceInputError(f"cannot convert the export's {', '.join(_NEEDS[table_name])} to "
-                                      f"{table_name} ({first}); the export looks edited or corrupt, re-export it") from exc
+                raise TraceInputError(
+                    f"cannot convert the export's {', '.join(_NEEDS[table_name])} to "
+                    f"{table_name} ({first}); the export looks edited or corrupt, re-export it"
+                ) from exc
+            if i == len(order) - 1:
+                # the last table that names things: its strings (NVTX texts among them, possibly gigabytes of
+                # them) now live in `result` and are not held twice through nesting and writing
+                strings = None
+                _release_freed_memory()
             # release raw tables before nesting and writing: NVTX_EVENTS alone is ~500 MB at 5M ranges
             for raw_name in _NEEDS[table_name]:
                 if last_use[raw_name] == i:
@@ -92,10 +116,153 @@ def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterato
             del result
         for future in pending.values():
             future.result()
-        yield "trace_meta", _meta({name: read(name) for name in _META_TABLES}, source_format)
+        raw_meta = {name: read(name) for name in _META_TABLES}
+        raw_meta["TARGET_INFO_SESSION_START_TIME"] = _numeric_session_start(
+            raw_meta["TARGET_INFO_SESSION_START_TIME"], quality
+        )
+        yield "trace_meta", with_quality(_meta(raw_meta, source_format), quality)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         con.close()
+
+
+# ------------------------------------------------------------------------------------------- impossible values
+#
+# A profiler never writes these, but edited, merged or half-written exports do, and each one used to turn into a
+# wrong number without a word: a row whose end precedes its start gave negative kernel time, a NULL start or end
+# dropped the row's time from every total, an end of INT64_MAX overflowed the sums, a StringIds id listed twice
+# doubled every row that joined on it. Such rows are left out of the model (they cannot be placed on a timeline)
+# and counted; the counts go into trace_meta as `quality.<table>.<problem>` with a `quality_note.` line saying
+# what it means, so a report can show them and `Trace.quality()` can return them.
+
+# Durations longer than a week, or timestamps further than 2**61 ns from the session's zero, are not measurements:
+# both bounds are far beyond any real session and keep every later subtraction inside int64.
+MAX_DURATION_NS = 7 * 86400 * 10**9
+MAX_ABS_TIME_NS = 1 << 61
+
+# raw table -> (model table the counts are filed under, whether `end` may be NULL)
+_TIMED = {
+    "CUPTI_ACTIVITY_KIND_KERNEL": ("kernels", False),
+    "CUPTI_ACTIVITY_KIND_MEMCPY": ("memcpy", False),
+    "CUPTI_ACTIVITY_KIND_MEMSET": ("memset", False),
+    "CUPTI_ACTIVITY_KIND_RUNTIME": ("api_calls", False),
+    "CUPTI_ACTIVITY_KIND_SYNCHRONIZATION": ("sync_events", False),
+    "OSRT_API": ("osrt_calls", False),
+    "PROFILER_OVERHEAD": ("profiler_overhead", False),
+    # marks have no end, and a range left open is closed by nvtx_ranges.sql (and flagged there)
+    "NVTX_EVENTS": ("nvtx_ranges", True),
+    "COMPOSITE_EVENTS": ("cpu_samples", True),
+    "CUDA_GPU_MEMORY_USAGE_EVENTS": ("memory_events", True),
+}
+
+QUALITY_NOTES = {
+    "missing_time": "rows without a start or end time; left out",
+    "end_before_start": "rows that end before they start (negative duration); left out",
+    "huge_duration": "rows lasting over a week or timed beyond 2^61 ns (e.g. an end of INT64_MAX); left out",
+    "negative_duration": "events with a negative duration; left out",
+    "missing_duration": "events whose duration is missing or not a number (NaN); left out",
+    "duplicate_id": "StringIds rows repeating an earlier id; the first one is used",
+    "bad_session_start": "the session start (utcEpochNs) is not a number; UTC times are unknown",
+}
+
+
+def check_times(raw_name: str, table: pa.Table, quality: dict[tuple[str, str], int]) -> pa.Table:
+    """`table` without rows whose times are impossible, each problem counted in `quality` under the model table
+    the rows would have fed. Columns of text are left alone: the SQL step rejects them with its own message."""
+    spec = _TIMED.get(raw_name)
+    if spec is None or table.num_rows == 0:
+        return table
+    import pyarrow.compute as pc
+
+    label, end_optional = spec
+    cols = {}
+    for name in ("start", "end"):
+        if name not in table.column_names:
+            continue
+        col = table.column(name)
+        if pa.types.is_null(col.type):
+            col = col.cast(pa.int64())
+        if pa.types.is_floating(col.type):  # REAL in SQLite: NaN is as good as missing
+            col = pc.if_else(pc.is_nan(col), pa.scalar(None, col.type), col)
+        elif not pa.types.is_integer(col.type):
+            return table
+        cols[name] = col
+    start, end = cols["start"], cols.get("end")
+    missing = pc.is_null(start)
+    out_of_range = pc.or_(pc.greater(start, MAX_ABS_TIME_NS), pc.less(start, -MAX_ABS_TIME_NS))
+    backwards = pa.nulls(table.num_rows, pa.bool_())
+    if end is not None:
+        if not end_optional:
+            missing = pc.or_(missing, pc.is_null(end))
+        out_of_range = pc.or_kleene(
+            out_of_range, pc.or_(pc.greater(end, MAX_ABS_TIME_NS), pc.less(end, -MAX_ABS_TIME_NS))
+        )
+        # compared in float64 so that no subtraction can wrap; exact enough for a one-week bound
+        span = pc.subtract(pc.cast(end, pa.float64(), safe=False), pc.cast(start, pa.float64(), safe=False))
+        out_of_range = pc.or_kleene(out_of_range, pc.greater(span, float(MAX_DURATION_NS)))
+        backwards = pc.less(end, start)
+    missing = pc.fill_null(missing, False)
+    huge = pc.and_(pc.invert(missing), pc.fill_null(out_of_range, False))
+    backwards = pc.and_(pc.invert(pc.or_(missing, huge)), pc.fill_null(backwards, False))
+    bad = pc.or_(pc.or_(missing, huge), backwards)
+    if not pc.any(bad).as_py():
+        return table
+    for problem, mask in (("missing_time", missing), ("huge_duration", huge), ("end_before_start", backwards)):
+        n = pc.sum(pc.cast(mask, pa.int64())).as_py() or 0
+        if n:
+            quality[(label, problem)] = quality.get((label, problem), 0) + n
+    keep = pc.invert(bad)
+    table = table.filter(keep)
+    for name, col in cols.items():  # floats that held whole nanoseconds become the integers nsys writes
+        if col.type != table.schema.field(name).type or pa.types.is_floating(col.type):
+            fixed = col.filter(keep)
+            if pa.types.is_floating(fixed.type):
+                fixed = pc.cast(pc.round(fixed), pa.int64())
+            table = table.set_column(table.schema.get_field_index(name), name, fixed)
+    return table
+
+
+def _unique_string_ids(table: pa.Table, quality: dict[tuple[str, str], int]) -> pa.Table:
+    """StringIds with each id once (the first row wins): a repeated id would match every row that names it
+    twice in the SQL joins, doubling call counts and times."""
+    if table.num_rows == 0 or table.column("id").null_count == table.num_rows:
+        return table
+    import pyarrow.compute as pc
+
+    ids = table.column("id")
+    if pc.count_distinct(ids, mode="all").as_py() == table.num_rows:
+        return table
+    _, first = np.unique(ids.to_numpy(zero_copy_only=False), return_index=True)
+    quality[("strings", "duplicate_id")] = table.num_rows - len(first)
+    return table.take(pa.array(np.sort(first)))
+
+
+def _numeric_session_start(table: pa.Table, quality: dict[tuple[str, str], int]) -> pa.Table:
+    """TARGET_INFO_SESSION_START_TIME with utcEpochNs as an integer, or NULL (counted) when it is not one."""
+    if table.num_rows == 0 or pa.types.is_integer(table.column("utcEpochNs").type):
+        return table
+    values = []
+    for v in table.column("utcEpochNs").to_pylist():
+        try:
+            values.append(None if v is None else int(str(v).strip()) if not isinstance(v, float) else int(v))
+        except (ValueError, OverflowError):
+            values.append(None)
+    if any(v is None for v, raw in zip(values, table.column("utcEpochNs").to_pylist()) if raw is not None):
+        quality[("trace_meta", "bad_session_start")] = 1
+    values = [v if v is None or -(1 << 63) <= v < (1 << 63) else None for v in values]
+    return pa.table({"utcEpochNs": pa.array(values, pa.int64())})
+
+
+def with_quality(meta: pa.Table, quality: dict[tuple[str, str], int]) -> pa.Table:
+    """trace_meta plus `quality.<table>.<problem>` = count and `quality_note.<table>.<problem>` = what it means."""
+    if not quality:
+        return meta
+    rows = []
+    for (label, problem), n in sorted(quality.items()):
+        rows.append((f"quality.{label}.{problem}", str(n)))
+        rows.append((f"quality_note.{label}.{problem}", QUALITY_NOTES.get(problem, problem.replace("_", " "))))
+    extra = pa.table({"key": [k for k, _ in rows], "value": [v for _, v in rows]}, schema=meta.schema)
+    return pa.concat_tables([meta, extra])
 
 
 def _release_freed_memory() -> None:
@@ -108,6 +275,9 @@ def _release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to do
         pass
+    # Arrow's own pool keeps freed pages for reuse too; with long unique NVTX names that was hundreds of MB held
+    # through the analysis that follows a cold conversion
+    pa.default_memory_pool().release_unused()
 
 
 def _nvtx_events(table: pa.Table, strings: StringTable) -> pa.Table:
@@ -151,6 +321,14 @@ def _meta(raw: dict[str, pa.Table], source_format: str) -> pa.Table:
     start = raw["TARGET_INFO_SESSION_START_TIME"]
     if start.num_rows and start.column("utcEpochNs")[0].is_valid:
         facts["session_start_utc_ns"] = str(int(start.column("utcEpochNs")[0].as_py()))
+    system = dict(_pairs(raw["TARGET_INFO_SYSTEM_ENV"]))
+    facts["system_env"] = "present" if system else "absent"
+    for name, key in _SYSTEM_FACTS.items():
+        if system.get(name, "").strip():
+            facts[key] = system[name].strip()
+    gpu_names = _gpu_info_names(system.get("GpuInfo"))
+    if gpu_names:
+        facts["gpu_names"] = json.dumps(gpu_names)
     command: list[str] = []
     env: list[tuple[str, str]] = []
     for name, value in _pairs(raw["META_DATA_CAPTURE"]):
@@ -159,7 +337,7 @@ def _meta(raw: dict[str, pa.Table], source_format: str) -> pa.Table:
         elif re.fullmatch(r"PROCESS_0:ARGUMENT_\d+", name):
             command.append(value)
         elif name == "PROCESS_0:WORKING_DIR":
-            facts["cwd"] = value
+            facts["cwd"] = redact_text(value)
         elif name == "PROCESS_0:ENVIRONMENT_VARIABLE":
             m = _ENV_ITEM.match(value)
             if m:
@@ -167,6 +345,18 @@ def _meta(raw: dict[str, pa.Table], source_format: str) -> pa.Table:
         elif name in ("DEVICE_DISPLAY_NAME", "CUDA_GRAPH_TRACE_OPTIONS:MODE", "COLLECT_GPU_MEMORY_USAGE"):
             facts["capture." + name.lower().replace(":", ".")] = value
     if command:
-        facts["command"] = redact_text(" ".join(command))
+        facts["command"] = " ".join(redact_argv(command))  # argument-wise: `--token abc` spans two arguments
     rows = list(facts.items()) + [(f"env.{k}", v) for k, v in env]
-    return pa.table({"key": [k for k, _ in rows], "value": [v for _, v in rows]}, schema=model.TABLE_BY_NAME["trace_meta"].schema)
+    return pa.table(
+        {"key": [k for k, _ in rows], "value": [v for _, v in rows]}, schema=model.TABLE_BY_NAME["trace_meta"].schema
+    )
+
+
+def _gpu_info_names(text: str | None) -> list[str]:
+    """GPU names from the GpuInfo JSON nsys writes into TARGET_INFO_SYSTEM_ENV (present where TARGET_INFO_GPU is
+    not, e.g. exports of sessions that saw no CUDA context on some GPUs)."""
+    try:
+        gpus = json.loads(text or "{}").get("Gpus") or []
+    except (ValueError, AttributeError):
+        return []
+    return [str(g["Name"]) for g in gpus if isinstance(g, dict) and g.get("Name")]

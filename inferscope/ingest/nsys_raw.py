@@ -1,10 +1,11 @@
 """Read the nsys export tables InferScope needs, from SQLite, Arrow (.arrows) or parquetdir exports.
 
-Only the columns listed in RAW_COLUMNS are read: selecting columns is what makes ADBC SQLite -> Arrow fast, and it
-also makes the reader indifferent to extra columns (user ALTER TABLEs, newer schemas). A column missing in an
-older schema comes back as all-NULL; a missing table (nsys creates tables lazily) comes back empty. The SQL in
-sql/ingest/nsys/ can therefore be written once for every schema from 2.9.1 (nsys 2022.2) on.
+This module is the SQLite reader (ADBC where installed, sqlite3 otherwise), and the one place ingest takes the raw
+readers from: the Arrow and Parquet readers live in `nsys_arrow`, the column lists and the shared shaping of the
+tables (all-NULL columns for an older schema, derived columns, UTF-8 text) in `nsys_columns`; both are named here
+so that callers need not know which module holds which format.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -13,50 +14,23 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..errors import TraceInputError
+from .nsys_arrow import ArrowStreamsReader, read_parquet_table, read_parquetdir
+from .nsys_columns import DERIVED, RAW_COLUMNS, complete
 
-_GPU = ["start", "end", "deviceId", "contextId", "streamId", "correlationId", "globalPid"]
-
-RAW_COLUMNS: dict[str, list[str]] = {
-    "StringIds": ["id", "value"],
-    "CUPTI_ACTIVITY_KIND_KERNEL": _GPU
-    + ["demangledName", "shortName", "mangledName", "gridX", "gridY", "gridZ", "blockX", "blockY", "blockZ",
-       "registersPerThread", "staticSharedMemory", "dynamicSharedMemory", "graphNodeId", "graphId"],
-    "CUPTI_ACTIVITY_KIND_MEMCPY": _GPU + ["bytes", "copyKind", "srcKind", "dstKind", "srcDeviceId", "dstDeviceId"],
-    "CUPTI_ACTIVITY_KIND_MEMSET": _GPU + ["bytes", "memKind", "value"],
-    "CUPTI_ACTIVITY_KIND_RUNTIME": ["start", "end", "eventClass", "globalTid", "correlationId", "nameId",
-                                    "returnValue"],
-    "CUPTI_ACTIVITY_KIND_SYNCHRONIZATION": _GPU + ["syncType", "eventId"],
-    "NVTX_EVENTS": ["start", "end", "eventType", "text", "globalTid", "endGlobalTid", "textId", "domainId",
-                    "payloadInt", "payloadDouble", "jsonTextId", "jsonText"],
-    "OSRT_API": ["start", "end", "eventClass", "globalTid", "nameId", "returnValue", "nestingLevel"],
-    "COMPOSITE_EVENTS": ["id", "start", "cpu", "threadState", "globalTid", "cpuCycles"],
-    "SAMPLING_CALLCHAINS": ["id", "symbol", "module", "stackDepth"],
-    "ThreadNames": ["nameId", "priority", "globalTid"],
-    "PROCESSES": ["globalPid", "pid", "name"],
-    "TARGET_INFO_GPU": ["id", "name", "busLocation", "totalMemory", "memoryBandwidth", "clockRate", "smCount",
-                        "uuid", "cuDevice", "computeMajor", "computeMinor"],
-    "TARGET_INFO_SESSION_START_TIME": ["utcEpochNs"],
-    "PROFILER_OVERHEAD": ["start", "end", "globalTid", "nameId"],
-    "CUDA_GPU_MEMORY_USAGE_EVENTS": ["start", "globalPid", "deviceId", "address", "bytes", "memKind",
-                                     "memoryOperationType", "correlationId"],
-    "EXPORT_META_DATA": ["name", "value"],
-    "META_DATA_EXPORT": ["name", "value"],
-    "META_DATA_CAPTURE": ["name", "value"],
-}
-
-
-# Columns computed while reading: NVTX payloads live in one of several typed columns, and reading six mostly
-# empty columns of a multi-million-row table doubles the read time.
-DERIVED: dict[str, dict[str, list[str]]] = {
-    "NVTX_EVENTS": {
-        "payloadInt": ["int64Value", "uint64Value", "int32Value", "uint32Value"],
-        "payloadDouble": ["doubleValue", "floatValue"],
-    },
-}
-
+__all__ = [
+    "DERIVED",
+    "RAW_COLUMNS",
+    "READ_THREADS",
+    "SPARSE",
+    "SPLIT_ROWS",
+    "ArrowStreamsReader",
+    "SqliteReader",
+    "read_parquet_table",
+    "read_parquetdir",
+    "read_sqlite",
+]
 
 # Columns that are NULL in almost every row of a large table. The SQLite reader fetches them only for the rows
 # where one of them is set (one cheap scan inside SQLite) instead of converting millions of NULLs: on 4.9 M NVTX
@@ -71,61 +45,6 @@ SPLIT_ROWS = 400_000
 READ_THREADS = 2
 
 
-def _stored_columns(name: str) -> set[str]:
-    """The columns to read from an Arrow or Parquet export: the wanted ones and the sources of derived ones."""
-    return set(RAW_COLUMNS[name]) | {src for srcs in DERIVED.get(name, {}).values() for src in srcs}
-
-
-def _derive(name: str, table: pa.Table) -> pa.Table:
-    """Compute DERIVED columns from the raw ones (Arrow and Parquet exports; SQLite does it in its query)."""
-    import pyarrow.compute as pc
-
-    for out, sources in DERIVED.get(name, {}).items():
-        if out in table.column_names:
-            continue
-        cols = [table.column(c) for c in sources if c in table.column_names]
-        target = pa.int64() if out == "payloadInt" else pa.float64()
-        # payload columns are NULL in almost every row: an empty one is skipped, not cast and coalesced
-        cols = [c.cast(target) for c in cols if c.null_count < len(c)]
-        value = pc.coalesce(*cols) if len(cols) > 1 else (cols[0] if cols else pa.nulls(table.num_rows))
-        table = table.append_column(out, value)
-    return table
-
-
-def _complete(name: str, table: pa.Table | None) -> pa.Table:
-    """Select the wanted columns, adding all-NULL ones the schema lacks."""
-    wanted = RAW_COLUMNS[name]
-    if table is None:
-        return pa.table({c: pa.nulls(0) for c in wanted})
-    cols = {}
-    for c in wanted:
-        if c not in table.column_names:
-            cols[c] = pa.nulls(table.num_rows)
-            continue
-        col = table.column(c)
-        if len(col) and col.null_count == len(col):
-            col = pa.nulls(len(col))  # as the SQLite reader gives an empty column: no buffers to carry along
-        elif pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type) or pa.types.is_string(col.type):
-            col = _utf8(col)  # nsys Arrow exports store text as binary
-        cols[c] = col
-    return pa.table(cols)
-
-
-def _utf8(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """Text as valid UTF-8 strings. A profiled program can hand NVTX any bytes and SQLite stores them as TEXT
-    unchecked; invalid sequences become U+FFFD here instead of failing the conversion later (`nsys stats`
-    itself stops with "Could not decode to UTF-8"). Checking costs ~60 ms on 4.9 M NVTX texts."""
-    try:
-        if pa.types.is_string(col.type):
-            for chunk in (col.chunks if isinstance(col, pa.ChunkedArray) else [col]):
-                chunk.validate(full=True)
-            return col
-        return col.cast(pa.string())
-    except pa.ArrowInvalid:
-        raw = col.cast(pa.binary()) if pa.types.is_string(col.type) else col
-        return pa.array([None if v is None else v.decode("utf-8", "replace") for v in raw.to_pylist()], pa.string())
-
-
 class SqliteReader:
     """Reads one raw table at a time from an nsys SQLite export (callable: name -> Arrow table)."""
 
@@ -134,25 +53,35 @@ class SqliteReader:
         self.uri = uri = f"file:{path}?mode=ro&immutable=1"
         try:
             self.con = _sqlite3_connect(uri)
-            self.present = {r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')")}
+            self.present = {
+                r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')")
+            }
         except sqlite3.DatabaseError as exc:
-            raise TraceInputError(f"{path}: corrupt or truncated SQLite file ({exc}); re-export it with `nsys export --type sqlite`") from exc
-        if "StringIds" not in self.present and "CUPTI_ACTIVITY_KIND_KERNEL" not in self.present and not any(
-            t in self.present for t in ("EXPORT_META_DATA", "META_DATA_EXPORT")
+            raise TraceInputError(
+                f"{path}: corrupt or truncated SQLite file ({exc}); re-export it with `nsys export --type sqlite`"
+            ) from exc
+        if (
+            "StringIds" not in self.present
+            and "CUPTI_ACTIVITY_KIND_KERNEL" not in self.present
+            and not any(t in self.present for t in ("EXPORT_META_DATA", "META_DATA_EXPORT"))
         ):
             self.con.close()
-            raise TraceInputError(f"{path}: SQLite database without Nsight Systems tables; pass an `nsys export --type sqlite` file")
+            raise TraceInputError(
+                f"{path}: SQLite database without Nsight Systems tables; pass an `nsys export --type sqlite` file"
+            )
         self.adbc = _adbc_connect(uri)
 
     def __call__(self, name: str) -> pa.Table:
         wanted = RAW_COLUMNS[name]
         if name not in self.present:
-            return _complete(name, None)
+            return complete(name, None)
         try:
             have = [r[1] for r in self.con.execute(f'PRAGMA table_info("{name}")')]
             lo, hi = self._rowid_bounds(name)
         except sqlite3.DatabaseError as exc:
-            raise TraceInputError(f"{self.path}: corrupt or truncated SQLite file ({exc}); re-export it from the .nsys-rep") from exc
+            raise TraceInputError(
+                f"{self.path}: corrupt or truncated SQLite file ({exc}); re-export it from the .nsys-rep"
+            ) from exc
         exprs: dict[str, str] = {}
         derived = DERIVED.get(name, {})
         for c in wanted:
@@ -162,13 +91,13 @@ class SqliteReader:
                 srcs = [f'"{src}"' for src in derived[c] if src in have]
                 exprs[c] = f"coalesce({', '.join(srcs)})" if len(srcs) > 1 else srcs[0]
         if lo is None:  # empty, or no rowid to slice by (a view or a WITHOUT ROWID table)
-            return _complete(name, _read_table(self.con, self.adbc, _select(exprs, name), list(exprs), self.path))
+            return complete(name, _read_table(self.con, self.adbc, _select(exprs, name), list(exprs), self.path))
         sparse = [c for c in SPARSE.get(name, []) if c in exprs]
         dense = {c: e for c, e in exprs.items() if c not in sparse}
         table = self._read_slices(name, dense, lo, hi)
         if sparse:
             table = self._add_sparse(name, table, {c: exprs[c] for c in sparse}, lo, hi)
-        return _complete(name, table)
+        return complete(name, table)
 
     def _rowid_bounds(self, name: str) -> tuple[int | None, int | None]:
         try:
@@ -185,8 +114,10 @@ class SqliteReader:
         if slices == 1:
             return _read_table(self.con, self.adbc, sql, list(exprs), self.path)
         step = (hi - lo) // slices + 1
-        queries = [f"{sql} WHERE rowid >= {lo + i * step} AND rowid < {lo + (i + 1) * step} ORDER BY rowid"
-                   for i in range(slices)]
+        queries = [
+            f"{sql} WHERE rowid >= {lo + i * step} AND rowid < {lo + (i + 1) * step} ORDER BY rowid"
+            for i in range(slices)
+        ]
 
         def one(q: str) -> pa.Table:
             # each slice has its own connections, so a slice that falls back to sqlite3 (ADBC gave up on a
@@ -207,8 +138,13 @@ class SqliteReader:
     def _add_sparse(self, name: str, table: pa.Table, exprs: dict[str, str], lo: int, hi: int) -> pa.Table:
         """Append the SPARSE columns, fetched for the rows that have any of them and scattered into place."""
         where = " OR ".join(f"{e} IS NOT NULL" for e in exprs.values())
-        found = _read_table(self.con, self.adbc, f'SELECT rowid, {", ".join(exprs.values())} FROM "{name}" WHERE {where}',
-                            ["_rowid", *exprs], self.path)
+        found = _read_table(
+            self.con,
+            self.adbc,
+            f'SELECT rowid, {", ".join(exprs.values())} FROM "{name}" WHERE {where}',
+            ["_rowid", *exprs],
+            self.path,
+        )
         n = table.num_rows
         if found.num_rows == 0:
             for c in exprs:
@@ -218,7 +154,9 @@ class SqliteReader:
         if hi - lo + 1 == n:  # rowids without gaps: the position is the offset from the first
             pos = rowids - lo
         else:
-            every = _read_table(self.con, self.adbc, f'SELECT rowid FROM "{name}" ORDER BY rowid', ["_rowid"], self.path)
+            every = _read_table(
+                self.con, self.adbc, f'SELECT rowid FROM "{name}" ORDER BY rowid', ["_rowid"], self.path
+            )
             pos = np.searchsorted(every.column("_rowid").to_numpy(), rowids)
         index = np.full(n, -1, dtype=np.int64)
         index[pos] = np.arange(found.num_rows)
@@ -259,7 +197,7 @@ def read_sqlite(path: Path) -> dict[str, pa.Table]:
 
 def _sqlite3_connect(uri: str) -> sqlite3.Connection:
     con = sqlite3.connect(uri, uri=True, check_same_thread=False)
-    con.text_factory = lambda b: b.decode("utf-8", "replace")  # see _utf8
+    con.text_factory = lambda b: b.decode("utf-8", "replace")  # see nsys_columns._utf8
     return con
 
 
@@ -290,88 +228,22 @@ def _read_table(con: sqlite3.Connection, adbc, sql: str, cols: list[str], path: 
     try:
         rows = con.execute(sql).fetchall()
     except sqlite3.DatabaseError as exc:
-        raise TraceInputError(f"{path}: corrupt or truncated SQLite export ({exc}); re-export it from the .nsys-rep") from exc
+        raise TraceInputError(
+            f"{path}: corrupt or truncated SQLite export ({exc}); re-export it from the .nsys-rep"
+        ) from exc
     columns = list(zip(*rows)) if rows else [[] for _ in cols]
     arrays = []
     for values in columns:
         try:
             arrays.append(pa.array(values))
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            arrays.append(pa.array([None if v is None else v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-                                    for v in values], type=pa.string()))
+            arrays.append(
+                pa.array(
+                    [
+                        None if v is None else v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                        for v in values
+                    ],
+                    type=pa.string(),
+                )
+            )
     return pa.Table.from_arrays(arrays, names=cols)
-
-
-class ArrowStreamsReader:
-    """`nsys export --type arrow`: one file of consecutive Arrow IPC streams, one per table (its name in the
-    schema metadata); callable like SqliteReader (name -> Arrow table).
-
-    The file is memory-mapped and scanned message by message, which finds where each table's stream lies
-    without decoding (or decompressing) any of it; a table is decoded only when the conversion asks for it, so
-    a large export is converted one table at a time instead of being loaded whole. Each table is decoded from a
-    map of its own, zero-copy and only the columns the model needs: the pages of the other columns are never
-    touched, and the map goes away with the table."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._spans: dict[str, tuple[int, int]] = {}
-        self._schemas: dict[str, pa.Schema] = {}
-        try:
-            with pa.memory_map(str(path), "r") as mm:
-                size = mm.size()
-                while mm.tell() < size:
-                    start = mm.tell()
-                    messages = pa.ipc.MessageReader.open_stream(mm)
-                    schema = pa.ipc.read_schema(messages.read_next_message())
-                    while True:
-                        try:
-                            messages.read_next_message()
-                        except StopIteration:
-                            break
-                    name = ((schema.metadata or {}).get(b"table_name") or b"").decode()
-                    if name in RAW_COLUMNS:
-                        self._spans[name] = (start, mm.tell())
-                        self._schemas[name] = schema
-        except (pa.ArrowInvalid, OSError, StopIteration) as exc:
-            if not self._spans:
-                raise TraceInputError(f"{path}: not a readable nsys Arrow export ({exc})") from exc
-            raise TraceInputError(f"{path}: truncated nsys Arrow export ({exc}); re-export it from the .nsys-rep") from exc
-        if not self._spans:
-            raise TraceInputError(f"{path}: Arrow file without Nsight Systems tables")
-
-    def __call__(self, name: str) -> pa.Table:
-        if name not in self._spans:
-            return _complete(name, None)
-        start, end = self._spans[name]
-        # decode only the columns the model needs (NVTX_EVENTS has two dozen)
-        wanted = _stored_columns(name)
-        fields = [i for i, f in enumerate(self._schemas[name]) if f.name in wanted]
-        try:
-            with pa.memory_map(str(self.path), "r") as mm:
-                mm.seek(start)
-                stream = pa.ipc.open_stream(mm.read_buffer(end - start),
-                                            options=pa.ipc.IpcReadOptions(included_fields=fields))
-                table = stream.read_all()
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise TraceInputError(f"{self.path}: corrupt table {name} in the nsys Arrow export ({exc})") from exc
-        return _complete(name, _derive(name, table))
-
-    def close(self) -> None:
-        self._spans.clear()
-
-
-def read_parquet_table(path: Path, name: str) -> pa.Table:
-    """One table of an `nsys export --type parquetdir` directory (one `<TABLE>.parquet` per table)."""
-    file = path / f"{name}.parquet"
-    if not file.exists():
-        return _complete(name, None)
-    wanted = _stored_columns(name)
-    try:
-        have = pq.read_schema(file).names
-        return _complete(name, _derive(name, pq.read_table(file, columns=[c for c in have if c in wanted])))
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise TraceInputError(f"{file}: unreadable Parquet file ({exc}); re-export the report") from exc
-
-
-def read_parquetdir(path: Path) -> dict[str, pa.Table]:
-    return {name: read_parquet_table(path, name) for name in RAW_COLUMNS}

@@ -3,6 +3,7 @@
 A report can only be exported by an nsys at least as new as the one that captured it, so the messages here say
 which version is needed and how to export on the capture machine instead.
 """
+
 from __future__ import annotations
 
 import glob
@@ -52,7 +53,9 @@ def export(report: Path, out_dir: Path) -> tuple[str, Path]:
     """Export `report` into `out_dir`; returns (format, path) with format in parquetdir | arrow | sqlite."""
     nsys = find_nsys()
     if nsys is None:
-        raise NsysNotFoundError(f"{report}: reading a .nsys-rep needs the nsys CLI, which was not found; {INSTALL_HINT}")
+        raise NsysNotFoundError(
+            f"{report}: reading a .nsys-rep needs the nsys CLI, which was not found; {INSTALL_HINT}"
+        )
     types = export_types(nsys) or ["sqlite"]
     fmt = types[0]
     target = out_dir / {"parquetdir": "export_parquet", "arrow": "export.arrows", "sqlite": "export.sqlite"}[fmt]

@@ -1,10 +1,16 @@
 """The terminal summary of an analysis: headline first, then key metrics, then findings by impact."""
+
 from __future__ import annotations
 
 import io
 
-from ..analysis import Analysis
+from typing import TYPE_CHECKING
+
+from ..errors import visible
 from ..units import fmt_ns, fmt_value
+
+if TYPE_CHECKING:
+    from ..analyze.result import Analysis
 
 _SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
@@ -37,17 +43,31 @@ KEY_METRICS = (
 _HIDE_ZERO = {mid for mid, _ in KEY_METRICS if mid.startswith("idle_")} | {"comm_exposed_ns", "step_count"}
 
 
-def render(a: Analysis, color: bool = False, width: int | None = None) -> str:
+def render(a: "Analysis", color: bool = False, width: int | None = None, trace=None) -> str:
+    """The summary; with the open `trace` the header facts include its metadata (driver, CUDA, host).
+
+    Names in it (kernels, ranges, the trace's path, phases) come from the profiled program: every string goes in
+    as a rich Text, never as markup, and through visible(), so `[/x]` is not a style tag and an ESC or BEL in a
+    name is printed as `\\x1b` instead of reaching the terminal."""
     from rich.console import Console
     from rich.padding import Padding
     from rich.table import Table
     from rich.text import Text
 
     buf = io.StringIO()
-    console = Console(file=buf, force_terminal=color, color_system="standard" if color else None,
-                      width=width or 110, highlight=False)
-    console.print(Text(a.headline, style="bold"))
-    console.print(Text(f"{a.trace_path} ({a.source_format})", style="dim"))
+    console = Console(
+        file=buf, force_terminal=color, color_system="standard" if color else None, width=width or 110, highlight=False
+    )
+    console.print(Text(visible(a.headline), style="bold"))
+    console.print(Text(visible(f"{a.trace_path} ({a.source_format})"), style="dim"))
+    from . import facts
+
+    line = Text()
+    for i, fact in enumerate(facts.from_trace(trace) if trace is not None else facts.from_analysis(a)):
+        line.append(" · " if i else "", style="dim")
+        line.append(f"{fact.label}: ", style="bold")
+        line.append(visible(fact.text), style="dim italic" if fact.value is None else "")
+    console.print(line)
     console.print()
 
     table = Table(title="Key metrics", title_justify="left", show_header=False, box=None, padding=(0, 2))
@@ -57,15 +77,15 @@ def render(a: Analysis, color: bool = False, width: int | None = None) -> str:
         m = a.metric(mid)
         if m is None or m.value is None or (mid in _HIDE_ZERO and not m.value):
             continue
-        table.add_row(label, fmt_value(m.value, m.unit))
+        table.add_row(Text(label), Text(visible(fmt_value(m.value, m.unit))))
     console.print(table)
     if a.step_source:
-        console.print(Text(f"Steps: {a.step_source}", style="dim"))
+        console.print(Text(visible(f"Steps: {a.step_source}"), style="dim"))
     for phase in sorted({m.key for m in a.metrics if m.scope == "phase" and m.key}):
         n = a.value("phase_step_count", key=phase)
         p50 = a.value("phase_step_time_p50_ns", key=phase)
         p99 = a.value("phase_step_time_p99_ns", key=phase)
-        console.print(f"  {phase}: {int(n or 0)} steps, p50 {fmt_ns(p50)}, p99 {fmt_ns(p99)}")
+        console.print(Text(visible(f"  {phase}: {int(n or 0)} steps, p50 {fmt_ns(p50)}, p99 {fmt_ns(p99)}")))
     console.print()
 
     if not a.findings:
@@ -75,11 +95,25 @@ def render(a: Analysis, color: bool = False, width: int | None = None) -> str:
         for i, f in enumerate(a.findings, 1):
             head = Text(f"{i:>2}. ")
             head.append(f"[{f.severity}]", style=_SEVERITY_STYLE.get(f.severity, ""))
-            head.append(f" {f.title}", style="bold")
-            head.append(f"  {fmt_ns(f.impact_ns)}  ({f.rule_id})", style="dim")
+            head.append(f" {visible(f.title)}", style="bold")
+            head.append(visible(f"  {fmt_ns(f.impact_ns)}  ({f.rule_id})"), style="dim")
             console.print(head)
-            console.print(Padding(Text(f.summary), (0, 0, 0, 4)))
-            console.print(Padding(Text("→ " + f.recommendation, style="green" if color else ""), (0, 0, 0, 4)))
+            console.print(Padding(Text(visible(f.summary, keep_newlines=True)), (0, 0, 0, 4)))
+            console.print(
+                Padding(
+                    Text("→ " + visible(f.recommendation, keep_newlines=True), style="green" if color else ""),
+                    (0, 0, 0, 4),
+                )
+            )
     for err in a.rule_errors:
-        console.print(Text(f"warning: {err}", style="yellow"))
+        console.print(Text(visible(f"warning: {err}", keep_newlines=True), style="yellow"))
+    if a.data_quality:  # every figure above excludes these rows
+        total = sum(q["count"] for q in a.data_quality.values())
+        console.print(Text(f"\nData quality: {total:,} rows with impossible values were left out", style="bold"))
+        for key, q in sorted(a.data_quality.items(), key=lambda kv: (-kv[1]["count"], kv[0])):
+            table, _, problem = key.partition(".")
+            line = f"  {table}: {q['count']:,} {problem.replace('_', ' ')}" + (
+                f" ({q['description']})" if q.get("description") else ""
+            )
+            console.print(Text(visible(line)))
     return buf.getvalue()

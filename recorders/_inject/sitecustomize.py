@@ -14,8 +14,9 @@ def _inferscope_agent():
     package_dir = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
     name = "_inferscope_recorders"  # private alias: never shadows a user package called `recorders`
     if name not in _sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _os.path.join(package_dir, "__init__.py"),
-                                                      submodule_search_locations=[package_dir])
+        spec = importlib.util.spec_from_file_location(
+            name, _os.path.join(package_dir, "__init__.py"), submodule_search_locations=[package_dir]
+        )
         module = importlib.util.module_from_spec(spec)
         _sys.modules[name] = module
         spec.loader.exec_module(module)

@@ -8,6 +8,7 @@ than written by hand because the structs are private and change between minor ve
 the table blindly: every workload process checks the layout against itself before it accepts remote sampling
 (see recorders/agent.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -103,9 +104,18 @@ int main(void) {
 
 
 def layout(python: str) -> tuple[str, dict]:
-    info = json.loads(subprocess.check_output([python, "-c", (
-        "import json, sys, sysconfig; print(json.dumps({'v': '%d.%d' % sys.version_info[:2], "
-        "'inc': sysconfig.get_paths()['include'], 'machine': __import__('platform').machine()}))")]))
+    info = json.loads(
+        subprocess.check_output(
+            [
+                python,
+                "-c",
+                (
+                    "import json, sys, sysconfig; print(json.dumps({'v': '%d.%d' % sys.version_info[:2], "
+                    "'inc': sysconfig.get_paths()['include'], 'machine': __import__('platform').machine()}))"
+                ),
+            ]
+        )
+    )
     with tempfile.TemporaryDirectory() as tmp:
         src, exe = Path(tmp) / "layout.c", Path(tmp) / "layout"
         src.write_text(C_SOURCE)

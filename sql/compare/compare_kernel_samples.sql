@@ -24,6 +24,7 @@ step_processes AS (
 )
 SELECT l.name, l.device_id, l.dur_ns, s.pid AS step_pid, s.step_number
 FROM launch l
+CROSS JOIN step_processes p  -- one row; a scalar subquery in an outer join's condition needs DuckDB >= 1.5
 LEFT JOIN compare_steps s
        ON l.launch_ns >= s.start_ns AND l.launch_ns < s.end_ns
-      AND (s.pid = l.pid OR (SELECT n FROM step_processes) = 1)
+      AND (s.pid = l.pid OR p.n = 1)

@@ -1,4 +1,5 @@
 """Workload that works for a moment and then crashes hard (SIGABRT, as a segfaulting extension would)."""
+
 import os
 import time
 

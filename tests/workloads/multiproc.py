@@ -1,4 +1,5 @@
 """Workload with a forked worker, a spawned interpreter and a second thread: every one must be sampled."""
+
 import multiprocessing as mp
 import subprocess
 import sys
@@ -21,8 +22,9 @@ def main():
     t.start()
     p = mp.get_context("fork").Process(target=forked_worker)
     p.start()
-    subprocess.run([sys.executable, "-c", "import time\nend=time.monotonic()+0.5\nwhile time.monotonic()<end: pass"],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-c", "import time\nend=time.monotonic()+0.5\nwhile time.monotonic()<end: pass"], check=True
+    )
     busy(0.3)
     p.join()
     t.join()

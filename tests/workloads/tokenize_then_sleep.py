@@ -7,6 +7,7 @@ not interrupt between the reading and the call.
 It first idles for a second: nsys 2022.4 can hang when the application exits before its session finished
 starting, which takes long on a loaded machine.
 """
+
 import json
 import os
 import sys
@@ -36,8 +37,18 @@ def main():
         if seconds == 0.2:
             first = (real, mono)
     with open(sys.argv[1], "w") as f:
-        json.dump({"real_ns": first[0], "mono_ns": first[1], "pid": os.getpid(), "tid": threading.get_native_id(),
-                   "spin_start_mono_ns": spin_start, "spin_end_mono_ns": spin_end, "sleeps": sleeps}, f)
+        json.dump(
+            {
+                "real_ns": first[0],
+                "mono_ns": first[1],
+                "pid": os.getpid(),
+                "tid": threading.get_native_id(),
+                "spin_start_mono_ns": spin_start,
+                "spin_end_mono_ns": spin_end,
+                "sleeps": sleeps,
+            },
+            f,
+        )
 
 
 main()

@@ -3,6 +3,7 @@
 argv[1]: file to write "ready" into once running, then "SIGINT"/"SIGTERM" when stopped. Exits 130 on SIGINT
 (KeyboardInterrupt) and 143 on SIGTERM, as a well-behaved server would.
 """
+
 import signal
 import sys
 import time

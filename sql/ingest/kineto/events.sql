@@ -5,7 +5,8 @@
 -- the file's baseTimeNanoseconds (abs_ns); timeline_zero.sql then picks the timeline's zero.
 -- kind: the model table an event feeds (kernel, memcpy, memset, runtime, driver, cpu_op, user_annotation,
 -- gpu_user_annotation, python_function, sync, instant, memory, overhead, trace, meta), or 'invalid'
--- (X event with a missing/negative duration or an unreadable timestamp), or NULL (category not used).
+-- (X event with a missing, negative or implausibly long duration or an unreadable timestamp; `problem` says
+-- which: missing_time, missing_duration, negative_duration, huge_duration), or NULL (category not used).
 -- Flow events (ph s/t/f: ac2g, fwdbwd arrows) are dropped here: the correlation id in args already links a
 -- launch to its GPU work, and flows are a third of a typical trace.
 -- Current and 2021 category spellings are both accepted (kernel/Kernel, gpu_memcpy/Memcpy, cuda_runtime/Runtime,
@@ -15,25 +16,40 @@ WITH typed AS (
     SELECT f.file_idx, f.rank, f.pid_offset, f.device_offset, r.ph, lower(r.cat) AS cat, r.name,
            TRY_CAST(r.pid AS BIGINT) AS raw_pid, TRY_CAST(r.tid AS BIGINT) AS raw_tid,
            -- whole µs (most traces) take an integer fast path; BIGINT casts would round "1.5", hence the test
-           f.base_ns + CASE WHEN strpos(r.ts, '.') + strpos(r.ts, 'e') + strpos(r.ts, 'E') = 0
-                            THEN TRY_CAST(r.ts AS BIGINT) * 1000
-                            ELSE TRY_CAST(round(TRY_CAST(r.ts AS DECIMAL(30, 6)) * 1000) AS BIGINT) END AS abs_ns,
-           CASE WHEN strpos(r.dur, '.') + strpos(r.dur, 'e') + strpos(r.dur, 'E') = 0
-                THEN TRY_CAST(r.dur AS BIGINT) * 1000
-                ELSE TRY_CAST(round(TRY_CAST(r.dur AS DECIMAL(30, 6)) * 1000) AS BIGINT) END AS dur_ns,
+           -- HUGEINT before scaling, so that a value near the int64 limit becomes NULL instead of an overflow error
+           TRY_CAST(f.base_ns + CASE WHEN strpos(r.ts, '.') + strpos(r.ts, 'e') + strpos(r.ts, 'E') = 0
+                            THEN TRY_CAST(r.ts AS HUGEINT) * 1000
+                            ELSE TRY_CAST(round(TRY_CAST(r.ts AS DECIMAL(30, 6)) * 1000) AS HUGEINT) END AS BIGINT) AS abs_ns,
+           TRY_CAST(CASE WHEN strpos(r.dur, '.') + strpos(r.dur, 'e') + strpos(r.dur, 'E') = 0
+                THEN TRY_CAST(r.dur AS HUGEINT) * 1000
+                ELSE TRY_CAST(round(TRY_CAST(r.dur AS DECIMAL(30, 6)) * 1000) AS HUGEINT) END AS BIGINT) AS dur_ns,
+           TRY_CAST(r.dur AS DOUBLE) AS dur_us_float,
            r.args
     FROM _raw r
     JOIN _files f USING (file_idx)
     WHERE r.ph IS NULL OR r.ph NOT IN ('s', 't', 'f')
 ),
-kinds AS (
+checked AS (
+    -- why a complete event cannot be placed on the timeline (used only where kind becomes 'invalid'); a duration
+    -- over a week or a time beyond 2^61 ns is no measurement, and would overflow later sums
     SELECT *,
+           CASE
+               WHEN abs_ns IS NULL THEN 'missing_time'
+               WHEN dur_ns IS NULL AND isfinite(dur_us_float) AND dur_us_float > 604800000000 THEN 'huge_duration'
+               WHEN dur_ns IS NULL THEN 'missing_duration'
+               WHEN dur_ns < 0 THEN 'negative_duration'
+               WHEN dur_ns > 604800000000000 OR abs(abs_ns) > 2305843009213693952 THEN 'huge_duration'
+           END AS problem
+    FROM typed
+),
+kinds AS (
+    SELECT * EXCLUDE (dur_us_float),
            CASE
                WHEN ph = 'M' THEN 'meta'
                WHEN ph IN ('i', 'I') AND abs_ns IS NOT NULL THEN
                    CASE WHEN name = '[memory]' THEN 'memory' ELSE 'instant' END
                WHEN ph <> 'X' OR cat IS NULL THEN NULL
-               WHEN abs_ns IS NULL OR dur_ns IS NULL OR dur_ns < 0 THEN 'invalid'
+               WHEN problem IS NOT NULL THEN 'invalid'
                WHEN cat = 'kernel' THEN 'kernel'
                WHEN cat IN ('gpu_memcpy', 'memcpy') THEN 'memcpy'
                WHEN cat IN ('gpu_memset', 'memset') THEN 'memset'
@@ -47,7 +63,7 @@ kinds AS (
                WHEN cat = 'overhead' THEN 'overhead'
                WHEN cat = 'trace' THEN 'trace'
            END AS kind
-    FROM typed
+    FROM checked
 ),
 gpu_args AS (
     SELECT *,
@@ -57,7 +73,7 @@ gpu_args AS (
            END AS a
     FROM kinds
 )
-SELECT file_idx, rank, kind, ph, cat, name,
+SELECT file_idx, rank, kind, CASE WHEN kind = 'invalid' THEN problem END AS problem, ph, cat, name,
        raw_pid + pid_offset AS pid,
        raw_tid AS tid,
        abs_ns,

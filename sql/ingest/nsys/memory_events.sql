@@ -15,11 +15,13 @@ WITH ev AS (
 allocs AS (
     SELECT ts_ns, pid, device_id, address, size FROM ev WHERE NOT is_free
 ),
-sized AS (
+sized AS (  -- only frees look up their allocation (a non-key predicate in an ASOF join drops rows in DuckDB 1.2)
     SELECT e.*, a.size AS alloc_size
-    FROM ev e
+    FROM (SELECT * FROM ev WHERE is_free) e
     ASOF LEFT JOIN allocs a
-      ON e.is_free AND a.pid = e.pid AND a.device_id = e.device_id AND a.address = e.address AND a.ts_ns <= e.ts_ns
+      ON a.pid = e.pid AND a.device_id = e.device_id AND a.address = e.address AND a.ts_ns <= e.ts_ns
+    UNION ALL
+    SELECT e.*, CAST(NULL AS BIGINT) AS alloc_size FROM ev e WHERE e.is_free IS NOT TRUE
 ),
 calls AS (
     SELECT (r.globalTid >> 24) & 16777215 AS pid, r.correlationId AS correlation_id,

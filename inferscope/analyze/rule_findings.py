@@ -1,0 +1,221 @@
+"""Running rules and turning their evidence rows into ranked findings.
+
+A rule's SELECT returns evidence rows with an `impact_ns` column (GPU time lost or at stake for that row) and,
+when they apply, `start_ns`/`end_ns` (a time window), `device_id`, `pid`, `tid` and `severity`. Rows are grouped
+into findings by the header's `group_by` columns; a finding's impact is the sum of its rows' impact_ns, and its
+summary/recommendation are the header templates filled with the group's numbers (see docs/rules.md). Keeping
+the aggregation here, not in each rule, is what lets a user rule be a plain SELECT.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .result import SEVERITIES, Finding, RuleRun, evidence_order
+from ..errors import RuleError
+from ..units import fmt_bytes, fmt_int, fmt_ns, fmt_pct, fmt_rate
+from .rule_files import Rule, sql_error
+from .rule_sandbox import check_sandbox
+
+MAX_WINDOWS = 20
+MAX_EVIDENCE_KEPT = 1000
+MAX_FINDINGS_PER_RULE = 50
+
+
+def execute(con: duckdb.DuckDBPyConnection, rule: Rule, values: dict) -> pa.Table:
+    if not rule.builtin:
+        check_sandbox(con, rule)
+    bound = {k: values[k] for k in rule.used_params()}
+    try:
+        table = con.sql(rule.sql, params=bound or None).to_arrow_table()
+    except duckdb.Error as exc:
+        raise RuleError(sql_error(rule, exc)) from exc
+    table = _plain_numbers(table)
+    if "impact_ns" not in table.column_names:
+        raise RuleError(
+            f"{rule.path}:{rule.header.body_line}: rule {rule.id} returns no impact_ns column "
+            f"(columns: {', '.join(table.column_names)})"
+        )
+    return table
+
+
+def _plain_numbers(table: pa.Table) -> pa.Table:
+    """DuckDB sums of BIGINT are HUGEINT, which arrive as decimals: make them int64 (float64 with a scale)."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_decimal(f.type):
+            target = pa.int64() if f.type.scale == 0 else pa.float64()
+            table = table.set_column(i, f.name, table.column(i).cast(target, safe=False))
+    return table
+
+
+@dataclass
+class Basis:
+    """What auto severity and `{share}` compare an impact with: the device's active span, or the trace's GPU span."""
+
+    device_span_ns: dict[int, int] = field(default_factory=dict)
+    gpu_span_ns: int = 0
+
+    def for_device(self, device_id) -> int:
+        return self.device_span_ns.get(device_id) or self.gpu_span_ns
+
+
+def auto_severity(impact_ns: int, basis_ns: int) -> str:
+    if impact_ns <= 0 or basis_ns <= 0:
+        return "info"
+    share = impact_ns / basis_ns
+    return "high" if share >= 0.10 else "medium" if share >= 0.03 else "low"
+
+
+def findings(rule: Rule, table: pa.Table, values: dict, basis: Basis) -> list[Finding]:
+    if table.num_rows == 0:
+        return []
+    impact = pc.fill_null(table.column("impact_ns").cast(pa.int64()), 0)
+    table = table.set_column(table.column_names.index("impact_ns"), "impact_ns", impact)
+    table = evidence_order(table)  # a total order before any cut-off: tied rows must not depend on DuckDB's threads
+    keys = [k for k in rule.group_by if k in table.column_names]
+    df = table.select(keys).to_pandas() if keys else None
+    groups = (
+        [(None, list(range(table.num_rows)))]
+        if not keys
+        else list(df.groupby(keys, dropna=False, sort=False).indices.items())
+    )
+    out = []
+    for _, idx in groups:
+        rows = table.take(pa.array(sorted(idx), pa.int64()))
+        out.append(_finding(rule, rows, values, basis))
+    out.sort(key=lambda f: -f.impact_ns)
+    return out[:MAX_FINDINGS_PER_RULE]
+
+
+def _single(rows: pa.Table, col: str):
+    if col not in rows.column_names:
+        return None
+    vals = set(rows.column(col).to_pylist())
+    return next(iter(vals)) if len(vals) == 1 else None
+
+
+def _finding(rule: Rule, rows: pa.Table, values: dict, basis: Basis) -> Finding:
+    impact = int(pc.sum(rows.column("impact_ns")).as_py() or 0)
+    device_id, pid, tid = (_single(rows, c) for c in ("device_id", "pid", "tid"))
+    basis_ns = basis.for_device(device_id)
+    severity = rule.severity if rule.severity != "auto" else auto_severity(impact, basis_ns)
+    if "severity" in rows.column_names:
+        given = [s for s in rows.column("severity").to_pylist() if s in SEVERITIES]
+        if given:
+            severity = min(given, key=SEVERITIES.index)
+    fields = _template_fields(rows, values, impact, basis_ns, device_id, pid, tid)
+    summary = _fill(rule, "summary", fields)
+    recommendation = _fill(rule, "recommendation", fields)
+    windows = []
+    if "start_ns" in rows.column_names and "end_ns" in rows.column_names:
+        pairs = [
+            (s, e)
+            for s, e in zip(rows.column("start_ns").to_pylist(), rows.column("end_ns").to_pylist())
+            if s is not None and e is not None
+        ]
+        windows = sorted((int(s), int(e)) for s, e in pairs[:MAX_WINDOWS])
+    return Finding(
+        rule_id=rule.id,
+        title=rule.title,
+        severity=severity,
+        impact_ns=impact,
+        summary=summary,
+        recommendation=recommendation,
+        device_id=device_id,
+        pid=pid,
+        tid=tid,
+        windows=windows,
+        evidence=rows.slice(0, MAX_EVIDENCE_KEPT),
+        evidence_total=rows.num_rows,
+        why=rule.why,
+    )
+
+
+def _template_fields(rows: pa.Table, values: dict, impact: int, basis_ns: int, device_id, pid, tid) -> dict:
+    first = {k: v for k, v in rows.slice(0, 1).to_pylist()[0].items()}
+    fields = dict(first)
+    for name in rows.column_names:
+        col = rows.column(name)
+        if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_decimal(col.type):
+            col = col.cast(pa.float64()) if pa.types.is_decimal(col.type) else col
+            fields[f"sum_{name}"] = pc.sum(col).as_py()
+            fields[f"max_{name}"] = pc.max(col).as_py()
+            fields[f"min_{name}"] = pc.min(col).as_py()
+            fields[f"avg_{name}"] = pc.mean(col).as_py()
+    fields.update({f"p_{k}": v for k, v in values.items()})
+    gpu = f"GPU {device_id}" if device_id is not None else "all GPUs"
+    fields.update(
+        n=rows.num_rows,
+        s="" if rows.num_rows == 1 else "s",
+        es="" if rows.num_rows == 1 else "es",
+        ies="y" if rows.num_rows == 1 else "ies",
+        were="was" if rows.num_rows == 1 else "were",
+        impact=impact,
+        impact_ns=impact,
+        basis_ns=basis_ns,
+        share=(impact * 100.0 / basis_ns) if basis_ns else None,
+        gpu=gpu,
+        device_id=device_id if device_id is not None else first.get("device_id"),
+        pid=pid if pid is not None else first.get("pid"),
+        tid=tid if tid is not None else first.get("tid"),
+    )
+    return fields
+
+
+class _Formatter(string.Formatter):
+    """str.format with unit specs: {x:time} {x:bytes} {x:rate} {x:pct} {x:int}; None prints as n/a."""
+
+    _UNITS = {"time": fmt_ns, "bytes": fmt_bytes, "rate": fmt_rate, "pct": fmt_pct, "int": fmt_int}
+
+    def format_field(self, value, format_spec):
+        if format_spec in self._UNITS:
+            return self._UNITS[format_spec](value)
+        if value is None:
+            return "n/a"
+        return super().format_field(value, format_spec)
+
+
+_FMT = _Formatter()
+
+
+def _fill(rule: Rule, key: str, fields: dict) -> str:
+    template = getattr(rule, key)
+    try:
+        return " ".join(_FMT.vformat(template, (), fields).split())
+    except KeyError as exc:
+        raise RuleError(
+            f"{rule.header.where(key)}: rule {rule.id}: {key} refers to {{{exc.args[0]}}}, which the "
+            f"query does not return"
+        ) from exc
+    except (ValueError, TypeError, IndexError) as exc:
+        raise RuleError(f"{rule.header.where(key)}: rule {rule.id}: cannot fill {key}: {exc}") from exc
+
+
+def run_all(
+    con, rules: list[Rule], values: dict[str, dict], basis: Basis
+) -> tuple[list[Finding], list[RuleRun], list[str]]:
+    out: list[Finding] = []
+    runs: list[RuleRun] = []
+    errors: list[str] = []
+    for rule in rules:
+        run = RuleRun(
+            id=rule.id,
+            title=rule.title,
+            source=str(rule.path) if not rule.builtin else f"sql/rules/{rule.path.name}",
+            params=dict(values[rule.id]),
+        )
+        try:
+            found = findings(rule, execute(con, rule, values[rule.id]), values[rule.id], basis)
+        except RuleError as exc:
+            run.error = str(exc)
+            errors.append(str(exc))
+            found = []
+        run.findings = len(found)
+        runs.append(run)
+        out.extend(found)
+    return out, runs, errors

@@ -1,0 +1,182 @@
+"""An opened trace: the model tables in the Parquet cache, with a DuckDB engine over them.
+
+This is the data side of `inferscope.Trace`; the analysis, report and notebook methods that the public class adds
+live in `inferscope.api`, above the stages they call, so that analysis and comparison can take a trace from here
+without importing what renders them.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import ingest, model
+from . import cache
+from .core import Engine
+from ..errors import QueryError, TraceInputError
+from ..progress import spinner
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from .core import Rows
+    from .stats import StatsResult
+
+
+class Trace:
+    """A trace converted to the InferScope trace model (see `inferscope.model` and docs/trace-model.md).
+
+    Create it with `inferscope.open(path)`. Tables are read lazily from the cache; `sql()` runs DuckDB SQL over
+    the model tables and the views in sql/views/.
+    """
+
+    def __init__(self, path: Path, fmt: str, cache_entry: Path | None, tables: "dict[str, pa.Table] | None"):
+        self.path = path
+        self.format = fmt
+        self.cache_entry = cache_entry
+        self._tables = tables
+        self._cache_repaired: str | None = None
+
+    @cached_property
+    def engine(self) -> Engine:
+        return Engine(parquet_dir=self.cache_entry) if self.cache_entry is not None else Engine(tables=self._tables)
+
+    def table(self, name: str) -> "pa.Table":
+        """One model table as Arrow (names: `inferscope.model.TABLE_BY_NAME`)."""
+        if name not in model.TABLE_BY_NAME:
+            raise QueryError(f"unknown table {name!r}; tables are {', '.join(model.TABLE_BY_NAME)}")
+        if self.cache_entry is None:
+            return (
+                model.plain(model.conform(name, self._tables[name]))
+                if name in self._tables
+                else model.empty_table(name)
+            )
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.cache_entry / f"{name}.parquet")
+
+    def df(self, name: str) -> "pd.DataFrame":
+        """One model table as pandas."""
+        return self.table(name).to_pandas()
+
+    def sql(self, query: str, params: dict | list | None = None, arrow: bool = False):
+        """Run DuckDB SQL over the model; a pandas DataFrame, or Arrow with arrow=True."""
+        result = self.engine.query(query, params)
+        return result if arrow else result.to_pandas()
+
+    def rows(self, query: str, params: dict | list | None = None) -> "Rows":
+        """Run DuckDB SQL and return Python rows (`inferscope.engine.Rows`: column_names, types, rows,
+        to_pylist()), without loading pyarrow or pandas."""
+        return self.engine.rows(query, params)
+
+    @cached_property
+    def meta(self) -> dict[str, str]:
+        """trace_meta as a dict (source format/version, session_start_utc_ns, command, env.*)."""
+        t = self.table("trace_meta")
+        return dict(zip(t.column("key").to_pylist(), t.column("value").to_pylist()))
+
+    def quality(self) -> dict[str, dict]:
+        """Impossible values the conversion left out or repaired, so a report can say its numbers exclude them:
+        {"kernels.end_before_start": {"count": 3, "description": "..."}, ...}; empty for a clean trace. Read from
+        trace_meta's `quality.<table>.<problem>` (count) and `quality_note.<table>.<problem>` (meaning) keys."""
+        out: dict[str, dict] = {}
+        for key, value in self.meta.items():
+            if key.startswith("quality.") and value is not None:
+                name = key[len("quality.") :]
+                try:
+                    count = int(value)
+                except ValueError:
+                    continue
+                out[name] = {"count": count, "description": self.meta.get(f"quality_note.{name}", "")}
+        return out
+
+    @property
+    def cache_repaired(self) -> str | None:
+        """Why the cache entry was found damaged and rebuilt on this open (one line), else None."""
+        return self._cache_repaired
+
+    def stats(self, report: str) -> "StatsResult":
+        """One nsys-compatible summary report (`inferscope.engine.stats.available()` lists them)."""
+        from .stats import StatsResult, report_sql, resolve
+
+        return StatsResult(resolve(report), self.engine.rows(report_sql(report)))
+
+    def python_frames(self, start_ns: int, end_ns: int, pid: int, tid: int | None = None, arrow: bool = False):
+        """The Python code a thread (or every thread of `pid`) was sampled in during [start_ns, end_ns), most
+        sampled first: the `python_frames_during` SQL macro over a recorder bundle's samples."""
+        t = "NULL" if tid is None else str(int(tid))
+        return self.sql(
+            f"SELECT * FROM python_frames_during({int(start_ns)}, {int(end_ns)}, {int(pid)}, {t})", arrow=arrow
+        )
+
+    def summary(self) -> dict:
+        """What the trace holds: source, span, devices and event counts (shown by the notebook display)."""
+        counts = self.sql(
+            "SELECT (SELECT count(*) FROM kernels) AS kernels, (SELECT count(*) FROM memcpy) AS memcpy, "
+            "(SELECT count(*) FROM api_calls) AS api_calls, (SELECT count(*) FROM nvtx_ranges) AS ranges, "
+            "(SELECT count(*) FROM cpu_samples) AS samples, "
+            "(SELECT count(DISTINCT device_id) FROM kernels) AS gpus, "
+            "(SELECT max(end_ns) - min(start_ns) FROM (SELECT start_ns, end_ns FROM kernels UNION ALL "
+            " SELECT start_ns, end_ns FROM api_calls UNION ALL SELECT start_ns, end_ns FROM nvtx_ranges)) AS span_ns",
+            arrow=True,
+        ).to_pylist()[0]
+        return {"path": str(self.path), "format": self.format, "version": self.meta.get("source_version"), **counts}
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.close()
+            del self.__dict__["engine"]
+
+    def __enter__(self) -> "Trace":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<inferscope.Trace {self.path} ({self.format})>"
+
+
+def open_trace(
+    path: str | Path, *, cache_dir: str | Path | None = None, use_cache: bool = True, progress: bool | None = None
+) -> Trace:
+    """Open any supported trace: an InferScope bundle, `.nsys-rep`, nsys SQLite/Arrow/parquetdir export, or a
+    PyTorch profiler (Kineto) JSON file or directory.
+
+    The first open converts the trace and stores the model tables as Parquet in the InferScope cache (`cache_dir`,
+    else $INFERSCOPE_CACHE_DIR, else the user cache directory; never beside the trace, which may be shared or
+    read-only); later opens reuse them. `use_cache=False` converts in memory and writes nothing. Raises
+    `TraceInputError` (and other `InferScopeError`s) for bad input.
+    """
+    return _open(path, Trace, cache_dir=cache_dir, use_cache=use_cache, progress=progress)
+
+
+def _open(path, cls: type[Trace], *, cache_dir=None, use_cache: bool = True, progress: bool | None = None):
+    """open_trace for a Trace class of the caller's (the public API's subclass)."""
+    p = Path(path).expanduser()
+    fmt = ingest.detect(p)
+    cdir = Path(cache_dir).expanduser() if cache_dir is not None else None
+    with spinner(progress) as step:
+
+        def build():
+            return ingest.iter_tables(p, fmt, step)
+
+        repaired: list[str] = []
+
+        def damaged(message: str) -> None:
+            repaired.append(message)
+            print(f"inferscope: warning: {message}", file=sys.stderr, flush=True)
+
+        try:
+            entry, tables = cache.get_or_build(p, build, cdir, use_cache, fmt, on_damage=damaged)
+        except OSError as exc:
+            raise TraceInputError(
+                f"{p}: cannot write the InferScope cache in {cache.resolve_root(cdir)} ({exc}); "
+                f"pass --cache-dir, set {cache.ENV_VAR}, or use --no-cache"
+            ) from exc
+    trace = cls(p, fmt, entry, tables)
+    trace._cache_repaired = repaired[-1] if repaired else None
+    return trace

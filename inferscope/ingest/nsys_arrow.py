@@ -1,0 +1,93 @@
+"""The Arrow-native nsys exports: `--type arrow` (consecutive IPC streams in one file) and `--type parquetdir`.
+
+Apart from the SQLite reader (`nsys_raw`) because they share none of its machinery: no SQL, no connections; both
+decode only the stored columns RAW_COLUMNS needs and derive the rest as `nsys_columns` says.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import TraceInputError
+from .nsys_columns import RAW_COLUMNS, complete, derive, stored_columns
+
+
+class ArrowStreamsReader:
+    """`nsys export --type arrow`: one file of consecutive Arrow IPC streams, one per table (its name in the
+    schema metadata); callable like SqliteReader (name -> Arrow table).
+
+    The file is memory-mapped and scanned message by message, which finds where each table's stream lies
+    without decoding (or decompressing) any of it; a table is decoded only when the conversion asks for it, so
+    a large export is converted one table at a time instead of being loaded whole. Each table is decoded from a
+    map of its own, zero-copy and only the columns the model needs: the pages of the other columns are never
+    touched, and the map goes away with the table."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._spans: dict[str, tuple[int, int]] = {}
+        self._schemas: dict[str, pa.Schema] = {}
+        try:
+            with pa.memory_map(str(path), "r") as mm:
+                size = mm.size()
+                while mm.tell() < size:
+                    start = mm.tell()
+                    messages = pa.ipc.MessageReader.open_stream(mm)
+                    schema = pa.ipc.read_schema(messages.read_next_message())
+                    while True:
+                        try:
+                            messages.read_next_message()
+                        except StopIteration:
+                            break
+                    name = ((schema.metadata or {}).get(b"table_name") or b"").decode()
+                    if name in RAW_COLUMNS:
+                        self._spans[name] = (start, mm.tell())
+                        self._schemas[name] = schema
+        except (pa.ArrowInvalid, OSError, StopIteration) as exc:
+            if not self._spans:
+                raise TraceInputError(f"{path}: not a readable nsys Arrow export ({exc})") from exc
+            raise TraceInputError(
+                f"{path}: truncated nsys Arrow export ({exc}); re-export it from the .nsys-rep"
+            ) from exc
+        if not self._spans:
+            raise TraceInputError(f"{path}: Arrow file without Nsight Systems tables")
+
+    def __call__(self, name: str) -> pa.Table:
+        if name not in self._spans:
+            return complete(name, None)
+        start, end = self._spans[name]
+        # decode only the columns the model needs (NVTX_EVENTS has two dozen)
+        wanted = stored_columns(name)
+        fields = [i for i, f in enumerate(self._schemas[name]) if f.name in wanted]
+        try:
+            with pa.memory_map(str(self.path), "r") as mm:
+                mm.seek(start)
+                stream = pa.ipc.open_stream(
+                    mm.read_buffer(end - start), options=pa.ipc.IpcReadOptions(included_fields=fields)
+                )
+                table = stream.read_all()
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise TraceInputError(f"{self.path}: corrupt table {name} in the nsys Arrow export ({exc})") from exc
+        return complete(name, derive(name, table))
+
+    def close(self) -> None:
+        self._spans.clear()
+
+
+def read_parquet_table(path: Path, name: str) -> pa.Table:
+    """One table of an `nsys export --type parquetdir` directory (one `<TABLE>.parquet` per table)."""
+    file = path / f"{name}.parquet"
+    if not file.exists():
+        return complete(name, None)
+    wanted = stored_columns(name)
+    try:
+        have = pq.read_schema(file).names
+        return complete(name, derive(name, pq.read_table(file, columns=[c for c in have if c in wanted])))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise TraceInputError(f"{file}: unreadable Parquet file ({exc}); re-export the report") from exc
+
+
+def read_parquetdir(path: Path) -> dict[str, pa.Table]:
+    return {name: read_parquet_table(path, name) for name in RAW_COLUMNS}

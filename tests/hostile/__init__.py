@@ -1,0 +1,1 @@
+"""Hostile and careless input: fuzzed traces, injected names, secrets, signals, damaged state (issue 17)."""
