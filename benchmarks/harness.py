@@ -77,3 +77,43 @@ def timed(cmd: list[str], env=None) -> tuple[float, int, float]:
         raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr[-2000:]}")
     rss, user, sys_ = proc.stderr.strip().splitlines()[-1].split()
     return wall, int(rss) // 1024, float(user) + float(sys_)
+
+
+def timed_tree(cmd: list[str], env=None, interval: float = 0.05) -> dict:
+    """Wall seconds, peak RSS (MB) of the whole process tree and CPU seconds of a child and its descendants.
+
+    GNU time's %M is the largest single process, but nsys, nsys-ai and HTA start helpers that are alive at the
+    same time, and what a user's machine must hold is their sum; so the tree is polled (a peak shorter than
+    `interval` can be missed, hence the larger of the two is kept)."""
+    import psutil
+
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        ["/usr/bin/time", "-f", "%M %U %S", *cmd],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    root = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        total = 0
+        try:
+            members = root.children(recursive=True)
+        except psutil.Error:
+            members = []
+        for p in members:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+        peak = max(peak, total)
+        time.sleep(interval)
+    stderr = proc.stderr.read()
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {stderr[-2000:]}")
+    rss, user, sys_ = stderr.strip().splitlines()[-1].split()
+    return {"wall_s": wall, "rss_mb": max(peak >> 20, int(rss) // 1024), "cpu_s": float(user) + float(sys_)}

@@ -28,6 +28,35 @@ TILED = (
 )
 
 
+def append_copies(
+    con: sqlite3.Connection,
+    tables: list[str],
+    copies: int,
+    span: int,
+    max_corr: int,
+    time_columns: tuple[str, ...] = ("start", "end"),
+) -> None:
+    """Append copies 1..copies-1 of every row of `tables`, copy i shifted by i * span on `time_columns` and given
+    correlation ids of its own, and commit."""
+    con.execute("CREATE TEMP TABLE k(i INTEGER)")
+    con.executemany("INSERT INTO k VALUES (?)", [(i,) for i in range(1, copies)])
+    for t in tables:
+        cols = [r[1] for r in con.execute(f'PRAGMA table_info("{t}")')]
+        exprs = []
+        for c in cols:
+            if c in time_columns:
+                exprs.append(f'"{c}" + k.i * {span}')
+            elif c == "correlationId":
+                exprs.append(f"correlationId + k.i * {max_corr + 1}")
+            elif c == "eventId" and t == "NVTX_EVENTS":
+                exprs.append("NULL")  # INTEGER PRIMARY KEY in newer schemas: let SQLite assign
+            else:
+                exprs.append(f'"{c}"')
+        names = ", ".join(f'"{c}"' for c in cols)
+        con.execute(f'INSERT INTO "{t}" ({names}) SELECT {", ".join(exprs)} FROM "{t}" CROSS JOIN k')
+    con.commit()
+
+
 def tile(src: Path, out: Path, kernels: int) -> dict:
     shutil.copy(src, out)
     con = sqlite3.connect(out)
@@ -45,23 +74,7 @@ def tile(src: Path, out: Path, kernels: int) -> dict:
     span = hi - lo + 1_000
     base_kernels = con.execute("SELECT count(*) FROM CUPTI_ACTIVITY_KIND_KERNEL").fetchone()[0]
     copies = max(1, math.ceil(kernels / base_kernels))
-    con.execute("CREATE TEMP TABLE k(i INTEGER)")
-    con.executemany("INSERT INTO k VALUES (?)", [(i,) for i in range(1, copies)])
-    for t in tables:
-        cols = [r[1] for r in con.execute(f"PRAGMA table_info({t})")]
-        exprs = []
-        for c in cols:
-            if c in ("start", "end"):
-                exprs.append(f'"{c}" + k.i * {span}')
-            elif c == "correlationId":
-                exprs.append(f"correlationId + k.i * {max_corr + 1}")
-            elif c == "eventId" and t == "NVTX_EVENTS":
-                exprs.append("NULL")  # INTEGER PRIMARY KEY in newer schemas: let SQLite assign
-            else:
-                exprs.append(f'"{c}"')
-        col_list = ", ".join(f'"{c}"' for c in cols)
-        con.execute(f"INSERT INTO {t} ({col_list}) SELECT {', '.join(exprs)} FROM {t} CROSS JOIN k")
-    con.commit()
+    append_copies(con, tables, copies, span, max_corr)
     counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
     con.execute("VACUUM")
     con.close()

@@ -34,6 +34,10 @@ class Trace(_engine_trace.Trace):
         step_patterns=None,
         evidence_rows: int = 50,
         phase_patterns: dict[str, list[str]] | None = None,
+        requests: str | Path | None = None,
+        window=None,
+        skip_warmup: bool = False,
+        comm_patterns: dict[str, list[str]] | None = None,
     ) -> "Analysis":
         """Metrics, ranked findings and per-step rows (`inferscope.analyze.result.Analysis`).
 
@@ -41,17 +45,35 @@ class Trace(_engine_trace.Trace):
         defaults; step_patterns: regular expressions naming step ranges, replacing the defaults;
         evidence_rows: evidence rows per finding kept in the JSON form; phase_patterns: {phase: [regex, ...]}
         naming the ranges of each phase (steps take the phase they overlap most), replacing the built-in
-        prefill/decode patterns of sql/views/phase_ranges.sql.
+        prefill/decode patterns of sql/views/phase_ranges.sql; requests: a load generator's request file (AIPerf
+        profile_export.jsonl) to join to the trace (`attach_requests`), which adds the serving block and rules;
+        window: analyse only this part of the trace, as text ('1.5s:3s', '200ms:', ':10s'; times since the trace
+        start) or (start_ns, end_ns) on that clock; skip_warmup: start each process where its warm-up window ends
+        (view warmup, rule cold_start). With either, `Analysis.window` says which part was analysed; the trace
+        itself is whole again afterwards (`Trace.window()` keeps it clipped for your own queries);
+        comm_patterns: {family: [regex, ...]} over the built-in communication kernel families
+        (docs/communication.md; an empty list drops a family).
         """
         from .analyze import run
 
-        return run(self, rules_dirs, params, step_patterns, evidence_rows, phase_patterns)
+        if requests is not None:
+            self.attach_requests(requests)
+        with self.window(window, skip_warmup) as used:
+            analysis = run(self, rules_dirs, params, step_patterns, evidence_rows, phase_patterns, comm_patterns)
+        if used is not None:
+            analysis.window = used.to_dict()
+        return analysis
 
-    def metrics(self, step_patterns=None, phase_patterns: dict[str, list[str]] | None = None) -> "list[Metric]":
+    def metrics(
+        self,
+        step_patterns=None,
+        phase_patterns: dict[str, list[str]] | None = None,
+        comm_patterns: dict[str, list[str]] | None = None,
+    ) -> "list[Metric]":
         """The metrics of `analyze()` without running the rules (ids listed in docs/metrics.md)."""
         from .analyze import compute_metrics
 
-        return compute_metrics(self, step_patterns, phase_patterns)
+        return compute_metrics(self, step_patterns, phase_patterns, comm_patterns)
 
     def _repr_html_(self) -> str:
         from .render import notebook

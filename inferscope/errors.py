@@ -1,7 +1,7 @@
 """Exception types of the public API.
 
 The CLI turns every `InferScopeError` into one line on stderr and exit code 2; anything else is a bug, reported
-in one line with its traceback saved to a file (docs/exit-codes.md). Library users catch these types instead of
+in one line with its traceback saved to a file (docs/ci.md, "exit"). Library users catch these types instead of
 parsing messages.
 """
 
@@ -48,9 +48,14 @@ class CompareError(InferScopeError):
 # Characters that act on a terminal or hide text instead of showing as themselves: C0 controls (ESC starts colour,
 # cursor and OSC-8 hyperlink sequences, BEL rings, CR overwrites the line), DEL, C1 controls (0x9b is a one-byte
 # CSI), zero-width characters, bidirectional overrides (U+202E shows `exe.txt` for `txt.exe`) and the Unicode line
-# and paragraph separators. Kernel names, NVTX text and file names can hold any of them.
+# and paragraph separators; likewise every other Unicode format character (category Cf: Arabic and Syriac marks,
+# the deprecated U+206A-206F, hieroglyph and shorthand format controls, and the tag characters U+E0000-E007F, which
+# render as nothing and can carry hidden text). Kernel names, NVTX text and file names can hold any of them;
+# tests/hostile/test_escape_fuzz.py checks the class against unicodedata.
 _INVISIBLE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]"
+    "[\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e007f]"
 )
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
@@ -58,6 +63,8 @@ _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 def _shown(match: "re.Match[str]") -> str:
     ch = match.group(0)
     code = ord(ch)
+    if code > 0xFFFF:  # as Python spells it (\U000e0041): "\ue0041" would read as U+E004 and a "1"
+        return f"\\U{code:08x}"
     return _NAMED.get(ch) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 

@@ -113,9 +113,17 @@ def check_user_args(args: list[str]) -> str | None:
 
 
 def profile_command(
-    nsys: str, caps: Capabilities, report_base: str, user_args: list[str], workload: list[str]
+    nsys: str,
+    caps: Capabilities,
+    report_base: str,
+    user_args: list[str],
+    workload: list[str],
+    requested: list[str] = (),
 ) -> tuple[list[str], dict]:
-    """The `nsys profile` command line and a description of the chosen defaults for the manifest."""
+    """The `nsys profile` command line and a description of the chosen defaults for the manifest.
+
+    `requested` are options the recorder's own flags asked for (--gpu-metrics); they sit between the defaults and
+    the user's --nsys-args, which were already checked not to repeat them."""
     given = user_options(user_args)
     chosen: list[str] = []
     skipped: list[str] = []
@@ -133,7 +141,18 @@ def profile_command(
             chosen.append(f"{opt}={value}")
         else:
             skipped.append(opt)
-    cmd = [nsys, "profile", *chosen, *user_args, "--output", report_base, "--force-overwrite", "true", *workload]
+    cmd = [
+        nsys,
+        "profile",
+        *chosen,
+        *requested,
+        *user_args,
+        "--output",
+        report_base,
+        "--force-overwrite",
+        "true",
+        *workload,
+    ]
     return cmd, {"defaults": chosen, "unsupported_defaults": skipped, "user_args": user_args}
 
 

@@ -35,9 +35,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import agent, clocks, memread
+from . import agent, clocks, gpu_metrics, memread
 from . import nsys as nsys_mod
-from .redact import redact_argv, redact_env, scrub_nsys_sqlite
+from .export import export_sqlite, nsys_rep_secrets
+from .redact import redact_argv, redact_env
 from .supervise import Supervisor
 
 BUNDLE_FORMAT = "inferscope-bundle"
@@ -63,6 +64,9 @@ class RecordOptions:
     sampler: str = "auto"  # auto | remote | inprocess | none
     keep_secrets: bool = False  # --keep-secrets: command lines and environments stored unredacted (docs/secrets.md)
     drop_nsys_rep: bool = False  # --drop-nsys-rep: keep only the scrubbed SQLite export of the nsys report
+    gpu_metrics: str | None = None  # --gpu-metrics DEVICES: nsys samples these GPUs' hardware counters
+    gpu_metrics_frequency: int | None = None  # --gpu-metrics-frequency HZ (nsys's range; default 10 kHz)
+    gpu_metrics_set: str | None = None  # --gpu-metrics-set NAME (nsys's default set for the GPU when None)
     log: object = field(default=None)
 
 
@@ -191,6 +195,7 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
         caps = nsys_mod.Capabilities.probe(nsys)
     elif user_args:
         raise RecordError("--nsys-args given together with --no-nsys")
+    metric_args, metric_request = _gpu_metrics_request(opts, caps, user_args)
     out = Path(opts.out) if opts.out else _default_out()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RecordError(f"{out}: already exists and is not an empty directory; choose another -o")
@@ -205,7 +210,9 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
     manifest = _start_manifest(cmd, mode, mode_reason, opts.sample_rate, env, opts.keep_secrets)
     child_cmd = list(cmd)
     if nsys:
-        child_cmd, described = nsys_mod.profile_command(nsys, caps, str(out / REPORT_NAME), user_args, cmd)
+        child_cmd, described = nsys_mod.profile_command(
+            nsys, caps, str(out / REPORT_NAME), user_args, cmd, requested=metric_args
+        )
         manifest["nsys"] = {
             "path": nsys,
             "version": nsys_mod.version(nsys),
@@ -213,6 +220,8 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
             **described,
             "report": None,
         }
+        if metric_request:
+            manifest["nsys"]["gpu_metrics"] = metric_request
     _write_manifest(out, manifest)
 
     remote = None
@@ -244,8 +253,14 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
     lost = None
     if nsys:
         if report.exists():
-            manifest["nsys"]["export"] = _export_sqlite(nsys, report, out / EXPORT_NAME, opts)
-            manifest["secrets"]["nsys_rep"] = _nsys_rep_secrets(report, manifest["nsys"]["export"], opts)
+            manifest["nsys"]["export"] = export_sqlite(
+                nsys, report, out / EXPORT_NAME, opts.keep_secrets, lambda m: _say(opts, m)
+            )
+            if metric_request:
+                metric_request["collected"] = _gpu_metrics_collected(out, manifest["nsys"]["export"], opts)
+            manifest["secrets"]["nsys_rep"] = nsys_rep_secrets(
+                report, manifest["nsys"]["export"], opts.drop_nsys_rep, lambda m: _say(opts, m)
+            )
         else:
             lost = _lost_reason(returncode, run, len(received))
     _finish_manifest(
@@ -269,6 +284,41 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
     return code
 
 
+def _gpu_metrics_request(opts: RecordOptions, caps, user_args: list[str]) -> tuple[list[str], dict | None]:
+    """nsys options for --gpu-metrics, checked before anything is written (a refused option would otherwise cost
+    a whole recording: nsys stops at an option it does not know)."""
+    asked = opts.gpu_metrics is not None
+    if not asked:
+        if opts.gpu_metrics_frequency is not None or opts.gpu_metrics_set is not None:
+            raise RecordError("--gpu-metrics-frequency and --gpu-metrics-set need --gpu-metrics DEVICES (e.g. all)")
+        return [], None
+    if caps is None:
+        raise RecordError("--gpu-metrics needs nsys, which --no-nsys turns off; drop one of them")
+    try:
+        args, described = gpu_metrics.profile_args(
+            caps.options,
+            nsys_mod.user_options(user_args),
+            opts.gpu_metrics,
+            opts.gpu_metrics_frequency,
+            opts.gpu_metrics_set,
+        )
+    except gpu_metrics.GpuMetricsError as exc:
+        raise RecordError(str(exc)) from None
+    return args, described
+
+
+def _gpu_metrics_collected(out: Path, export: dict, opts: RecordOptions) -> dict:
+    """What nsys actually sampled, read from the export; nsys records a run without counters silently (no GPU, an
+    unsupported one, or counters restricted to administrators), so the user hears it now rather than from
+    `analyze`."""
+    if not export.get("file"):
+        return {"samples": None, "why": "no SQLite export to count them in; `nsys export` the .nsys-rep to see"}
+    found = gpu_metrics.collected(str(out / export["file"]))
+    if not found["samples"]:
+        _say(opts, f"inferscope: warning: --gpu-metrics was asked for but nsys recorded no GPU metrics: {found['why']}")
+    return found
+
+
 def _lost_reason(returncode: int, run, signals: int) -> str:
     """Why nsys left no report, in words a user can act on (the manifest keeps the same text)."""
     if run.stall:
@@ -281,77 +331,6 @@ def _lost_reason(returncode: int, run, signals: int) -> str:
     if returncode < 0:
         return f"nsys was killed by {signal.Signals(-returncode).name} before writing its report"
     return f"nsys exited with code {returncode} without writing a report"
-
-
-def _export_sqlite(nsys: str, report: Path, target: Path, opts: RecordOptions) -> dict:
-    """`nsys export --type sqlite` with the recording nsys, so the bundle does not need a matching nsys to be read.
-
-    A failed export leaves the bundle complete (the .nsys-rep is the record; an nsys as new as the recording one
-    can export it later), so the outcome is described, not raised. Ctrl-C skips it for the same reason.
-    """
-    started = time.monotonic()
-    cmd = [nsys, "export", "--type", "sqlite", "--force-overwrite", "true", "--output", str(target), str(report)]
-    _say(
-        opts,
-        "inferscope: exporting the report to SQLite for analysis without nsys (Ctrl-C skips this; the "
-        ".nsys-rep is kept)",
-    )
-    try:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=float(os.environ.get("INFERSCOPE_EXPORT_TIMEOUT_S") or 3600)
-        )
-    except KeyboardInterrupt:
-        target.unlink(missing_ok=True)
-        return {"file": None, "type": "sqlite", "error": "skipped with Ctrl-C"}
-    except (OSError, subprocess.SubprocessError) as exc:
-        target.unlink(missing_ok=True)
-        return {"file": None, "type": "sqlite", "error": str(exc)}
-    seconds = round(time.monotonic() - started, 3)
-    if proc.returncode != 0 or not target.exists() or target.stat().st_size == 0:
-        target.unlink(missing_ok=True)
-        text = (proc.stdout + proc.stderr).strip().splitlines()
-        last = next((ln.strip() for ln in reversed(text) if ln.strip()), "no output")
-        _say(
-            opts,
-            f"inferscope: warning: `nsys export --type sqlite` failed (exit code {proc.returncode}: {last}); "
-            "the bundle keeps the .nsys-rep, which needs an nsys at least as new as this one to analyse",
-        )
-        return {"file": None, "type": "sqlite", "error": f"exit code {proc.returncode}: {last}", "seconds": seconds}
-    done = {"file": target.name, "type": "sqlite", "seconds": seconds}
-    if not opts.keep_secrets:
-        done.update(_scrub_export(target, opts))
-        if not done["file"]:
-            return {**done, "type": "sqlite"}
-    return {**done, "bytes": target.stat().st_size}
-
-
-def _scrub_export(target: Path, opts: RecordOptions) -> dict:
-    """Redact the environment and command line nsys stored in the export (recorders/redact.py); an export that
-    cannot be scrubbed is deleted rather than kept with secrets in it (the .nsys-rep remains)."""
-    import sqlite3
-
-    try:
-        return {"scrubbed_values": scrub_nsys_sqlite(str(target))}
-    except sqlite3.Error as exc:
-        target.unlink(missing_ok=True)
-        _say(opts, f"inferscope: warning: could not redact secrets in {target.name} ({exc}); it was removed")
-        return {"file": None, "error": f"redacting secrets failed ({exc}); the export was removed"}
-
-
-def _nsys_rep_secrets(report: Path, export: dict, opts: RecordOptions) -> str:
-    """What the bundle's .nsys-rep holds of secrets, after --drop-nsys-rep removed it where it may.
-
-    nsys writes the workload's environment and command line into the report and no nsys option stops that short of
-    not passing the environment to the workload at all, and the report format cannot be edited: so the report
-    keeps them, unless it is dropped (only once a scrubbed export exists, the report being otherwise the only
-    record of the GPU timeline)."""
-    if not opts.drop_nsys_rep:
-        return "holds the environment and command line unredacted (nsys records them); see docs/secrets.md"
-    if export.get("file"):
-        report.unlink(missing_ok=True)
-        return "dropped (--drop-nsys-rep); profile.sqlite is the scrubbed record"
-    _say(opts, "inferscope: warning: --drop-nsys-rep ignored: without a SQLite export the .nsys-rep is the only record")
-    return "kept despite --drop-nsys-rep (no SQLite export); holds the environment and command line unredacted"
 
 
 def _count_samples(manifest: dict) -> str:

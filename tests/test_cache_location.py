@@ -20,7 +20,7 @@ import inferscope
 from inferscope import ingest
 from inferscope.engine import cache
 
-from .conftest import KINETO_TRACES, NSYS_TRACES, needs_shared, run_cli
+from .conftest import KINETO_TRACES, NSYS_TRACES, SAMPLES as REPO_SAMPLES, needs_shared, run_cli
 
 pytestmark = needs_shared
 SMALL = NSYS_TRACES / "nsys_ai_mock.sqlite"
@@ -369,3 +369,33 @@ def test_cache_variable_is_not_read_as_configuration(tmp_path, monkeypatch):
     proc = run_cli("config", "-f", "json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert not any("cache" in s["key"] for s in json.loads(proc.stdout)["settings"])
+
+
+def _nvtx_ranges_named(trace: Path, pattern: str) -> int:
+    """NVTX ranges whose name matches `pattern` (Python's re), read from the export with sqlite3."""
+    con = sqlite3.connect(trace)
+    try:
+        names = con.execute(
+            "SELECT coalesce(n.text, s.value) FROM NVTX_EVENTS n LEFT JOIN StringIds s ON n.textId = s.id "
+            "WHERE n.eventType = 59"  # NvtxPushPopRange
+        ).fetchall()
+    finally:
+        con.close()
+    return sum(1 for (name,) in names if name is not None and re.search(pattern, name))
+
+
+def test_a_changed_configuration_is_not_served_stale(tmp_path, _user_dirs):
+    """One cache, three projects in turn: each analysis finds the steps its own inferscope.toml names, counted here
+    from the raw export, whatever an earlier run with another configuration left in the cache."""
+    trace = REPO_SAMPLES / "annotated_inference_nsys2022.4.sqlite"
+    runs = []
+    for pattern in ("^sample$", "^prefill ", "^sample$"):
+        project = tmp_path / f"project{len(runs)}"
+        project.mkdir()
+        (project / "inferscope.toml").write_text(f"[steps]\npatterns = [{json.dumps(pattern)}]\n")
+        proc = run_cli("analyze", trace, "-f", "json", cwd=project)
+        assert proc.returncode == 0, proc.stderr
+        runs.append((pattern, len(json.loads(proc.stdout)["steps"]["rows"])))
+    assert [n for _, n in runs] == [_nvtx_ranges_named(trace, p) for p, _ in runs]
+    assert runs[0][1] != runs[1][1]  # the two configurations do name different steps
+    assert len(list(_user_dirs.iterdir())) >= 1  # and they shared one cache

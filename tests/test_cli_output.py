@@ -95,6 +95,17 @@ def test_unknown_output_suffix_is_refused_unless_the_format_is_given(tmp_path, c
     assert json.loads(pdf.read_text())["schema_version"]
 
 
+@pytest.mark.parametrize("name", ["trace.pdf", "trace.html", "trace"])
+def test_export_perfetto_refuses_a_name_that_is_not_json(name, tmp_path, cache_dir):
+    """It writes one format, Chrome-trace JSON: `-o trace.pdf` wrote JSON under that name."""
+    target = tmp_path / name
+    r = run_cli("export-perfetto", SAMPLE, "-o", target, "--no-findings", "--cache-dir", cache_dir)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert lines[0].startswith(f"inferscope: error: -o {target}: ") and "end the name in .json" in lines[0]
+    assert not list(tmp_path.iterdir())
+
+
 def test_compare_takes_its_format_from_the_output_suffix(tmp_path, cache_dir):
     txt = tmp_path / "compare.txt"
     r = run_cli("compare", SAMPLE, SAMPLE, "-o", txt, "--no-analysis-metrics", "--cache-dir", cache_dir)
@@ -128,6 +139,39 @@ def test_limit_0_prints_every_row(cache_dir):
     r = run_cli("stats", SAMPLE, "-r", "cuda_gpu_mem_size_sum", "--limit", "0", "--cache-dir", cache_dir)
     assert r.returncode == 0, r.stderr
     assert "more rows" not in r.stdout and "cuda_gpu_mem_size_sum" in r.stdout
+
+
+def _terminal_cells(text: str) -> list[list[str]]:
+    """The data rows of a Rich table as printed: the first line of each row (names fold onto further lines, whose
+    numeric cells are blank)."""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("\u2502"):
+            cells = [c.strip() for c in line.strip("\u2502").split("\u2502")]
+            if cells[0]:
+                rows.append(cells)
+    return rows
+
+
+def test_a_table_wider_than_the_console_keeps_every_number_whole(cache_dir):
+    """cuda_kern_exec_sum has 27 columns: fitted to 220 characters, Rich cut numbers to '428,52…' and squeezed PID,
+    TID and the names to nothing. Every number must be printed whole: here compared with the CSV of the same
+    report, formatted with thousands separators as the terminal table writes them."""
+    args = ("stats", SAMPLE, "-r", "cuda_kern_exec_sum", "--limit", "5", "--cache-dir", cache_dir)
+    table = run_cli(*args)
+    assert table.returncode == 0, table.stderr
+    data = run_cli(*args, "-f", "csv")
+    header, *records = list(csv.reader(io.StringIO(data.stdout)))
+    shown = _terminal_cells(table.stdout)
+    assert len(shown) == 5 and all("\u2026" not in c for row in shown for c in row), table.stdout
+    for printed, record in zip(shown, records):
+        for name, value, cell in zip(header, record, printed):
+            if name.endswith("Name"):
+                assert value.startswith(cell), (name, value, cell)  # folded onto the next lines
+            elif "." in value:
+                assert cell == f"{float(value):,.1f}", (name, value, cell)
+            else:
+                assert cell == f"{int(value):,}", (name, value, cell)
 
 
 def test_table_cells_are_text_not_rich_markup(cache_dir):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -150,6 +151,8 @@ VALUE_CASES += [
     ("compare", "--threshold", "lots"),
     ("compare", "--min-share", "7"),
     ("export-perfetto", "--window", "9:3"),
+    ("analyze", "--window", "3s:1s"),
+    ("compare", "--window", "100:200"),
 ]
 
 
@@ -274,12 +277,50 @@ def _help(*args: str) -> str:
 
 def test_help_keeps_bracketed_text_and_has_readable_metavars():
     text = _help("analyze")
-    assert "[phases]" in text
+    assert "[phases]" in text and "\\[" not in text
     for metavar in ("RULE.KEY=VALUE", "PHASE=REGEX", "REGEX", "DIR", "FILE"):
         assert metavar in text, metavar
-    for command in COMMANDS:  # typer shows an argument's type beside its name; options show their metavar
-        options = _help(*command.split()).partition("─ Options ─")[2]
-        assert "--help" in options and "<list" not in options, command
+    for command in [*COMMANDS, *GROUPS]:
+        text = _help(*command.split())
+        assert "Options:" in text and "--help" in text.partition("Options:")[2], command
+        # typer 0.2x labels values by Python type (<list[Path]>, <float>, <bool> beside a flag) and braces
+        # required arguments ({TRACE}); a command line names them by metavar
+        assert not re.search(r"<[A-Za-z_\[\], ]+>", text), (command, re.findall(r"<[^>\n]*>", text))
+        assert "{" not in text, command
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+def test_command_list_gives_each_first_sentence_whole(group):
+    """Click cut each command's summary at about 45 characters ("Print the effective configuration: every key,
+    its..."); the list gives the first sentence of each command's help, wrapped."""
+    text = _help(*group.split()).partition("Commands:")[2]
+    flat = " ".join(text.split())
+    for name, command in GROUPS[group].commands.items():
+        first = re.split(r"(?<=\.)\s", " ".join((command.help or "").split("\n\n")[0].split()), maxsplit=1)[0]
+        assert f"{name} {first.rstrip('.')}" in flat, (name, first)
+    assert "..." not in flat.replace("cuda_gpu_kern_sum, ...", "")
+
+
+@pytest.mark.parametrize(
+    ("command", "usage", "arguments"),
+    [
+        ("analyze", "inferscope analyze [OPTIONS] TRACE...", ["TRACE..."]),
+        ("stats", "inferscope stats [OPTIONS] TRACE", ["TRACE"]),
+        ("query", "inferscope query [OPTIONS] TRACE SQL", ["TRACE", "SQL"]),
+        ("export-perfetto", "inferscope export-perfetto [OPTIONS] TRACE", ["TRACE"]),
+        ("record", "inferscope record [OPTIONS] CMD...", ["CMD..."]),
+        ("compare", "inferscope compare [OPTIONS] [BASE NEW]", ["[BASE NEW]"]),
+        ("cache clear", "inferscope cache clear [OPTIONS] [TRACES...]", ["TRACES..."]),
+        ("config", "inferscope config [OPTIONS]", []),
+    ],
+)
+def test_usage_line_and_argument_list_name_arguments_as_typed(command, usage, arguments):
+    text = _help(*command.split())
+    assert text.splitlines()[0] == f"Usage: {usage}", text.splitlines()[0]
+    listed = text.partition("Arguments:")[2].partition("Options:")[0] if arguments else ""
+    # an entry is the argument's name, two spaces and its help (or the name alone when the help wraps below)
+    names = [re.split(r"\s{2,}", ln.strip())[0] for ln in listed.splitlines() if re.match(r"^  \S", ln)]
+    assert names == arguments, listed
 
 
 def test_stats_help_lists_the_report_names():
@@ -291,10 +332,15 @@ def test_stats_help_lists_the_report_names():
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["analyze", "--help"], ["stats", "--help"], ["compare", "--help"]], ids=lambda a: " ".join(a)
+    "args",
+    [["--help"], ["analyze", "--help"], ["stats", "--help"], ["compare", "--help"], ["cache", "list", "--help"]],
+    ids=lambda a: " ".join(a),
 )
 def test_help_imports_no_data_libraries(args):
-    """Help is read on login nodes and laptops: DuckDB, pyarrow, pandas and numpy cost seconds cold."""
+    """Help is read on login nodes and laptops: DuckDB, pyarrow, pandas and numpy cost seconds cold. Rich (with
+    markdown-it and pygments, which typer's Rich help pulls in) and pydantic (typer 0.29 converts a None option
+    value through it) cost 0.1 s each: what separates `inferscope --help` from the 0.3 s issue 16 allows
+    (benchmarks/bench_cli_startup.py)."""
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "inferscope", *args],
@@ -306,7 +352,7 @@ def test_help_imports_no_data_libraries(args):
     assert proc.returncode == 0, proc.stderr[-2000:]
     imported = {ln.split("|")[-1].strip().split(".")[0] for ln in proc.stderr.splitlines() if "import time:" in ln}
     assert "inferscope" in imported
-    assert not imported & {"duckdb", "pyarrow", "pandas", "numpy"}
+    assert not imported & {"duckdb", "pyarrow", "pandas", "numpy", "rich", "markdown_it", "pygments", "pydantic"}
 
 
 def test_cli_sources_never_import_click_directly():

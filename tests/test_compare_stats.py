@@ -90,3 +90,63 @@ def test_estimate_does_not_depend_on_sample_order(rng):
     shuffled = [rng.permutation(r) for r in reversed(base)]
     again = bootstrap_ratio(shuffled, [rng.permutation(new[0])], seed=11)
     assert (again.ratio, again.log_sd) == (first.ratio, first.log_sd)
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 4, 7, 14, 30, 120, 299])
+def test_t_quantile_matches_scipy(df):
+    stats = pytest.importorskip("scipy.stats")
+    from inferscope.comparison.stats import t_quantile
+
+    for p in (0.6, 0.975, 0.995, 0.9995, 0.99999):
+        assert t_quantile(p, df) == pytest.approx(stats.t.ppf(p, df), rel=1e-9)
+
+
+def test_few_samples_widen_the_interval_by_students_t():
+    """5 steps a side: the interval uses t with 8 degrees of freedom, wider than the normal's, and a 14x change
+    is still decided (issue 20)."""
+    from statistics import NormalDist
+
+    from inferscope.comparison.stats import t_quantile
+
+    base = [np.array([27.06, 26.97, 26.98, 26.94, 26.99])]
+    est = bootstrap_ratio(base, [base[0] * 14], seed=1)
+    assert est.df == 8
+    lo, hi = est.interval(0.99)
+    width = math.log(hi) - math.log(lo)
+    assert width == pytest.approx(2 * t_quantile(0.995, 8) * est.log_sd)
+    assert t_quantile(0.995, 8) > NormalDist().inv_cdf(0.995)
+    assert lo > 13 and hi < 15
+
+
+def test_warmup_step_is_left_out_only_when_it_stands_out():
+    from inferscope.comparison.samples import warmup_mask
+
+    pids = np.array([1] * 6 + [2] * 3)
+    dur = np.array([46.0, 6.3, 6.2, 6.4, 6.3, 6.3, 50.0, 6.0, 6.0])
+    keep = warmup_mask(pids, dur)
+    # pid 1: 46 > 3 x 6.3, left out; pid 2: only 3 steps, kept
+    assert keep.tolist() == [False] + [True] * 5 + [True] * 3
+    assert warmup_mask(np.ones(5), np.array([18.0, 6.3, 6.2, 6.4, 6.3])).all()  # 18 < 3 x 6.3
+
+
+@pytest.mark.parametrize(
+    "unit, base, new, shown, verdict",
+    [
+        ("pct", 0.01, 1.25, "+1.2 points", "unchanged"),  # a share judged in points: 1.2 points is within 5
+        ("pct", 40.0, 52.0, "+12.0 points", "worse"),
+        ("ns", 100.0, 12574.0, "+12474.0 %", "worse"),  # never "unchanged"
+        ("ns", 100.0, 103.0, "+3.0 %", "unchanged"),
+    ],
+)
+def test_labels_agree_with_the_change_shown(unit, base, new, shown, verdict):
+    """Issue 20: a row reading '+12474 %' was labelled 'unchanged'. The change shown is the one judged."""
+    from inferscope.comparison.result import MetricComparison
+    from inferscope.comparison.verdict import decide
+    from inferscope.render.compare import fmt_pct
+
+    row = MetricComparison(
+        "metric:x", "x", "trace", "", None, unit, "lower", "", base, new, new - base,
+        100.0 * (new - base) / base, None, None, None, 1, 1, 1, 1, None, False, "undecided", "",
+    )  # fmt: skip
+    decide(row, None, ([np.array([base])], [np.array([new])]), threshold=0.05, level=0.95, min_share=0.005)
+    assert (fmt_pct(row), row.verdict) == (shown, verdict)

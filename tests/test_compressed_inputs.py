@@ -1,5 +1,5 @@
 """Compressed inputs are read as they are: gzip'd nsys SQLite and Arrow exports, Kineto .json.gz (tested with the
-Kineto ingest), and gzip'd annotation files in a bundle. Expectations come from the uncompressed file, read with
+Kineto ingest), gzip'd annotation files in a bundle and AIPerf request files (.jsonl.gz). Expectations come from the uncompressed file, read with
 plain sqlite3 or through the same command."""
 
 from __future__ import annotations
@@ -111,3 +111,34 @@ def test_gzipped_annotation_files_read_like_plain_ones(tmp_path):
     assert a["nvtx_ranges"].num_rows > 0
     for name in ("nvtx_ranges", "nvtx_marks"):
         assert b[name].to_pylist() == a[name].to_pylist(), name
+
+
+AIPERF_RECORDS = TRACES / "aiperf" / "gptoss20b_streaming_c100" / "profile_export.jsonl"
+
+
+@pytest.mark.skipif(not AIPERF_RECORDS.exists(), reason=f"shared AIPerf records not found at {AIPERF_RECORDS}")
+def test_gzipped_request_file_joins_like_the_plain_one(tmp_path):
+    """AIPerf's profile_export.jsonl archived as .jsonl.gz: `analyze --requests` gives the same serving section as
+    with the plain file, and reads every record the raw file holds (counted here with json)."""
+    records = [json.loads(x) for x in AIPERF_RECORDS.read_text(encoding="utf-8").splitlines() if x.strip()]
+    gz = _gzip(AIPERF_RECORDS, tmp_path / "profile_export.jsonl.gz")
+    out = {}
+    for name, requests in (("plain", AIPERF_RECORDS), ("gz", gz)):
+        proc = run_cli("analyze", SMALL, "--requests", requests, "-f", "json", "--cache-dir", tmp_path / "cache")
+        assert proc.returncode == 0, proc.stderr
+        out[name] = json.loads(proc.stdout)["serving"]
+    assert out["gz"]["alignment"].pop("file") == gz.name
+    assert out["plain"]["alignment"].pop("file") == AIPERF_RECORDS.name
+    assert out["gz"] == out["plain"]
+    assert int(out["gz"]["alignment"]["count"]) == len(records)
+
+
+@pytest.mark.skipif(not AIPERF_RECORDS.exists(), reason=f"shared AIPerf records not found at {AIPERF_RECORDS}")
+def test_truncated_gzipped_request_file_is_one_line(tmp_path):
+    whole = _gzip(AIPERF_RECORDS, tmp_path / "whole.jsonl.gz").read_bytes()
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    proc = run_cli("analyze", SMALL, "--requests", cut, "--cache-dir", tmp_path / "cache")
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert "cut.jsonl.gz: truncated or corrupt gzip" in lines[0]

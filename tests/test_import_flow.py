@@ -8,6 +8,7 @@ Read from the source with `ast`, as a layering check does, so it needs no import
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
             "recorders",
             "inferscope.version",
             "inferscope.errors",
+            "inferscope.duckdb_conn",
             "inferscope.units",
             "inferscope.resources",
             "inferscope.progress",
@@ -35,6 +37,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("ingest", ("inferscope.ingest",)),
     ("engine", ("inferscope.engine",)),
     ("analyze", ("inferscope.analyze",)),
+    ("fleet", ("inferscope.fleet",)),
     ("comparison", ("inferscope.comparison",)),
     ("render", ("inferscope.render",)),
     ("api", ("inferscope.api",)),
@@ -59,28 +62,35 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 
 
-def _imports(name: str, path: Path) -> set[str]:
-    """Modules of this repository that `name` imports, resolved to the longest module that exists."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+def imports_of(name: str, source: str, is_package: bool = False) -> set[str]:
+    """Modules of this repository that module `name` imports, each name resolved to the longest module that exists.
+
+    Every import statement counts wherever it stands (module level, inside a function, under TYPE_CHECKING), and
+    every name of it: `from .. import errors, model` ties the module to both.
+    """
+    package = name if is_package else name.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        targets = []
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom):
             base = package.split(".")[: len(package.split(".")) - (node.level - 1)] if node.level else []
             module = ".".join(base + ([node.module] if node.module else []))
-            targets = [f"{module}.{a.name}" for a in node.names] + [module]
+            targets = [f"{module}.{a.name}" for a in node.names]
         elif isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
+        else:
+            continue
         for target in targets:
             while target and target not in MODULES:
                 target = target.rpartition(".")[0]
             if target and target != name:
                 found.add(target)
-                break
     return found
 
 
-GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
+GRAPH = {
+    name: imports_of(name, path.read_text(encoding="utf-8"), path.name == "__init__.py")
+    for name, path in MODULES.items()
+}
 
 
 def _stage(module: str) -> int:
@@ -90,6 +100,50 @@ def _stage(module: str) -> int:
         if any(module == p or module.startswith(p + ".") for p in prefixes):
             return i
     raise AssertionError(f"{module} belongs to no stage: add it to STAGES (and docs/architecture.md)")
+
+
+def test_every_kind_of_import_is_an_arrow():
+    """The graph is only as good as its reader: lazy, TYPE_CHECKING, relative and many-name imports all count."""
+    source = """
+from typing import TYPE_CHECKING
+from .. import errors, model
+import inferscope.units, inferscope.version
+from ..engine.trace import Trace
+from . import nonexistent_name
+if TYPE_CHECKING:
+    from ..analyze.result import Analysis
+def later():
+    from inferscope.render import notebook
+"""
+    assert imports_of("inferscope.comparison.core", source) == {
+        "inferscope.errors",
+        "inferscope.model",
+        "inferscope.units",
+        "inferscope.version",
+        "inferscope.engine.trace",
+        "inferscope.comparison",
+        "inferscope.analyze.result",
+        "inferscope.render.notebook",
+    }
+    # in a package's __init__, `.` is the package itself
+    assert imports_of("inferscope.render", "from .terminal import x", is_package=True) == {"inferscope.render.terminal"}
+
+
+def test_the_graph_sees_a_lazy_upward_import():
+    """Run on the real graph with one extra edge, the layering check must fail: it is not vacuous."""
+    name = "inferscope.engine.trace"
+    extra = imports_of(name, "def f():\n    from ..render import notebook\n")
+    assert any(_stage(t) > _stage(name) for t in extra)
+
+
+def test_every_package_says_its_job_and_what_it_may_import():
+    """A newcomer opens a folder's __init__ first: its docstring names the stage's job and its imports."""
+    for module, path in MODULES.items():
+        if path.name != "__init__.py" or module == TOP:
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        assert doc, f"{module}: no docstring"
+        assert "may import" in doc.lower() or "imports only" in doc.lower(), f"{module}: docstring names no imports"
 
 
 def test_every_module_has_a_stage():
@@ -155,3 +209,11 @@ def test_architecture_doc_lists_the_same_stages():
     start = rows.index("stage") + 1
     table = rows[start : start + len(STAGES)]
     assert table == [name for name, _ in STAGES]
+
+
+def test_architecture_doc_names_only_files_that_exist():
+    """Every file the "where does X go" table tells a newcomer to copy is there (placeholders aside)."""
+    doc = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:inferscope|sql|recorders|templates|tests)/[^`\s<>]*)`", doc))
+    missing = sorted(p for p in named if "NAME" not in p and not (REPO / p).exists())
+    assert not missing, missing

@@ -190,10 +190,10 @@ def test_sample_file_survives_truncation(tmp_path):
     assert [r for r in records if r[0] == "K"] == [["K", 0, [0, 1]]]
 
 
-def test_inprocess_sampler_keeps_its_rate_against_a_cpu_bound_thread(tmp_path):
-    """The fallback sampler must take its samples at about the asked rate while a thread spins in Python (it must
-    win the GIL back for each one), and its CPU-clock running/idle must call the spinning thread running and the
-    waiting one idle."""
+def _sample_spinning_and_waiting_threads(path, spin: bool = True) -> tuple[dict[str, list[str]], float, float]:
+    """Two seconds of the in-process sampler at 100 Hz over a thread spinning in Python and one waiting (or, with
+    spin=False, the waiting one alone): the states sampled per thread name, the wall time that passed, and the CPU
+    share the spinning thread got."""
     import threading
     import time
 
@@ -201,16 +201,15 @@ def test_inprocess_sampler_keeps_its_rate_against_a_cpu_bound_thread(tmp_path):
 
     stop = threading.Event()
 
-    def spin():
+    def spin_():
         x = 0
         while not stop.is_set():
             x += 1
 
-    busy = threading.Thread(target=spin, name="busy")
+    busy = threading.Thread(target=spin_ if spin else stop.wait, name="busy")
     sleepy = threading.Thread(target=stop.wait, name="sleepy")
     busy.start()
     sleepy.start()
-    path = tmp_path / "inproc.jsonl.gz"
     sampler = InProcessSampler(path, 100, {"pid": os.getpid()})
     busy_clock = time.pthread_getcpuclockid(busy.ident)
     cpu0, wall0 = time.clock_gettime(busy_clock), time.monotonic()
@@ -229,7 +228,36 @@ def test_inprocess_sampler_keeps_its_rate_against_a_cpu_bound_thread(tmp_path):
     for r in read_records(path):
         if r[0] == "S" and r[4] in threads:
             by_name.setdefault(threads[r[4]], []).append(r[6])
-    assert len(by_name["busy"]) >= 0.6 * 100 * elapsed, (len(by_name["busy"]), elapsed)  # 100 ticks a second
+    return by_name, elapsed, busy_share
+
+
+def test_inprocess_sampler_keeps_its_rate_against_a_cpu_bound_thread(tmp_path):
+    """The fallback sampler must take its samples at about the asked rate while a thread spins in Python (it must
+    win the GIL back for each one), and its CPU-clock running/idle must call the spinning thread running and the
+    waiting one idle.
+
+    The rate is a claim about the sampler against a spinning thread, not about the machine: where other processes
+    hold both cores (CI runs two test workers on two; a shared development machine ran at load 20), threads wait
+    for a core whatever the GIL does. Two things bound the ticks then, and the expectation scales with both: the
+    rate a control window just before got (same sampler and load, no spinning thread), and the share of a core the
+    spinning thread got, since the sampler can only take the GIL from it while it runs (descheduled while holding
+    the GIL, it stops every thread of the process). At load 20 it got 21% and the sampler 35 ticks a second; on an
+    idle machine it gets nearly all, and the bound is 60% of the asked 100 Hz as before. A window that falls short
+    is measured again (with a new control), up to three times."""
+
+    def rates(attempt: int) -> tuple[float, tuple]:
+        control, control_elapsed, _ = _sample_spinning_and_waiting_threads(tmp_path / f"ctl{attempt}.gz", spin=False)
+        return len(control["sleepy"]) / control_elapsed, _sample_spinning_and_waiting_threads(
+            tmp_path / f"inproc{attempt}.jsonl.gz"
+        )
+
+    for attempt in range(3):
+        control_rate, (by_name, elapsed, busy_share) = rates(attempt)
+        expected = 0.6 * min(100, control_rate) * elapsed * min(1.0, busy_share)  # ticks: 100 a second asked
+        if len(by_name["busy"]) >= expected:
+            break
+    assert len(by_name["busy"]) >= expected, (len(by_name["busy"]), elapsed, control_rate, busy_share)
+    assert control_rate >= 20, f"the sampler took {control_rate:.0f} samples a second with nothing contending"
     later = by_name["busy"][1:]  # the first sample of a thread comes from /proc
     # A tick is "running" when the thread used at least half the time since the previous one. With a CPU share s
     # over the window, the running fraction r obeys r/2 <= s <= r + (1-r)/2, i.e. 2s-1 <= r <= 2s: near 1 on an

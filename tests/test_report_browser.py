@@ -96,3 +96,35 @@ def test_stepped_report_draws_steps(browser, open_trace, tmp_path, artifacts):
     assert browser.evaluate("document.querySelectorAll('#steps figure svg').length") == 1
     assert "p99" in browser.evaluate("document.querySelector('#steps').innerText")
     browser.screenshot(artifacts / "report_stepped.png")
+
+
+def test_gpu_metrics_chart_sits_under_the_timeline_on_its_time_axis(browser, open_trace, tmp_path, artifacts):
+    """The real H200 GPU-metrics export (../shared/traces/PROVENANCE.md), its phases taken as steps: the counters row
+    is drawn right under the device's utilisation row with the same plot width and x range, and the per-phase and
+    per-step tables are on the page."""
+    from tests.gpu_metric_edits import H200_METRICS
+
+    t = open_trace(H200_METRICS)
+    data = build(t, t.analyze(step_patterns=["^phase_[0-9]$"]))
+    page = tmp_path / "gpu_metrics.html"
+    page.write_text(render_html(data), encoding="utf-8")
+    loaded = browser.load(page)
+    assert loaded.errors == [] and loaded.requests == []
+    box = """(id => { const r = document.getElementById(id).getBoundingClientRect();
+                      return [r.left, r.right, r.top, r.bottom]; })"""
+    busy = browser.evaluate(f"{box}('timeline-busy-gpu0')")
+    counters = browser.evaluate(f"{box}('timeline-counters-gpu0')")
+    assert busy[1] - busy[0] > 400  # a real plot area, not an empty group
+    assert counters[0] == pytest.approx(busy[0], abs=1) and counters[1] == pytest.approx(busy[1], abs=1)
+    assert busy[3] <= counters[2] < busy[3] + 60  # directly under it
+    # both rows sit in the one timeline figure, so they share its time axis (matplotlib sharex)
+    assert browser.evaluate(
+        "document.getElementById('timeline-counters-gpu0').closest('svg') === "
+        "document.getElementById('timeline-busy-gpu0').closest('svg')"
+    )
+    assert browser.evaluate("document.querySelector('#timeline svg').textContent.includes('Tensor Active')")
+    steps = browser.evaluate(
+        "[...document.querySelectorAll('#gpu-metrics table')].map(t => t.querySelectorAll('tbody tr').length)"
+    )
+    assert steps == [6, 6]  # six phases; the same six as steps
+    browser.screenshot(artifacts / "report_gpu_metrics.png")

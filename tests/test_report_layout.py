@@ -217,10 +217,14 @@ def test_header_facts_from_kineto_device_properties(open_trace):
     meta = json.loads(gzip.open(TRITON).read())
     names = {d["name"] for d in meta["deviceProperties"]}
     assert len(names) == 1
+    # the trace lists 8 GPUs but its kernels ran on one: the header names the active GPU and gives both counts
+    active = {e["args"]["device"] for e in meta["traceEvents"] if e.get("cat") == "kernel"}
+    assert len(active) == 1 < len(meta["deviceProperties"])
     t = open_trace(TRITON)
     data = build(t)
     facts = {f.label: f for f in data.facts}
-    assert facts["GPU"].value == f"{len(meta['deviceProperties'])}× {names.pop()}"
+    assert facts["GPU"].value == names.pop()
+    assert facts["GPUs"].value == f"1 active of {len(meta['deviceProperties'])} listed"
     assert facts["Driver version"].value is None and "PyTorch profiler" in facts["Driver version"].note
     assert str(int(meta["cuda_runtime_version"]) // 1000) in facts["CUDA"].value
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from .result import Analysis, Metric
+from ..engine import derived_tables as _derived
 from ..errors import QueryError
 from . import headline as _headline
 from . import metrics as _metrics
 from . import rules as _rules
+from . import serving as _serving
 
 if TYPE_CHECKING:
     from ..engine.trace import Trace
@@ -38,7 +40,11 @@ MATERIALIZE = (
     "gpu_busy_by_pid",
     "steps",
     "step_summary",
+    "idle_ledger",  # reads the warm-up window, which reads the steps
     "gpu_exposed",
+    # GPU hardware metrics (empty without them): the per-kernel figures several rules read
+    "gpu_metrics_by_kernel",
+    "busy_ledger",  # the busy time of GPUs with metrics, one owner per kernel name (reads gpu_metrics_by_kernel)
 )
 # Only the step figures need these; without step markers they are left as (unused) views.
 STEP_ONLY = ("gpu_busy_by_pid", "steps", "step_summary")
@@ -48,13 +54,28 @@ def prepare(
     trace: "Trace",
     step_patterns: Sequence[str] | None = None,
     phase_patterns: Mapping[str, Sequence[str]] | None = None,
+    comm_patterns: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
     con = trace.engine.con
     for name in reversed(MATERIALIZE):
         con.execute(f"DROP TABLE IF EXISTS temp.{name}")
     con.execute("DROP TABLE IF EXISTS temp.phase_ranges")
+    con.execute("DROP TABLE IF EXISTS temp.comm_kernel_patterns")
+    if comm_patterns:  # before gpu_ops, which reads it through comm_kernels
+        con.execute(_custom_comm_patterns(con, comm_patterns))
     if phase_patterns:
         con.execute(_custom_phase_ranges(con, phase_patterns))
+    # A warm run reads the tables an earlier run stored with the cached model (engine/derived_tables.py).
+    shape = {
+        "materialize": MATERIALIZE,
+        "step_only": STEP_ONLY,
+        "step_patterns": list(step_patterns or ()),
+        "phase_patterns": [[k, list(v)] for k, v in (phase_patterns or {}).items()],  # order decides ties
+        "comm_patterns": [[k, list(v)] for k, v in (comm_patterns or {}).items()],
+    }
+    key = _derived.key(trace.engine, shape)
+    if _derived.load(trace.engine, trace.cache_entry, key) is not None:
+        return
     for name in MATERIALIZE:
         if name == "step_matches" and step_patterns:
             con.execute(_custom_step_matches(con, step_patterns))
@@ -63,6 +84,7 @@ def prepare(
                 con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM main.{name} WHERE false")
         else:
             con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM main.{name}")
+    _derived.save(trace.engine, trace.cache_entry, key, MATERIALIZE)
 
 
 def _regex_test(con, patterns: Sequence[str], option: str) -> str:
@@ -76,6 +98,29 @@ def _regex_test(con, patterns: Sequence[str], option: str) -> str:
         except duckdb.Error as exc:
             raise QueryError(f"{option} {p!r}: not a valid regular expression ({str(exc).splitlines()[0]})") from None
     return " OR ".join(f"regexp_matches(name, '{p.replace(chr(39), chr(39) * 2)}')" for p in patterns)
+
+
+def _custom_comm_patterns(con, patterns: Mapping[str, Sequence[str]]) -> str:
+    """A temporary comm_kernel_patterns (columns of sql/views/comm_kernel_patterns.sql): the built-in families,
+    with each family named in `patterns` replaced by its regexes (an empty list drops it) and new families added
+    after them. Every regex is checked with RE2 first, so a bad one is named."""
+    for family, regexes in patterns.items():
+        _regex_test(con, list(regexes), f"communication family {family!r}:")
+
+    def q(text: str) -> str:
+        return "'" + str(text).replace("'", "''") + "'"
+
+    rows = [
+        f"({q(family)}, {q(p)}, {1000 + i}, 'from the [communication] configuration')"
+        for i, (family, regexes) in enumerate(patterns.items())
+        for p in regexes
+    ]
+    named = ", ".join(q(f) for f in patterns)
+    own = f" UNION ALL SELECT * FROM (VALUES {', '.join(rows)}) AS c(family, pattern, priority, what)" if rows else ""
+    return (
+        "CREATE TEMP TABLE comm_kernel_patterns AS SELECT family, pattern, priority, what "
+        f"FROM main.comm_kernel_patterns WHERE family NOT IN ({named}){own}"
+    )
 
 
 def _custom_step_matches(con, patterns: Sequence[str]) -> str:
@@ -109,8 +154,9 @@ def compute_metrics(
     trace: "Trace",
     step_patterns: Sequence[str] | None = None,
     phase_patterns: Mapping[str, Sequence[str]] | None = None,
+    comm_patterns: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Metric]:
-    prepare(trace, step_patterns, phase_patterns)
+    prepare(trace, step_patterns, phase_patterns, comm_patterns)
     return _metrics.compute(trace.engine.con)
 
 
@@ -121,11 +167,12 @@ def run(
     step_patterns: Sequence[str] | None = None,
     evidence_rows: int = 50,
     phase_patterns: Mapping[str, Sequence[str]] | None = None,
+    comm_patterns: Mapping[str, Sequence[str]] | None = None,
 ) -> Analysis:
-    rules, errors = _rules.discover(rules_dirs)
-    values = _rules.resolve_params(rules, params)
-    prepare(trace, step_patterns, phase_patterns)
     con = trace.engine.con
+    rules, errors = _rules.discover(rules_dirs, builtin_extra=_serving.rule_dirs(con))
+    values = _rules.resolve_params(rules, params)
+    prepare(trace, step_patterns, phase_patterns, comm_patterns)
     metrics = _metrics.compute(con)
     devices = con.sql("SELECT * FROM gpu_device_summary ORDER BY device_id").to_arrow_table()
     basis = _rules.Basis(
@@ -148,6 +195,7 @@ def run(
         step_source=_step_source(con, step_patterns),
         evidence_rows=evidence_rows,
     )
+    analysis.serving = _serving.section(con, trace.meta)  # None without a request file: outputs stay as they were
     analysis.headline = _headline.sentence(analysis)
     analysis.data_quality = trace.quality()  # the rows the conversion left out, so the numbers can say so
     return analysis

@@ -10,14 +10,50 @@ from __future__ import annotations
 from .result import Analysis
 from ..units import fmt_bytes, fmt_ns, fmt_pct
 
+# The idle ledger's causes (sql/views/idle_ledger.sql, metrics in sql/metrics/idle_causes.sql): each idle
+# nanosecond has exactly one, so the largest is the one a reader should hear first.
 _CAUSES = {
     "idle_sync_ns": ("sync-bound", "passed while the host was blocked waiting for the GPU"),
-    "idle_launch_ns": ("launch-bound", "passed while the host was busy in CUDA launch calls"),
-    "idle_host_ns": ("host-bound", "passed while the host did CPU work before launching"),
+    "idle_launch_ns": ("launch-bound", "passed while the host was issuing launches (CUDA calls, operator dispatch)"),
+    "idle_host_ns": ("host-bound", "passed while the host did other CPU work before launching"),
     "idle_copy_ns": ("copy-bound", "passed while the host was inside copy calls"),
-    "idle_dependency_ns": ("dependency-bound", "passed with work queued behind other streams, events or devices"),
-    "idle_unknown_ns": ("unattributed", "preceded work with no recorded launch call"),
+    "idle_load_ns": ("load-bound", "passed while the host loaded libraries or compiled kernels"),
+    "idle_profiler_ns": ("profiler-bound", "went to the profiler's own overhead"),
+    "idle_dependency_ns": ("dependency-bound", "passed with work waiting on another stream's event"),
+    "idle_queued_ns": ("queue-latency-bound", "passed with work already queued and no recorded wait"),
+    "idle_unknown_ns": ("unattributed", "has no evidence in the trace that explains it"),
 }
+# the rule that reports each cause's idle time (idle_ledger.owner), and the evidence column that names its culprit
+_OWNERS = {
+    "idle_sync_ns": ("sync_stall", ("context", "api_name")),
+    "idle_launch_ns": ("launch_overhead", ()),
+    "idle_host_ns": ("idle_gap_attribution", ("evidence",)),
+    "idle_load_ns": ("idle_gap_attribution", ("evidence",)),
+    "idle_dependency_ns": ("idle_gap_attribution", ("evidence",)),
+}
+
+
+def _culprit(a: Analysis, cause: str) -> str:
+    """Where the ledger's largest cause points, from the evidence of the finding that owns it: the call and the
+    code around it for waits, the annotation range or CPU function for host work. Empty when nothing names it."""
+    owner, cols = _OWNERS.get(cause, (None, ()))
+    f = next((f for f in a.findings if f.rule_id == owner), None)
+    if f is None or not cols or not f.evidence.num_rows:
+        return ""
+    rows = f.evidence.to_pylist()
+    if owner == "idle_gap_attribution":
+        want = {"idle_host_ns": "host", "idle_load_ns": "load", "idle_dependency_ns": "dependency"}[cause]
+        rows = [r for r in rows if r.get("cause") == want]
+    if not rows:
+        return ""
+    top = max(rows, key=lambda r: r.get("impact_ns") or 0)
+    parts = [str(top[c]) for c in cols if top.get(c) and not str(top[c]).startswith("(")]
+    if not parts:
+        return ""
+    if owner == "sync_stall":
+        return f" ({parts[-1]} inside {parts[0]})" if len(parts) == 2 else f" ({parts[0]})"
+    text = parts[0]
+    return f" ({text})" if text.startswith("CPU samples") else f" (mostly inside {text})"
 
 
 def _without_gpu(a: Analysis) -> str:
@@ -57,6 +93,71 @@ def _without_gpu(a: Analysis) -> str:
     )
 
 
+# Start-up leads when it holds at least this share of an idle-dominated trace's GPU idle time: a steady-state
+# limiter named for such a trace would be advice for a loop the trace barely shows.
+_STARTUP_SHARE = 0.5
+# Communication leads when collectives are at least this share of GPU busy time: then what the other ranks do sets
+# this rank's pace as much as its own kernels and host. The corpus' distributed traces sit either side of it: 42-92 %
+# where communication is the story, 30-36 % where it is one part of a busy step.
+_COMM_SHARE = 0.4
+
+
+def _startup(a: Analysis, busy: float, idle: dict, total_idle: float) -> str:
+    """The sentence for a trace that is mostly start-up (module loading, JIT, handle creation, warm-up steps),
+    from the cold_start finding or, where the loads were too short for a warm-up window, the idle ledger's load
+    share. Only for idle-dominated traces: a busy trace with a slow first minute is still limited by its loop."""
+    if busy >= 60 or total_idle <= 0:
+        return ""
+    cold = [f for f in a.findings if f.rule_id == "cold_start"]
+    cold_idle = sum(f.impact_ns for f in cold)
+    load = idle.get("idle_load_ns", 0)
+    if cold and cold_idle >= _STARTUP_SHARE * total_idle:
+        top = max(cold, key=lambda f: f.impact_ns)
+        row = top.evidence.slice(0, 1).to_pylist()[0] if top.evidence.num_rows else {}
+        what = f" ({row['evidence']})" if row.get("evidence") else ""
+        until = (
+            f"; analyse from {row['steady_from']} on (--skip-warmup) or profile a steady step"
+            if row.get("steady_from")
+            else ""
+        )
+        return (
+            f"Mostly start-up: {fmt_ns(cold_idle)} of the {fmt_ns(total_idle)} GPU idle time "
+            f"({fmt_pct(100 * cold_idle / total_idle)}) falls in the warm-up window{what}, so this trace shows "
+            f"one-shot work, not a steady step{until}."
+        )
+    if load < _STARTUP_SHARE * total_idle:
+        return ""
+    share = load / total_idle
+    return (
+        f"Mostly start-up: {fmt_ns(load)} of the {fmt_ns(total_idle)} GPU idle time ({fmt_pct(100 * share)}) "
+        f"passed while the host loaded libraries or compiled kernels{_culprit(a, 'idle_load_ns')}, one-shot work a "
+        "steady step does not repeat; profile a later step to see what limits the loop."
+    )
+
+
+def _communication(a: Analysis, gpus: str, was: str, busy: float, span: str, tail: str) -> str:
+    """The sentence for a rank whose GPU time is mostly collectives. Only a rank's own trace is read here, so it
+    says that waiting for other ranks and the transfer itself cannot be told apart (the fleet analysis can)."""
+    v = a.value
+    comm = v("comm_busy_ns") or 0
+    gpu_busy = v("gpu_busy_ns") or 0
+    if gpu_busy <= 0 or comm < _COMM_SHARE * gpu_busy:
+        return ""
+    exposed = v("comm_exposed_ns") or 0
+    bare = f", {fmt_ns(exposed)} of it with no compute beside it" if exposed > 0 else ""
+    nccl = next((f for f in a.findings if f.rule_id == "nccl_exposed" and f.evidence.num_rows), None)
+    several = nccl is not None and str(nccl.evidence.slice(0, 1).to_pylist()[0].get("skew_note", "")).startswith(
+        "This trace holds several ranks"
+    )
+    who = "read GPU by GPU" if several else "from one rank's trace"
+    return (
+        f"Communication-heavy: collective kernels took {fmt_pct(100 * comm / gpu_busy)} of the GPU busy time "
+        f"({fmt_ns(comm)} of {fmt_ns(gpu_busy)}{bare}; {gpus} {was} busy {fmt_pct(busy)} of the {span} active "
+        f"span); {who}, waiting for a later rank and the transfer itself look the same, so analyse all ranks "
+        f"together to tell skew from transfer{tail}."
+    )
+
+
 def sentence(a: Analysis) -> str:
     v = a.value
     ops = (v("kernel_count") or 0) + (v("memcpy_count") or 0) + (v("memset_count") or 0)
@@ -76,7 +177,13 @@ def sentence(a: Analysis) -> str:
     total_idle = v("gpu_idle_ns") or 0
     label, desc = _CAUSES[cause]
     lead = "mostly" if idle_ns >= 0.5 * total_idle else "largest share"
-    why = f", {lead} {label}: {fmt_ns(idle_ns)} {desc}" if idle_ns > 0 else ""
+    why = f", {lead} {label}: {fmt_ns(idle_ns)} {desc}{_culprit(a, cause)}" if idle_ns > 0 else ""
+    startup = _startup(a, busy, idle, total_idle)
+    if startup:
+        return startup
+    comm = _communication(a, gpus, was, busy, span, tail)
+    if comm:
+        return comm
     step_busy = v("step_gpu_busy_pct_p50")
     if step_busy is not None and step_busy < 50:
         return (
@@ -95,7 +202,7 @@ def sentence(a: Analysis) -> str:
         )
     if busy >= 85:
         comm = v("comm_exposed_ns") or 0
-        extra = f", {fmt_ns(comm)} of it exposed NCCL communication" if comm > 0.05 * (v("gpu_busy_ns") or 1) else ""
+        extra = f", {fmt_ns(comm)} of it exposed communication kernels" if comm > 0.05 * (v("gpu_busy_ns") or 1) else ""
         return (
             f"GPU-bound: {gpus} {was} busy {fmt_pct(busy)} of the {span} active span, mostly on kernels{extra}{tail}."
         )

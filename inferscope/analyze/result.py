@@ -174,7 +174,10 @@ class Analysis:
     `steps` has one row per detected iteration (empty when the trace has no step markers). `devices` has one row
     per GPU. `rule_errors` lists rules that could not run (file and line), while the other rules still ran.
     `data_quality` counts the rows the conversion left out as impossible ({"kernels.end_before_start":
-    {"count": 3, "description": ...}}), so every figure can be read knowing what it excludes.
+    {"count": 3, "description": ...}}), so every figure can be read knowing what it excludes. `serving` is the
+    request-level block (analyze/serving.py) when a request file was attached, else None (and absent from JSON).
+    `window` is the part of the trace analysed (`engine.window.Window.to_dict()`) when the analysis was asked for
+    part of it (--window, --skip-warmup), else None (and absent from JSON).
     """
 
     trace_path: str
@@ -189,6 +192,8 @@ class Analysis:
     step_source: str | None = None
     evidence_rows: int = 50
     data_quality: dict[str, dict] = field(default_factory=dict)
+    serving: dict | None = None
+    window: dict | None = None
 
     schema_version = SCHEMA_VERSION
 
@@ -207,6 +212,14 @@ class Analysis:
         return None if m is None else m.value
 
     def to_dict(self) -> dict:
+        out = self._to_dict()
+        if self.serving is not None:
+            out["serving"] = self.serving
+        if self.window is not None:
+            out["window"] = self.window
+        return out
+
+    def _to_dict(self) -> dict:
         from ..version import __version__
 
         return {
@@ -253,6 +266,8 @@ class Analysis:
             rule_errors=list(d.get("rule_errors", [])),
             step_source=steps.get("source"),
             data_quality=dict(d.get("data_quality") or {}),  # absent from analyses saved before it existed
+            serving=d.get("serving"),
+            window=d.get("window"),
         )
 
     @classmethod

@@ -46,6 +46,7 @@ Header keys (one per line, `-- key: value`; a value continues on lines indented 
 | `group_by` | no | columns whose values split the rows into findings (default `device_id, pid`; absent columns are ignored) |
 | `param NAME = DEFAULT: doc` | no | a parameter, used in the SQL as `$NAME`; override with `--param RULE.NAME=VALUE` (typed like the default) |
 | `impact`, `why`, `parity` | no | what impact_ns measures; why the recommendation helps; relation to an nsys rule |
+| `steady_state` | no | `true` for advice that holds for a steady loop (CUDA graphs, preallocation): evidence rows inside a process's warm-up window (view `warmup`) are set aside, and become an `info` finding that says so (below) |
 
 The query must return `impact_ns` (GPU time lost or at stake for the row, ns). Optional columns with a meaning:
 `start_ns`/`end_ns` (the finding's time windows), `device_id`, `pid`, `tid` (where), `severity` (overrides the
@@ -57,6 +58,11 @@ Templates are Python format strings over the finding's rows: `{col}` is the valu
 `{impact}` is the finding's impact, `{share}` its percentage of the device's active span, `{gpu}` reads "GPU 3" or
 "all GPUs", `{p_NAME}` is a parameter value. Unit formats: `{x:time}` (ns), `{x:bytes}`, `{x:rate}` (bytes/s),
 `{x:pct}`, `{x:int}`.
+
+With `steady_state: true`, a row with `start_ns`/`end_ns` inside its process's warm-up window (rows without `pid`:
+inside any process's), or a row without times of a process whose warm-up window covers at least half its span,
+is warm-up work. The other rows make the findings, each saying how many rows were left out; the warm-up rows make
+findings of their own with severity `info`, no impact, and the advice to profile a steady step (`--skip-warmup`).
 
 A malformed rule (bad header line, SQL error, missing impact_ns, a template naming a column the query does not
 return) is reported as `FILE:LINE: message` in `rule_errors` (and as a warning by the CLI); the other rules still run.
@@ -75,7 +81,8 @@ only reads the trace:
   `read_text`, `read_parquet`, `glob`, `query`, `duckdb_*`, `pragma_*`;
 - its functions are DuckDB functions already loaded, other than those that read the environment, settings,
   secrets or sequences (`getenv`, `current_setting`, `getvariable`, `nextval`, ...). An unknown function is refused
-  too, because calling one would make DuckDB install an extension from the network.
+  too, because calling one would make DuckDB install an extension from the network;
+- it casts only to types DuckDB has loaded: `'1.2.3.4'::INET` would install the `inet` extension the same way.
 
 So a rule cannot write or read files, attach databases, install or load extensions, change settings, or replace
 or drop the model's views; the rest of the analysis runs as if the refused rule were absent.
@@ -94,7 +101,13 @@ def markdown() -> str:
         raise RuleError("; ".join(errors))
     out = [_DOC_INTRO]
     for r in rules:
-        out += [f"### `{r.id}`: {r.title}", "", f"Severity: {r.severity}. Findings per: {', '.join(r.group_by)}.", ""]
+        steady = " Steady state: warm-up evidence is set aside." if r.steady_state else ""
+        out += [
+            f"### `{r.id}`: {r.title}",
+            "",
+            f"Severity: {r.severity}. Findings per: {', '.join(r.group_by)}.{steady}",
+            "",
+        ]
         if r.parity:
             out += [f"nsys parity: {r.parity}", ""]
         out += [f"Impact: {r.impact_doc}", "", f"Why: {r.why}", "", f"Recommendation: {r.recommendation}", ""]

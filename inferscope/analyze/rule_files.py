@@ -18,7 +18,19 @@ from ..resources import sql_dir
 from . import headers
 
 RULE_KEYS = frozenset(
-    {"rule", "title", "severity", "group_by", "summary", "recommendation", "why", "impact", "parity", "param"}
+    {
+        "rule",
+        "title",
+        "severity",
+        "group_by",
+        "summary",
+        "recommendation",
+        "why",
+        "impact",
+        "parity",
+        "param",
+        "steady_state",
+    }
 )
 REQUIRED = ("rule", "title", "severity", "summary", "recommendation")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -40,6 +52,9 @@ class Rule:
     sql: str
     header: headers.Header
     builtin: bool = True
+    # `-- steady_state: true`: the advice holds for a steady loop, so evidence inside a process's warm-up window is
+    # set aside (analyze/rule_steady.py)
+    steady_state: bool = False
 
     @property
     def path(self) -> Path:
@@ -68,6 +83,9 @@ def load(path: Path, builtin: bool = False) -> Rule:
     if not h.body.strip():
         raise RuleError(f"{path}:{h.body_line}: rule {rid} has no SQL after its header")
     group_by = [c.strip() for c in h.fields.get("group_by", "device_id, pid").split(",") if c.strip()]
+    steady = h.fields.get("steady_state", "false").strip().lower()
+    if steady not in ("true", "false"):
+        raise RuleError(f"{h.where('steady_state')}: steady_state must be true or false, not {steady!r}")
     return Rule(
         id=rid,
         title=h.fields["title"],
@@ -82,15 +100,19 @@ def load(path: Path, builtin: bool = False) -> Rule:
         sql=h.body,
         header=h,
         builtin=builtin,
+        steady_state=steady == "true",
     )
 
 
-def discover(extra_dirs=()) -> tuple[list[Rule], list[str]]:
-    """Built-in rules, then each user directory's *.sql; malformed files become error strings, not exceptions."""
+def discover(extra_dirs=(), builtin_extra=()) -> tuple[list[Rule], list[str]]:
+    """Built-in rules (sql/rules, then `builtin_extra`: our own rule folders that run only on some traces, such as
+    sql/serving with a request file), then each user directory's *.sql; malformed files become error strings, not
+    exceptions."""
     rules: list[Rule] = []
     errors: list[str] = []
     seen: dict[str, Path] = {}
-    sources = [(builtin_dir(), True)] + [(Path(d).expanduser(), False) for d in extra_dirs]
+    sources = [(builtin_dir(), True)] + [(Path(d), True) for d in builtin_extra]
+    sources += [(Path(d).expanduser(), False) for d in extra_dirs]
     for directory, builtin in sources:
         if not directory.is_dir():
             raise QueryError(f"--rules {directory}: not a directory")

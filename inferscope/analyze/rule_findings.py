@@ -21,6 +21,7 @@ from ..errors import RuleError
 from ..units import fmt_bytes, fmt_int, fmt_ns, fmt_pct, fmt_rate
 from .rule_files import Rule, sql_error
 from .rule_sandbox import check_sandbox
+from . import rule_steady
 
 MAX_WINDOWS = 20
 MAX_EVIDENCE_KEPT = 1000
@@ -202,6 +203,7 @@ def run_all(
     out: list[Finding] = []
     runs: list[RuleRun] = []
     errors: list[str] = []
+    wins = None  # the warm-up windows, read once when the first steady-state rule runs
     for rule in rules:
         run = RuleRun(
             id=rule.id,
@@ -210,12 +212,56 @@ def run_all(
             params=dict(values[rule.id]),
         )
         try:
-            found = findings(rule, execute(con, rule, values[rule.id]), values[rule.id], basis)
+            table = execute(con, rule, values[rule.id])
+            if rule.steady_state:
+                if wins is None:
+                    wins = rule_steady.windows(con)
+                found = _steady_findings(rule, table, values[rule.id], basis, wins)
+            else:
+                found = findings(rule, table, values[rule.id], basis)
         except RuleError as exc:
             run.error = str(exc)
             errors.append(str(exc))
             found = []
         run.findings = len(found)
         runs.append(run)
-        out.extend(found)
+        out.extend(_told_apart(found))
     return out, runs, errors
+
+
+def _told_apart(found: list[Finding]) -> list[Finding]:
+    """A rule's findings with the group each covers added to its title where two would read the same (one per
+    GPU, process or thread): a report listing "Copy-bound" twice reads as one problem counted twice."""
+    if len({f.title for f in found}) == len(found):
+        return found
+    for f in found:
+        if f.device_id is not None:
+            f.title = f"{f.title} on GPU {f.device_id}"
+        elif f.pid is not None:
+            f.title = f"{f.title} in process {f.pid}" + (f", thread {f.tid}" if f.tid is not None else "")
+    return found
+
+
+def _steady_findings(rule: Rule, table: pa.Table, values: dict, basis: Basis, wins) -> list[Finding]:
+    """Findings of a steady-state rule: its steady rows as usual (saying how many warm-up rows of the same process
+    were set aside), its warm-up rows as demoted notes (analyze/rule_steady.py)."""
+    if not wins or table.num_rows == 0:
+        return findings(rule, table, values, basis)
+    steady, warm = rule_steady.split(table, wins)
+    out = findings(rule, steady, values, basis)
+    noted: list[Finding] = []
+    if warm.num_rows:
+        warm_pids = warm.column("pid").to_pylist() if "pid" in warm.column_names else [None] * warm.num_rows
+        for f in out:
+            left = sum(1 for p in warm_pids if f.pid is None or p == f.pid)
+            if left:
+                f.summary = f"{f.summary} {rule_steady.note(f.pid, left, wins)}"
+        noted = findings(rule, warm, values, basis)
+        for f in noted:
+            rule_steady.demote(f, wins)
+            f.title = f"{f.title} (warm-up only)"  # beside the same rule's steady finding, not a repeat of it
+    if not rule_steady.timed(table):
+        for f in out:
+            if f.pid in wins or (f.pid is None and wins):
+                f.summary = f"{f.summary} {rule_steady.untimed_note(f.pid, wins)}"
+    return (out + noted)[:MAX_FINDINGS_PER_RULE]

@@ -25,7 +25,8 @@ from .rule_files import Rule, sql_error
 # one SELECT whose tables are the trace's tables, views, macros or its own CTEs, whose table functions are
 # range/generate_series/unnest or the trace's table macros, and whose functions are loaded DuckDB functions other
 # than those that read the environment, settings, secrets, sequences or files. An unknown function is refused
-# too, because calling one makes DuckDB auto-install an extension from the network. A SELECT cannot write, attach,
+# too, because calling one makes DuckDB auto-install an extension from the network; so is a cast to a type DuckDB
+# has not loaded ('127.0.0.1'::INET downloads the inet extension the same way). A SELECT cannot write, attach,
 # load, set or replace anything, so this allow-list is the whole boundary; built-in rules (sql/rules) are ours and
 # are not checked.
 
@@ -60,6 +61,7 @@ class _Tree:
     tables: list = field(default_factory=list)
     table_functions: list = field(default_factory=list)
     functions: list = field(default_factory=list)
+    types: list = field(default_factory=list)
     ctes: set = field(default_factory=set)
 
 
@@ -84,6 +86,11 @@ def _walk(node, tree: _Tree) -> None:
         return
     if "function_name" in node:
         tree.functions.append(node)
+    if node.get("class") == "TYPE" and "type_name" in node:  # DuckDB 1.4+: a type is an expression node
+        tree.types.append(node)
+    elif node.get("id") == "USER" and isinstance(node.get("type_info"), dict):  # earlier: a user type's info
+        info = node["type_info"]
+        tree.types.append({**info, "type_name": info.get("user_type_name", "")})
     cte_map = node.get("cte_map")
     if isinstance(cte_map, dict):
         tree.ctes.update(str(e.get("key", "")).lower() for e in cte_map.get("map", []) if isinstance(e, dict))
@@ -112,6 +119,11 @@ def _names(con) -> tuple[set[str], set[str]]:
         "SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_type IN ('scalar', 'aggregate', 'macro')"
     ).fetchall()
     return objects, {n.lower() for (n,) in loaded} | objects
+
+
+def _types(con) -> set[str]:
+    """The type names DuckDB has loaded (aliases included, lower case); a cast to any other would autoload."""
+    return {n.lower() for (n,) in _raw(con).execute("SELECT DISTINCT type_name FROM duckdb_types()").fetchall()}
 
 
 def _denied(name: str) -> bool:
@@ -179,6 +191,11 @@ def check_sandbox(con, rule: Rule) -> None:
             and name not in BINDER_FUNCTIONS | SAFE_TABLE_FUNCTIONS
         ):
             raise refuse(f"it calls {name}(), which is not a loaded DuckDB function or trace macro", node)
+    loaded_types = _types(con) if tree.types else set()
+    for node in tree.types:
+        name = str(node.get("type_name", ""))
+        if name.lower() not in loaded_types or str(node.get("catalog", "")).lower() not in _CATALOGS:
+            raise refuse(f"it casts to type {name}, which DuckDB has not loaded (it would install an extension)", node)
 
 
 def _kind(statement) -> str:

@@ -104,6 +104,7 @@ def _row_values(table, limit: int | None = None) -> list[tuple]:
 
 
 TABLE_LIMIT = 50
+TEXT_MIN_WIDTH = 40  # the narrowest a name column is folded to when a table is wider than the console
 
 
 def _csv_cell(value):
@@ -146,14 +147,25 @@ def _print_rich_table(table, title: str | None, decimals: int, out, limit: int) 
     # Text cells are never parsed as markup: a kernel or range named like `[/x]` is data, not a style tag; and
     # visible() writes ESC, BEL, CR, bidi overrides as escapes, which Rich would pass to the terminal raw
     t = Table(title=Text(visible(title)) if title else None, show_lines=False, header_style="bold")
-    for name, numeric in zip(table.column_names, _numeric_columns(table)):
+    cells = [[visible(_cell(v, decimals)) for v in r] for r in rows]
+    widths = []
+    for i, (name, numeric) in enumerate(zip(table.column_names, _numeric_columns(table))):
+        widest = max([len(visible(name)), *(len(c[i]) for c in cells)])
         if numeric:
-            t.add_column(Text(visible(name)), justify="right", no_wrap=True)
+            widths.append(widest)
+            t.add_column(Text(visible(name)), justify="right", no_wrap=True, min_width=widest)
         else:
-            t.add_column(Text(visible(name)), justify="left", overflow="fold", min_width=12)
-    for r in rows:
-        t.add_row(*[Text(visible(_cell(v, decimals))) for v in r])
+            widths.append(min(max(widest, 12), TEXT_MIN_WIDTH))
+            t.add_column(Text(visible(name)), justify="left", overflow="fold", min_width=widths[-1])
+    for r in cells:
+        t.add_row(*[Text(c) for c in r])
     console = Console(file=out) if out.isatty() else Console(file=out, width=220)
+    # Rich fits a table to the console by cutting cells to "428,52…", and a cut number is a wrong number; with 27
+    # columns (cuda_kern_exec_sum) whole columns shrank to nothing. A table that cannot fit is printed wider
+    # than the console instead: every number whole, names folded at TEXT_MIN_WIDTH (3 per column: padding, rule).
+    needed = sum(widths) + 3 * len(widths) + 1
+    if needed > console.width:
+        console = Console(file=out, width=needed, force_terminal=console.is_terminal)
     console.print(t)
     if not rows:
         out.write("(no rows)\n")

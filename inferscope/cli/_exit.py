@@ -2,7 +2,7 @@
 
 Usage errors and InferScopeError are the user's to fix (2); Ctrl-C and SIGTERM are reported as the interruption
 they were (130/143) however deep in DuckDB they landed; a closed pipe is not an error; anything else is a bug in
-InferScope (70) whose traceback is saved to a file rather than shown. docs/exit-codes.md lists the codes.
+InferScope (70) whose traceback is saved to a file rather than shown. docs/ci.md lists the codes.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def _internal_error(exc: BaseException, args: list[str]) -> int:
 
 def run_app(argv: list[str] | None = None, *, exiting: bool = False) -> int:
     """Run the CLI and return its exit code. Every way out is one line on stderr, never a traceback, with a code a
-    script can act on (docs/exit-codes.md): 2 for anything the user can fix, 130/143 when Ctrl-C or SIGTERM
+    script can act on (docs/ci.md, "exit"): 2 for anything the user can fix, 130/143 when Ctrl-C or SIGTERM
     stopped the run, 70 for a bug in InferScope (its traceback saved to a file); 1 stays `compare`'s
     "regression", so no failure here can read as one. `exiting` says the process ends right after (the console
     script): a stopping signal's handlers then stay in place until it does."""

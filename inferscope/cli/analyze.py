@@ -9,7 +9,18 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import QueryError, visible
-from ._common import CacheDirOpt, NoCacheOpt, TraceArg, app, open_trace
+from ._common import CacheDirOpt, NoCacheOpt, app, open_trace
+
+# One trace, or several rank traces of one job (a fleet: cli/fleet.py)
+TracesArg = Annotated[
+    list[Path],
+    typer.Argument(
+        metavar="TRACE",
+        help="Trace: bundle dir, .nsys-rep, nsys .sqlite/.arrows/parquetdir export, or PyTorch profiler .json[.gz]. "
+        "Several traces, a directory with --fleet, or a quoted glob: the ranks of one job, analysed as a fleet.",
+        show_default=False,
+    ),
+]
 
 
 def parse_params(items: list[str]) -> dict[str, dict[str, str]]:
@@ -48,7 +59,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 @app.command()
 def analyze(
-    trace: TraceArg,
+    traces: TracesArg,
     format: Annotated[
         Optional[str],
         typer.Option(
@@ -102,27 +113,97 @@ def analyze(
             show_default=False,
         ),
     ] = None,
-    # "\\[" keeps Rich from reading the configuration's table name as a markup tag and dropping it
     phase_pattern: Annotated[
         Optional[list[str]],
         typer.Option(
             "--phase-pattern",
             metavar="PHASE=REGEX",
             help="Ranges matching REGEX belong to PHASE (repeatable; replaces the prefill/decode "
-            "defaults and \\[phases] in the configuration).",
+            "defaults and [phases] in the configuration).",
             show_default=False,
         ),
     ] = None,
     evidence_rows: Annotated[
         int, typer.Option("--evidence-rows", metavar="N", min=0, help="Evidence rows per finding in JSON.")
     ] = 50,
+    requests: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--requests",
+            metavar="FILE",
+            help="The load generator's per-request records (AIPerf profile_export.jsonl) to join to the trace: "
+            "TTFT/ITL per request against what the GPU did (serving section and findings).",
+            show_default=False,
+        ),
+    ] = None,
+    window: Annotated[
+        Optional[str],
+        typer.Option(
+            "--window",
+            metavar="START:END",
+            help="Analyse only this part of the trace: times since the trace start with units, e.g. 1.5s:3s, "
+            "200ms: or :10s. Events belong to the window they start in.",
+            show_default=False,
+        ),
+    ] = None,
+    skip_warmup: Annotated[
+        bool,
+        typer.Option(
+            "--skip-warmup",
+            help="Analyse each process from the end of its warm-up window (start-up work such as module loading, "
+            "JIT compilation, handle creation, and leading long steps; see the cold_start rule).",
+        ),
+    ] = False,
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
+    fleet: Annotated[
+        bool, typer.Option("--fleet", help="Analyse the traces (or a directory of them) as the ranks of one job.")
+    ] = False,
+    scheduler: Annotated[
+        Optional[str],
+        typer.Option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="Fleet: run the ranks on this Dask scheduler (tcp://host:8786) instead of a local cluster; its "
+            "workers must see the traces and --cache-dir at the same paths.",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        Optional[int],
+        typer.Option(
+            "--workers",
+            metavar="N",
+            min=1,
+            help="Fleet: local Dask worker processes (default: cores, at most 4).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Say what limits the trace, how much it costs and what to do: metrics and findings ranked by impact.
 
     Example: inferscope analyze run.nsys-rep -o report.html (or report.md, analysis.json)
+
+    Several traces: inferscope analyze 'run/rank*.json.gz' (per-rank table, collective skew, the straggler)
     """
+    from ..engine.window import parse_window
+
+    from .fleet import run_fleet, wants_fleet
+
+    parse_window(window)  # a malformed window is refused before any trace is read
+    if wants_fleet(traces, fleet):
+        if window is not None or skip_warmup:
+            raise QueryError("--window and --skip-warmup apply to one trace; pass one trace without --fleet")
+        if rules or param or step_pattern or phase_pattern or trust_config_rules:
+            typer.echo(
+                "inferscope: note: rules, parameters and patterns apply to one trace; a fleet ignores them", err=True
+            )
+        if requests is not None:
+            raise QueryError("--requests joins one trace to its requests; pass one trace without --fleet")
+        return run_fleet(traces, format, output, scheduler, workers, cache_dir, no_cache)
+    if scheduler is not None or workers is not None:
+        raise QueryError("--scheduler and --workers apply to several rank traces (a fleet); add --fleet")
+    trace = traces[0]
     from ..render import FORMATS, SUFFIXES, render
 
     from ..outputs import format_for_suffix
@@ -144,13 +225,30 @@ def analyze(
     for rule, values in parse_params(param or []).items():  # --param wins
         params.setdefault(rule, {}).update(values)
     t = open_trace(trace, cache_dir, no_cache)
-    analysis = t.analyze(
-        rules_dirs=[str(r) for r in rules or []] + [str(d) for d in config_dirs],
-        params=params,
-        step_patterns=step_pattern or cfg.step_patterns or None,
-        evidence_rows=evidence_rows,
-        phase_patterns=parse_phase_patterns(phase_pattern or []) or cfg.phase_patterns or None,
-    )
+    if requests is not None:  # before the window, so that the requests are clipped with the trace
+        t.attach_requests(requests)
+    with t.window(window, skip_warmup) as used:  # the report's own queries see the same part of the trace
+        analysis = t.analyze(
+            rules_dirs=[str(r) for r in rules or []] + [str(d) for d in config_dirs],
+            params=params,
+            step_patterns=step_pattern or cfg.step_patterns or None,
+            evidence_rows=evidence_rows,
+            phase_patterns=parse_phase_patterns(phase_pattern or []) or cfg.phase_patterns or None,
+            comm_patterns=cfg.comm_patterns or None,
+        )
+        if used is not None:
+            analysis.window = used.to_dict()
+            typer.echo(f"inferscope: note: analysed {visible(used.describe())}", err=True)
+        _warn(t, analysis)
+        text = render(analysis, fmt, color=output is None and sys.stdout.isatty(), trace=t)
+    if output is not None:
+        write_atomic(output, text)
+    else:
+        sys.stdout.write(text)
+
+
+def _warn(t, analysis) -> None:
+    """Rule errors, bundle warnings and left-out rows, on stderr where a script sees them."""
     for err in analysis.rule_errors:
         typer.echo(f"inferscope: warning: {visible(err)}", err=True)
     for key, value in sorted(t.meta.items()):  # an incomplete or damaged bundle is said where a script sees it
@@ -160,12 +258,7 @@ def analyze(
         total = sum(q["count"] for q in analysis.data_quality.values())
         parts = ", ".join(f"{k} {q['count']:,}" for k, q in sorted(analysis.data_quality.items()))
         typer.echo(
-            f"inferscope: warning: {t.path}: {total:,} rows with impossible values left out ({parts}); "
+            f"inferscope: warning: {visible(t.path)}: {total:,} rows with impossible values left out ({parts}); "
             "see the report's Data quality block",
             err=True,
         )
-    text = render(analysis, fmt, color=output is None and sys.stdout.isatty(), trace=t)
-    if output is not None:
-        write_atomic(output, text)
-    else:
-        sys.stdout.write(text)

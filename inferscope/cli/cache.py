@@ -16,7 +16,9 @@ from typing import Annotated, Optional
 import typer
 
 from ..engine import cache as _cache
+from ..errors import visible  # file names are chosen by others: no raw ESC on the terminal
 from ..outputs import human_size  # one unit convention for every size the CLI prints
+from ._app import Group
 from ._common import app, fail
 
 cache_app = typer.Typer(
@@ -24,13 +26,16 @@ cache_app = typer.Typer(
     help="See and clear the cache of converted traces (Parquet tables kept so that later commands are fast).\n\n"
     f"It lives in the user cache directory, or where --cache-dir or {_cache.ENV_VAR} says; never beside a trace.",
     no_args_is_help=True,
+    cls=Group,
 )
 app.add_typer(cache_app, name="cache")
 
 CacheDirOpt = Annotated[
     Optional[Path],
     typer.Option(
-        "--cache-dir", help=f"The cache to act on (default: ${_cache.ENV_VAR}, else the user cache directory)."
+        "--cache-dir",
+        metavar="DIR",
+        help=f"The cache to act on (default: ${_cache.ENV_VAR}, else the user cache directory).",
     ),
 ]
 
@@ -56,7 +61,7 @@ def path_cmd(cache_dir: CacheDirOpt = None) -> None:
 @cache_app.command("list")
 def list_cmd(
     cache_dir: CacheDirOpt = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    format: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help="table or json.")] = "table",
 ) -> None:
     """List cached traces: the trace each was last opened from, format, size on disk, last use.
 
@@ -83,13 +88,13 @@ def list_cmd(
         sys.stdout.write(json.dumps({"cache_dir": str(root), "entries": rows}, indent=1) + "\n")
         return
     if not found:
-        typer.echo(f"the cache at {root} is empty")
+        typer.echo(f"the cache at {visible(root)} is empty")
         return
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    t = Table(title=escape(str(root)), header_style="bold")
+    t = Table(title=escape(visible(root)), header_style="bold")
     t.add_column("source", overflow="fold")
     t.add_column("format")
     t.add_column("size", justify="right", no_wrap=True)
@@ -99,7 +104,13 @@ def list_cmd(
         source = e.source or "?"
         if e.source and not Path(e.source).exists():
             source += " (gone)"
-        t.add_row(escape(source), escape(_format(e)), human_size(e.size_bytes), _when(e.last_used), escape(e.path.name))
+        t.add_row(
+            escape(visible(source)),
+            escape(visible(_format(e))),
+            human_size(e.size_bytes),
+            _when(e.last_used),
+            escape(visible(e.path.name)),
+        )
     Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200).print(t)
     typer.echo(f"{len(found)} entr{'y' if len(found) == 1 else 'ies'}, {human_size(sum(e.size_bytes for e in found))}")
 
@@ -126,9 +137,9 @@ def clear_cmd(
     root = _cache.resolve_root(cache_dir)
     removed = _cache.clear(traces or [], older_than_days=older_than, cache_dir=cache_dir)
     if not removed:
-        typer.echo(f"nothing to clear in {root}")
+        typer.echo(f"nothing to clear in {visible(root)}")
         return
     for e in removed:
-        typer.echo(f"freed {human_size(e.size_bytes):>9}  {e.source or e.path}  ({_format(e)})")
+        typer.echo(f"freed {human_size(e.size_bytes):>9}  {visible(e.source or e.path)}  ({visible(_format(e))})")
     total = sum(e.size_bytes for e in removed)
     typer.echo(f"freed {human_size(total)} in {len(removed)} entr{'y' if len(removed) == 1 else 'ies'}")

@@ -1,4 +1,5 @@
-"""`inferscope compare`: the CI regression gate (exit 0 no regression, 1 regression, 2 bad input)."""
+"""`inferscope compare`: the CI regression gate (exit 0 no regression, 1 regression, 2 bad input or not
+comparable: a GPU model or count change that was not declared with --allow-hardware-change)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperCommand
 
-from ..errors import CompareError
+from ..errors import CompareError, visible
 from ._common import CacheDirOpt, NoCacheOpt, app
 
 _LIST_OPTIONS = ("--base", "--new")
@@ -128,7 +129,8 @@ def compare(
             metavar="GLOB",
             help="Compare only metric ids "
             "matching this glob (repeatable): step_time_ns, kernel_mean_ns, kernel_time_per_step_ns, "
-            "kernel_calls_per_step, range_mean_ns, step_kernel_time_ns, analysis metric ids.",
+            "kernel_calls_per_step, range_mean_ns, step_kernel_time_ns, request_ttft_p99_ns and the other "
+            "request_* ids, analysis metric ids.",
             show_default=False,
         ),
     ] = None,
@@ -186,9 +188,10 @@ def compare(
     allow_different_gpus: Annotated[
         Optional[bool],
         typer.Option(
+            "--allow-hardware-change/--same-hardware",
             "--allow-different-gpus/--same-gpus",
-            help="Compare traces from different GPU models instead of refusing."
-            + _FROM_CONFIG.format("allow_different_gpus", "refuse"),
+            help="A GPU model or count change is intended: compare anyway and say so (otherwise the result is "
+            "'not comparable', exit 2)." + _FROM_CONFIG.format("allow_different_gpus", "not comparable"),
             show_default=False,
         ),
     ] = None,
@@ -196,8 +199,8 @@ def compare(
         Optional[bool],
         typer.Option(
             "--fail-on-inconclusive/--pass-inconclusive",
-            help="Exit 1 when a gated metric cannot be decided for "
-            "lack of data." + _FROM_CONFIG.format("fail_on_inconclusive", "pass"),
+            help="Exit 1 when a gated metric may be worse beyond the threshold but the data cannot decide it."
+            + _FROM_CONFIG.format("fail_on_inconclusive", "pass"),
             show_default=False,
         ),
     ] = None,
@@ -225,14 +228,75 @@ def compare(
             show_default=False,
         ),
     ] = None,
+    window: Annotated[
+        Optional[str],
+        typer.Option(
+            "--window",
+            metavar="START:END",
+            help="Compare only this part of every trace: times since each trace's start with units, e.g. 1.5s:3s, "
+            "200ms: or :10s.",
+            show_default=False,
+        ),
+    ] = None,
+    skip_warmup: Annotated[
+        bool,
+        typer.Option(
+            "--skip-warmup", help="Compare each process from the end of its warm-up window (see the cold_start rule)."
+        ),
+    ] = False,
+    base_requests: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--base-requests",
+            metavar="FILE",
+            help="The base's load-generator request file (AIPerf profile_export.jsonl): one for all base traces "
+            "or one per trace, repeated in order. With --new-requests, TTFT, inter-token latency (p50, p99) and "
+            "output tokens/s gate too.",
+            show_default=False,
+        ),
+    ] = None,
+    new_requests: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--new-requests",
+            metavar="FILE",
+            help="The new side's request file(s), given as the base's are.",
+            show_default=False,
+        ),
+    ] = None,
+    fleet: Annotated[
+        bool,
+        typer.Option(
+            "--fleet",
+            help="BASE and NEW are fleets: each the rank traces of one job (a directory, a quoted glob, files after "
+            "--base/--new) or one fleet JSON from `analyze RANK_TRACES... -f json`. The job's step time gates; the "
+            "ranks explain it.",
+        ),
+    ] = False,
+    scheduler: Annotated[
+        Optional[str],
+        typer.Option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="--fleet: run the ranks on this Dask scheduler instead of a local cluster (as analyze).",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        Optional[int],
+        typer.Option("--workers", metavar="N", min=1, help="--fleet: local Dask worker processes.", show_default=False),
+    ] = None,
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Compare a new build's traces against a base and fail on a performance regression.
 
-    Exit codes: 0 no regression, 1 regression beyond the threshold and the noise, 2 bad input or traces that
-    cannot be compared (different GPU models, nothing in common). Options left out come from the compare
-    section of the configuration file or INFERSCOPE_COMPARE__* variables (`inferscope config` shows them).
+    The primary metrics gate (step time, throughput, GPU time per step, per-call time of the kernels that make
+    up most of the GPU time; with request files on both sides, TTFT and inter-token latency p50/p99 and output
+    tokens/s); everything else explains them. Exit codes: 0 no regression (improvements
+    included), 1 regression beyond the threshold and the noise, 2 bad input, or not comparable (GPU model or
+    count changed without --allow-hardware-change; the report is still written). Options left out come from the
+    compare section of the configuration file or INFERSCOPE_COMPARE__* variables (`inferscope config`).
 
     Example: inferscope compare --base main1.nsys-rep main2.nsys-rep main3.nsys-rep --new pr1.nsys-rep pr2.nsys-rep pr3.nsys-rep --threshold 5% --format github --junit compare.xml
     """
@@ -240,7 +304,44 @@ def compare(
     from ..config import load_config
     from ..outputs import format_for_suffix
 
+    from ..engine.window import parse_window
+
+    parse_window(window)  # a malformed window is refused before any trace is read
     base_list, new_list = _traces(list(traces or []), base, new)
+    if fleet:
+        from .fleet import run_fleet_compare
+
+        refused = [
+            name
+            for name, value in (
+                ("--window", window),
+                ("--skip-warmup", skip_warmup),
+                ("--base-requests", base_requests),
+                ("--new-requests", new_requests),
+                ("--junit", junit),
+                ("--no-cache", no_cache),
+            )
+            if value
+        ]
+        if refused:
+            raise CompareError(f"{refused[0]} does not apply to --fleet (two fleets gate on the job's step time)")
+        cfg = load_config(config_file=config)
+        fleet_threshold = threshold if threshold is not None else cfg.compare["threshold"]
+        hardware = cfg.compare["allow_different_gpus"] if allow_different_gpus is None else allow_different_gpus
+        code = run_fleet_compare(
+            base_list,
+            new_list,
+            threshold=parse_fraction(str(fleet_threshold), "threshold"),
+            fmt=format,
+            output=output,
+            allow_world_size_change=hardware,
+            scheduler=scheduler,
+            workers=workers,
+            cache_dir=cache_dir,
+        )
+        raise typer.Exit(code)
+    if scheduler is not None or workers is not None:
+        raise CompareError("--scheduler and --workers apply to fleets; add --fleet")
     if format is None:
         format = format_for_suffix(output, _SUFFIXES) if output is not None else "md"
     if format not in ("md", "json", "github"):
@@ -262,12 +363,18 @@ def compare(
         strip_templates=pick(strip_templates, "strip_templates"),
         min_share=parse_fraction(str(pick(min_share, "min_share")), "min-share"),
         confidence=pick(confidence, "confidence"),
-        allow_different_gpus=pick(allow_different_gpus, "allow_different_gpus"),
+        allow_hardware_change=pick(allow_different_gpus, "allow_different_gpus"),
         analysis_metrics=not no_analysis_metrics,
         step_patterns=step_pattern or cfg.step_patterns,
         phase_patterns=cfg.phase_patterns or None,
         cache_dir=cache_dir,
         use_cache=not no_cache,
+        window=window,
+        skip_warmup=skip_warmup,
+        base_requests=base_requests or None,
+        new_requests=new_requests or None,
     )
     _emit(result, format, output, junit)
+    if not result.comparable:
+        sys.stderr.write(f"inferscope: not comparable: {visible(result.summary)}\n")  # GPU names come from the traces
     raise typer.Exit(result.exit_code(pick(fail_on_inconclusive, "fail_on_inconclusive")))

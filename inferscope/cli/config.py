@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..errors import visible  # a path found upward may hold any character
 from ._common import app, fail
 
 
@@ -51,9 +52,9 @@ def config_cmd(
     from rich.markup import escape
     from rich.table import Table
 
-    t = Table(title=escape(f"configuration file: {cfg.path or 'none found'}"), header_style="bold")
+    t = Table(title=escape(visible(f"configuration file: {cfg.path or 'none found'}")), header_style="bold")
     for col in ("key", "value", "source"):
         t.add_column(col, overflow="fold")
     for r in rows:
-        t.add_row(escape(r["key"]), escape(json.dumps(r["value"])), escape(r["source"]))
+        t.add_row(escape(visible(r["key"])), escape(visible(json.dumps(r["value"]))), escape(visible(r["source"])))
     Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200).print(t)

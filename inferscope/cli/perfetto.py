@@ -7,7 +7,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._common import CacheDirOpt, NoCacheOpt, OutAliasOpt, TraceArg, app, open_trace, output_or_alias, usage_error
+from ._common import (
+    CacheDirOpt,
+    NoCacheOpt,
+    OutAliasOpt,
+    TraceArg,
+    app,
+    fail,
+    open_trace,
+    output_or_alias,
+    usage_error,
+)
 
 
 @app.command("export-perfetto")
@@ -42,6 +52,9 @@ def export_perfetto(
     output = output_or_alias(ctx, output, out)
     if output is None:  # not click's required=True: --out must still count
         usage_error(ctx, "Missing option '--output' / '-o'.")
+    if output.suffix.lower() != ".json":  # one format only: a .pdf or .html name would hold JSON all the same
+        shown = f"unknown suffix {output.suffix!r}" if output.suffix else "no suffix"
+        fail(f"-o {output}: {shown}; export-perfetto writes Chrome-trace JSON, so end the name in .json")
     from ..outputs import say_written
     from ..render.perfetto import export_perfetto as _export
     from ..render.perfetto import parse_window

@@ -31,7 +31,9 @@ def record(
     out: OutAliasOpt = None,
     sample_rate: Annotated[
         float,
-        typer.Option("--sample-rate", help="Python stack samples per second and thread (0 disables the sampler)."),
+        typer.Option(
+            "--sample-rate", metavar="HZ", help="Python stack samples per second and thread (0 disables the sampler)."
+        ),
     ] = 100.0,
     no_nsys: Annotated[
         bool,
@@ -41,6 +43,7 @@ def record(
         str,
         typer.Option(
             "--nsys-args",
+            metavar='"ARGS"',
             help="Extra `nsys profile` arguments, one string; "
             "an option given here replaces InferScope's default for it.",
         ),
@@ -48,13 +51,17 @@ def record(
     duration: Annotated[
         Optional[float],
         typer.Option(
-            "--duration", help="Stop the workload (as Ctrl-C would) after this many seconds; the exit code is then 0."
+            "--duration",
+            metavar="S",
+            help="Stop the workload (as Ctrl-C would) after this many seconds; the exit code is then 0.",
         ),
     ] = None,
     sampler: Annotated[
         str,
         typer.Option(
-            "--sampler", help="auto (out-of-process when permitted, else in-process), remote, inprocess or none."
+            "--sampler",
+            metavar="MODE",
+            help="auto (out-of-process when permitted, else in-process), remote, inprocess or none.",
         ),
     ] = "auto",
     keep_secrets: Annotated[
@@ -73,6 +80,36 @@ def record(
             "redacted SQLite export is written (the bundle then no longer opens in Nsight Systems).",
         ),
     ] = False,
+    gpu_metrics: Annotated[
+        Optional[str],
+        typer.Option(
+            "--gpu-metrics",
+            metavar="DEVICES",
+            help="Sample the GPUs' hardware counters (SMs active, Tensor Cores, DRAM and PCIe bandwidth, clocks) "
+            "with nsys: all, cuda-visible, or indices like 0,1. Needs root or unrestricted profiling counters; the "
+            "manifest records what was asked and how many samples came back.",
+            show_default=False,
+        ),
+    ] = None,
+    gpu_metrics_frequency: Annotated[
+        Optional[int],
+        typer.Option(
+            "--gpu-metrics-frequency",
+            metavar="HZ",
+            help="Samples per second for --gpu-metrics (10 to 200000; default 10000).",
+            show_default=False,
+        ),
+    ] = None,
+    gpu_metrics_set: Annotated[
+        Optional[str],
+        typer.Option(
+            "--gpu-metrics-set",
+            metavar="NAME",
+            help="nsys metric set for --gpu-metrics (`nsys profile --gpu-metrics-set=help` lists them; default: "
+            "the GPU's own).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run CMD under nsys and the Python sampler and write a bundle that `inferscope analyze` reads.
 
@@ -94,6 +131,9 @@ def record(
         sampler=sampler,
         keep_secrets=keep_secrets,
         drop_nsys_rep=drop_nsys_rep,
+        gpu_metrics=gpu_metrics,
+        gpu_metrics_frequency=gpu_metrics_frequency,
+        gpu_metrics_set=gpu_metrics_set,
     )
     try:
         code = run_record(list(cmd), opts)

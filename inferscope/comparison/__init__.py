@@ -7,12 +7,14 @@
     to_markdown(c)
 
 A Comparison is plain data; `inferscope.render.compare` writes it as Markdown, JSON, JUnit XML or GitHub
-annotations. See `verdict` for the verdict rules, `core` for how the two sides are opened and matched, `result` for the
-returned data, `samples` for what is measured, `stats` for the noise model.
+annotations. See `core` for the order of work, `sides` for how the two sides are opened, `samples` for what is
+measured, `gating` and `verdict` for the verdict rules, `stats` for the noise model, `notes` for what the result
+says besides its rows, `result` for the returned data.
 
 Stage 5: may import the ground modules, ingest, engine and analyze; never render, the API or the CLI.
 """
 
-from .core import Comparison, MetricComparison, Side, compare
+from .core import compare
+from .result import Comparison, MetricComparison, Side
 
 __all__ = ["Comparison", "MetricComparison", "Side", "compare"]

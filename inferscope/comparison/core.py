@@ -1,130 +1,27 @@
-"""`inferscope.compare(base, new)`: open both sides' traces, judge every quantity they hold, gate the build.
+"""`inferscope.compare(base, new)`: open both sides' traces, judge the primary metrics, explain the rest.
 
-The orchestration: checks that the sides can be compared (same GPU model, something in common), collects each
-quantity's samples per trace (`samples`), has `verdict` judge each one at a Bonferroni-corrected level, and
-returns a `result.Comparison` with notes on what the reader should know. The verdict rules are in `verdict`.
+The orchestration only, in the order of work: open each side (`sides`), read what each ran on (`environment`; a
+GPU model or count change is "not comparable" unless declared intended), collect each quantity's samples per
+trace (`samples`), judge every row with the primary metrics gating at a Bonferroni-corrected level (`gating`,
+`primary`, `verdict`), rank everything else by how much of the step-time change it accounts for and say what
+work changed (`explain`), add the notes (`notes`), and return a `result.Comparison`.
 """
 
 from __future__ import annotations
 
-import fnmatch
 from pathlib import Path
 from typing import Sequence, Union
 
-import numpy as np
-
-from ..errors import CompareError, InferScopeError
-from .result import GATING_ORDER, SCHEMA_VERSION, Comparison, MetricComparison, Side, row_order
-from .samples import FAMILIES, MetricDef, RunData, add_analysis_series, extract, gpus
-from .verdict import MIN_RUNS, MIN_SAMPLES, SHARE_UNITS, U_TEST_MIN, decide, measure
-
-__all__ = [
-    "GATING_ORDER",
-    "MIN_RUNS",
-    "MIN_SAMPLES",
-    "SCHEMA_VERSION",
-    "SHARE_UNITS",
-    "U_TEST_MIN",
-    "Comparison",
-    "MetricComparison",
-    "Side",
-    "TraceLike",
-    "compare",
-]
+from ..errors import CompareError
+from . import environment as env
+from . import explain, sides
+from .gating import kernel_shares, measure_rows
+from .notes import add_notes, check_common, serving_on_both_sides
+from .quality import quality_notes
+from .result import Comparison, row_order
+from .samples import add_analysis_series, extract
 
 TraceLike = Union[str, Path, "Trace"]  # noqa: F821
-
-
-def _as_list(x, role: str) -> list:
-    items = list(x) if isinstance(x, (list, tuple)) else [x]
-    if not items:
-        raise CompareError(f"no {role} trace given")
-    return items
-
-
-def _open(items: list, role: str, cache_dir, use_cache: bool) -> list:
-    from ..engine.trace import Trace, open_trace
-
-    out = []
-    for item in items:
-        if isinstance(item, Trace):
-            out.append(item)
-            continue
-        try:
-            out.append(open_trace(item, cache_dir=cache_dir, use_cache=use_cache, progress=False))
-        except InferScopeError as exc:
-            raise type(exc)(f"{role}: {exc}") from exc
-    return out
-
-
-def _side(runs: list[RunData]) -> Side:
-    return Side(
-        [r.path for r in runs],
-        [r.format for r in runs],
-        sorted({g for r in runs for g in r.gpus}),
-        [r.kernels for r in runs],
-        [r.steps for r in runs],
-        [r.window_ns for r in runs],
-    )
-
-
-def _check_gpus(base: list[tuple[str, ...]], new: list[tuple[str, ...]], allow: bool, notes: list[str]) -> None:
-    """Refuse different GPU models (between the sides, or among one side's repeats) before any real work."""
-    for role, runs in (("base", base), ("new", new)):
-        known = {g for g in runs if g}
-        if len(known) > 1:
-            models = " vs ".join(", ".join(g) for g in sorted(known))
-            raise CompareError(
-                f"the {role} traces ran on different GPUs ({models}); repeats must come from the same GPU model"
-            )
-    bg = {g for run in base for g in run}
-    ng = {g for run in new for g in run}
-    if not bg or not ng:
-        missing = " and ".join(role for role, g in (("base", bg), ("new", ng)) if not g)
-        notes.append(f"GPU model not recorded in the {missing} trace(s): not checked")
-    elif bg != ng:
-        msg = f"different GPUs: base ran on {', '.join(sorted(bg))}, new on {', '.join(sorted(ng))}"
-        if not allow:
-            raise CompareError(msg + "; pass --allow-different-gpus to compare anyway")
-        notes.append(msg + " (compared anyway: --allow-different-gpus)")
-
-
-def _defs(runs: list[RunData]) -> dict[str, MetricDef]:
-    defs = dict(FAMILIES)
-    for r in runs:
-        for k, v in r.defs.items():
-            defs.setdefault(k, v)
-    return defs
-
-
-def _matches(metric_id: str, patterns: Sequence[str] | None) -> bool:
-    if not patterns:
-        return True
-    bare = metric_id.removeprefix("metric:")
-    return any(fnmatch.fnmatchcase(metric_id, p) or fnmatch.fnmatchcase(bare, p) for p in patterns)
-
-
-def _check_common(rows: list[MetricComparison], base: list[RunData], new: list[RunData]) -> None:
-    structural = [r for r in rows if r.id in FAMILIES]
-    if any(r.base_runs and r.new_runs for r in structural):
-        return
-
-    def holds(runs: list[RunData]) -> str:
-        r = runs[0]
-        return f"{r.kernels} kernel executions, {r.ranges} ranges, {r.steps} steps"
-
-    empty = [role for role, runs in (("base", base), ("new", new)) if not any(r.kernels or r.ranges for r in runs)]
-    if len(empty) == 2:
-        raise CompareError("neither side has kernels, ranges or steps to compare")
-    if empty:
-        raise CompareError(
-            f"nothing to compare: the {empty[0]} trace has no kernels, ranges or steps "
-            f"(base: {holds(base)}; new: {holds(new)})"
-        )
-    raise CompareError(
-        f"no kernel, range or step in common (base: {holds(base)}; new: {holds(new)}); if names "
-        "differ only in template arguments or hashes, add --strip-templates"
-    )
 
 
 def compare(
@@ -136,108 +33,139 @@ def compare(
     strip_templates: bool = False,
     min_share: float = 0.005,
     confidence: float = 0.95,
-    allow_different_gpus: bool = False,
+    allow_hardware_change: bool = False,
+    allow_different_gpus: bool | None = None,
     analysis_metrics: bool = True,
     step_patterns: Sequence[str] | None = None,
     phase_patterns: dict[str, list[str]] | None = None,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     resamples: int = 1000,
+    window=None,
+    skip_warmup: bool = False,
+    base_requests=None,
+    new_requests=None,
 ) -> Comparison:
-    """Compare a new build's trace(s) against a base: per-step, per-kernel, per-range and analysis metrics.
+    """Compare a new build's trace(s) against a base: the primary metrics gate, the rest explains them.
 
     `base` and `new` are each a path, an opened Trace, or a list of them (repeats of the same run: more repeats,
-    tighter noise estimate). `threshold` is the relative change that counts (0.05 = 5 %); `metrics` limits the
-    comparison to metric ids matching these glob patterns; `analysis_metrics=False` skips the analysis engine's
-    metrics (the slow part on big traces); `step_patterns` (regular expressions) name the step ranges instead of
-    the analysis engine's defaults; `phase_patterns` ({phase: [regex, ...]}) name the phases of the per-phase
-    metrics instead of the built-in prefill/decode patterns. Raises CompareError when the traces cannot be
-    compared (different GPU models unless allow_different_gpus, nothing in common) and TraceInputError for unreadable input.
+    tighter noise estimate). `threshold` is the relative change that counts (0.05 = 5 %). By default the primary
+    metrics gate (step time, throughput, GPU time per step, per-call time of the kernels that make up most of the
+    GPU time; see `primary`); `metrics` (glob patterns of metric ids) names what gates instead and limits the
+    comparison to it. `allow_hardware_change` (alias `allow_different_gpus`) compares across GPU models or
+    counts, stating it; without it such a comparison comes back "not comparable" (exit code 2) without being
+    computed. `analysis_metrics=False` skips the analysis engine's metrics (the slow part on big traces);
+    `step_patterns` (regular expressions) name the step ranges; `phase_patterns` ({phase: [regex, ...]}) name
+    the phases of the per-phase metrics. `window` ('1.5s:3s', '200ms:', ':10s': times since each trace's start)
+    and `skip_warmup` (each process from the end of its warm-up window) compare that part of every trace; the
+    notes say which part. `base_requests` / `new_requests` (a load generator's request file, AIPerf
+    profile_export.jsonl: one per side or one per trace) join each side's requests to its traces, and TTFT,
+    inter-token latency (p50, p99) and output tokens/s then gate too. Raises CompareError when nothing can be compared and TraceInputError for unreadable
+    input.
     """
+    if allow_different_gpus is not None:
+        allow_hardware_change = allow_hardware_change or allow_different_gpus
     if not 0 < threshold < 1:
         raise CompareError(f"threshold {threshold:g} is out of range; give a fraction such as 0.05 (5 %)")
     if not 0.5 <= confidence < 1:
         raise CompareError(f"confidence {confidence:g} is out of range; use e.g. 0.95")
-    base_items, new_items = _as_list(base, "base"), _as_list(new, "new")
-    base_traces = _open(base_items, "base", cache_dir, use_cache)
-    new_traces = _open(new_items, "new", cache_dir, use_cache)
-    notes: list[str] = []
-    _check_gpus([gpus(t) for t in base_traces], [gpus(t) for t in new_traces], allow_different_gpus, notes)
+    base_items, new_items = sides.as_list(base, "base"), sides.as_list(new, "new")
+    base_traces = sides.open_traces(base_items, "base", cache_dir, use_cache)
+    new_traces = sides.open_traces(new_items, "new", cache_dir, use_cache)
+    sides.attach_requests(base_traces, base_requests, "base")
+    sides.attach_requests(new_traces, new_requests, "new")
+    if window is not None or skip_warmup:  # every trace clipped for the whole comparison, then whole again
+        from contextlib import ExitStack
+
+        with ExitStack() as stack:
+            used = []
+            for role, traces in (("base", base_traces), ("new", new_traces)):
+                for t in traces:
+                    w = stack.enter_context(t.window(window, skip_warmup))
+                    used.append(f"{role} {t.path.name}: {w.describe()}")
+            result = compare(
+                base_traces,
+                new_traces,
+                threshold=threshold,
+                metrics=metrics,
+                strip_templates=strip_templates,
+                min_share=min_share,
+                confidence=confidence,
+                allow_hardware_change=allow_hardware_change,
+                analysis_metrics=analysis_metrics,
+                step_patterns=step_patterns,
+                phase_patterns=phase_patterns,
+                resamples=resamples,
+            )
+        result.notes.extend(f"window: {u}" for u in used)
+        return result
+    b_env, n_env = [env.environment(t) for t in base_traces], [env.environment(t) for t in new_traces]
+    hardware = env.hardware_change(b_env, n_env)
+    notes: list[str] = [n for n in (env.unrecorded(b_env, n_env),) if n]
+    notes.extend(quality_notes(base_traces, new_traces))  # rows left out as impossible, per side
+    common = dict(
+        threshold=threshold,
+        confidence=confidence,
+        min_share=min_share,
+        strip_templates=strip_templates,
+        environment=env.diff(b_env, n_env),
+        hardware_change=hardware,
+        hardware_change_allowed=bool(hardware and allow_hardware_change),
+    )
+    if hardware and not allow_hardware_change:
+        c = Comparison(
+            sides.summary(sides.counts_only(base_traces)),
+            sides.summary(sides.counts_only(new_traces)),
+            metric_confidence=confidence,
+            tests=0,
+            metrics=[],
+            notes=notes,
+            **common,
+        )
+        c.summary = f"{hardware}; pass --allow-hardware-change if the change is intended"
+        return c
+    if hardware:
+        notes.append(f"hardware changed ({hardware}): compared as declared intended (--allow-hardware-change)")
     patterns = list(step_patterns) if step_patterns else None
     phases = dict(phase_patterns) if phase_patterns else None
     b_runs = [extract(t, strip_templates, analysis_metrics, patterns, phases) for t in base_traces]
     n_runs = [extract(t, strip_templates, analysis_metrics, patterns, phases) for t in new_traces]
+    serving_on_both_sides(b_runs, n_runs, notes)
     per_step = all(r.steps for r in b_runs + n_runs)
     for r in b_runs + n_runs:
         add_analysis_series(r, per_step)
-    defs = _defs(b_runs + n_runs)
-    ids = sorted({sid for r in b_runs + n_runs for sid in r.series}, key=repr)
-    measured = []
-    for sid in ids:
-        if not _matches(sid[0], metrics):
-            continue
-        b = [r.series[sid] for r in b_runs if sid in r.series]
-        n = [r.series[sid] for r in n_runs if sid in r.series]
-        shares = [r.shares[sid] for r in b_runs if sid in r.shares]
-        share = float(np.mean(shares)) if shares else None
-        row, est = measure(sid, defs[sid[0]], b, n, share, min_share=min_share, resamples=resamples)
-        measured.append((row, est, (b, n)))
-    # Bonferroni: with k gated metrics each interval is taken at 1 - (1 - confidence) / k, so that noise alone
-    # fails a build with probability at most 1 - confidence however many kernels are gated.
-    tests = sum(1 for row, est, _ in measured if row.gated and est is not None)
-    level = 1.0 - (1.0 - confidence) / max(tests, 1)
-    for row, est, samples in measured:
-        if row.verdict == "undecided":
-            decide(row, est, samples, threshold=threshold, level=level, min_share=min_share)
-    rows = [row for row, _, _ in measured]
+    rows, level, tests, per_step_totals = measure_rows(
+        b_runs, n_runs, metrics, threshold, confidence, min_share, resamples
+    )
     if metrics and not rows:
         known = ", ".join(sorted({sid[0] for r in b_runs + n_runs for sid in r.series}))
         raise CompareError(f"no metric matches {', '.join(metrics)}; metric ids here: {known}")
     if not metrics:
-        _check_common(rows, b_runs, n_runs)
+        check_common(rows, b_runs, n_runs)
     elif not any(r.base_runs and r.new_runs for r in rows):
         raise CompareError(f"no metric matching {', '.join(metrics)} is present in both base and new")
+    explain.attach(rows, per_step_totals)
     rows.sort(key=row_order)
-    _notes(notes, rows, b_runs, n_runs, strip_templates)
-    return Comparison(
-        _side(b_runs), _side(n_runs), threshold, confidence, level, tests, min_share, strip_templates, rows, notes
+    new_shares = kernel_shares(n_runs)
+    work = explain.work_changes(
+        rows,
+        [r.steps for r in b_runs],
+        [r.steps for r in n_runs],
+        threshold,
+        new_shares,
+        min_share,
+        ([r.shapes for r in b_runs], [r.shapes for r in n_runs]),
     )
-
-
-def _notes(
-    notes: list[str], rows: list[MetricComparison], base: list[RunData], new: list[RunData], strip: bool
-) -> None:
-    bf, nf = {r.format for r in base}, {r.format for r in new}
-    if bf != nf:
-        notes.append(
-            f"formats differ ({', '.join(sorted(bf))} vs {', '.join(sorted(nf))}): profilers spell kernel "
-            "names differently" + ("" if strip else "; --strip-templates matches more of them")
-        )
-    if not any(r.steps for r in base) or not any(r.steps for r in new):
-        notes.append(
-            "no profiler steps (ProfilerStep#N ranges) on both sides: kernels and ranges are compared per "
-            "instance, step metrics are left out"
-        )
-    bw = np.mean([r.window_ns for r in base]) or 0
-    nw = np.mean([r.window_ns for r in new]) or 0
-    if bw and nw and abs(nw / bw - 1) > 0.1:
-        notes.append(
-            f"the profiled windows differ in length ({bw / 1e9:.3g} s vs {nw / 1e9:.3g} s); every metric is "
-            "per instance or per step, so this alone does not read as a change"
-        )
-    for verdict, where in (("added", "new"), ("removed", "base")):
-        kinds = {}
-        for r in rows:
-            if r.verdict == verdict and r.id in ("kernel_mean_ns", "range_mean_ns"):
-                kinds[r.id] = kinds.get(r.id, 0) + 1
-        if kinds:
-            parts = [f"{n} {'kernels' if k == 'kernel_mean_ns' else 'ranges'}" for k, n in kinds.items()]
-            notes.append(f"{' and '.join(parts)} only in {where}")
-    if len(base) == 1 or len(new) == 1:
-        notes.append(
-            "single trace on a side: the noise measured is the spread between steps and instances within "
-            "a run; run-to-run variation (clocks, placement, neighbours) needs repeats: --base a1 a2 a3 "
-            "--new b1 b2 b3"
-        )
-    if strip:
-        notes.append("names matched with template arguments, parameter lists and hashes stripped")
+    add_notes(notes, rows, b_runs, n_runs, strip_templates)
+    c = Comparison(
+        sides.summary(b_runs),
+        sides.summary(n_runs),
+        metric_confidence=level,
+        tests=tests,
+        metrics=rows,
+        notes=notes,
+        work_changes=work,
+        **common,
+    )
+    c.summary = explain.summary(rows, per_step_totals, work)
+    return c

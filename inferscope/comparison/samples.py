@@ -1,7 +1,9 @@
 """What compare measures in one trace: per-step, per-kernel and per-range samples, each under a metric id.
 
 Every metric is normalised so that the length of the profiled window does not matter: per instance (mean kernel or
-range duration), per step (step time, kernel time and launches per step). Whole-window totals are never compared,
+range duration), per step (step time, kernel time and launches per step). A step's time runs to the end of the GPU
+work it launched, not to the end of its CPU range: a host that runs ahead of the GPU (CUDA-graph replays) closes
+the range long before the step is done, and its steps would read several times faster than they are. Whole-window totals are never compared,
 because a capture of 3 s is not a regression of a capture of 1 s. Typed metrics from the analysis engine
 (`Trace.metrics()`, when available) join as one sample per trace.
 """
@@ -25,15 +27,87 @@ class MetricDef:
     unit: str
     polarity: str  # lower | higher | none: which direction is better
     description: str
+    statistic: str = "mean"  # what stands for a side: the mean of its samples, or a percentile ('p50', 'p99')
+
+
+def _request_defs() -> tuple[MetricDef, ...]:
+    """The serving gate's metrics, over the completed requests of the load generator's request file joined to
+    each trace: TTFT and inter-token latency at p50 and p99 (what serving SLOs are written in), request latency,
+    and output tokens/s."""
+    out = []
+    for column, label, what in (
+        ("ttft", "TTFT", "time to first token of a completed request"),
+        ("itl", "inter-token latency", "a completed request's mean gap between output tokens"),
+        ("latency", "request latency", "send to last response of a completed request"),
+    ):
+        for p in ("p50", "p99"):
+            out.append(MetricDef(f"request_{column}_{p}_ns", f"{label} {p}", "ns", "lower", f"{p} of the {what}", p))
+    out.append(
+        MetricDef(
+            "request_output_tokens_per_s",
+            "output tokens/s",
+            "tokens/s",
+            "higher",
+            "output tokens of the completed requests per second of the load generator's run",
+        )
+    )
+    return tuple(out)
+
+
+REQUEST_FAMILIES = _request_defs()
+# The GPU's hardware counters per step (traces recorded with GPU metrics on both sides): they explain a step-time
+# change (the same work at lower SM or Tensor Core activity), they are never gated: a higher activity is not better
+# by itself.
+GPU_METRIC_FAMILIES = (
+    MetricDef(
+        "step_sm_active_pct",
+        "SMs Active per step",
+        "pct",
+        "none",
+        "SMs with a warp resident, time-weighted over one step (GPU metrics)",
+    ),
+    MetricDef(
+        "step_tensor_active_pct",
+        "Tensor Active per step",
+        "pct",
+        "none",
+        "Tensor Core pipes busy, time-weighted over one step (GPU metrics)",
+    ),
+)
+# metric id -> the compare_request_samples column its samples are
+_REQUEST_COLUMNS = {
+    d.id: "out_tokens_rate" if d.statistic == "mean" else d.id.split("_")[1] + "_ns" for d in REQUEST_FAMILIES
+}
 
 
 FAMILIES: dict[str, MetricDef] = {
     d.id: d
     for d in (
-        MetricDef("step_time_ns", "step time", "ns", "lower", "wall time of one profiler step"),
+        MetricDef(
+            "step_time_ns",
+            "step time",
+            "ns",
+            "lower",
+            "wall time of one step, up to the end of the GPU work it launched (sql/compare/compare_step_times.sql)",
+        ),
+        MetricDef(
+            "step_time_per_token_ns",
+            "step time per token",
+            "ns",
+            "lower",
+            "summed step time over the tokens the steps processed (prompt + generated, as vLLM's step annotations "
+            "execute_context_N(T)_generation_M(G) name them)",
+        ),
+        MetricDef(
+            "tokens_per_step",
+            "tokens per step",
+            "tokens",
+            "none",
+            "tokens a step processed (prompt + generated, from its annotation): the work, not its speed",
+        ),
         MetricDef(
             "step_kernel_time_ns",
-            "summed kernel time per step",
+            "GPU time per step",
             "ns",
             "lower",
             "summed kernel time launched in one step, all GPUs and streams",
@@ -56,6 +130,16 @@ FAMILIES: dict[str, MetricDef] = {
             "executions of the kernel launched in one step",
         ),
         MetricDef("range_mean_ns", "range mean duration", "ns", "lower", "mean duration of one instance of the range"),
+        MetricDef("throughput_steps_per_s", "throughput", "steps/s", "higher", "steps per second: 1 / mean step time"),
+        MetricDef(
+            "throughput_tokens_per_s",
+            "tokens/s",
+            "tokens/s",
+            "higher",
+            "tokens per second of step time: 1 / step time per token",
+        ),
+        *GPU_METRIC_FAMILIES,
+        *REQUEST_FAMILIES,
     )
 }
 
@@ -80,6 +164,8 @@ class RunData:
     shares: dict[SeriesId, float] = field(default_factory=dict)
     defs: dict[str, MetricDef] = field(default_factory=lambda: dict(FAMILIES))
     analysis: list = field(default_factory=list)  # inferscope.analyze.result.Metric objects, raw
+    warmup: list = field(default_factory=list)  # durations (ns) of the warm-up steps left out (see warmup_mask)
+    shapes: dict = field(default_factory=dict)  # {op name: {input dims: calls}} (record_shapes traces only)
 
 
 def _views(trace) -> None:
@@ -120,6 +206,22 @@ def gpus(trace) -> tuple[str, ...]:
     return tuple(sorted({r["name"] for r in trace.engine.query("SELECT name FROM compare_gpus").to_pylist()}))
 
 
+def window(trace) -> RunData:
+    """What a trace holds (counts, window), without its samples: enough to describe a side."""
+    _views(trace)
+    w = trace.engine.query("SELECT * FROM compare_window").to_pylist()[0]
+    return RunData(
+        path=str(trace.path),
+        format=trace.format,
+        gpus=gpus(trace),
+        kernels=int(w["kernels"]),
+        kernel_time_ns=int(w["kernel_time_ns"]),
+        ranges=int(w["ranges"]),
+        steps=int(w["steps"]),
+        window_ns=int(w["window_ns"]),
+    )
+
+
 def extract(
     trace,
     strip: bool = False,
@@ -133,29 +235,29 @@ def extract(
     phase_patterns ({phase: [regex]}) name the phases of the per-phase analysis metrics.
     """
     metrics = _analysis_metrics(trace, step_patterns, phase_patterns) if analysis or step_patterns else []
-    _views(trace)
+    run = window(trace)
     q = trace.engine.query
-    w = q("SELECT * FROM compare_window").to_pylist()[0]
-    run = RunData(
-        path=str(trace.path),
-        format=trace.format,
-        gpus=gpus(trace),
-        kernels=int(w["kernels"]),
-        kernel_time_ns=int(w["kernel_time_ns"]),
-        ranges=int(w["ranges"]),
-        steps=int(w["steps"]),
-        window_ns=int(w["window_ns"]),
-    )
-    steps = q("SELECT pid, step_number, dur_ns FROM compare_steps ORDER BY pid, step_number")
+    steps = q("""SELECT t.pid, t.step_number, t.dur_ns, k.tokens
+                 FROM compare_step_times t
+                 LEFT JOIN compare_step_tokens k USING (pid, step_number)
+                 ORDER BY t.pid, t.step_number""")
     kernels = q("""SELECT k.name, k.dur_ns, s.step_index
                    FROM compare_kernel_samples k
                    LEFT JOIN (SELECT pid, step_number, row_number() OVER (ORDER BY pid, step_number) - 1 AS step_index
                               FROM compare_steps) s
                           ON s.pid = k.step_pid AND s.step_number = k.step_number""")
+    keep = warmup_mask(_column(steps, "pid"), _column(steps, "dur_ns").astype(float)) if steps.num_rows else None
+    if keep is not None and not keep.all():
+        durations = _column(steps, "dur_ns")
+        run.warmup = [float(d) for d in durations[~keep]]
+    remap = np.where(keep, np.cumsum(keep) - 1, -1) if keep is not None else np.empty(0, dtype=np.int64)
+    n_kept = int(keep.sum()) if keep is not None else 0
     if kernels.num_rows:
-        _kernel_series(run, kernels, steps.num_rows, strip)
-    if steps.num_rows:
-        run.series[("step_time_ns", "step", "", None)] = _column(steps, "dur_ns").astype(float)
+        _kernel_series(run, kernels, n_kept, strip, remap)
+    if n_kept:
+        run.series[("step_time_ns", "step", "", None)] = _column(steps, "dur_ns").astype(float)[keep]
+        _token_series(run, steps, keep)
+        _step_gpu_metric_series(run, q, steps, keep)
     ranges = q("SELECT category, name, dur_ns FROM compare_range_samples")
     if ranges.num_rows:
         cat_codes, cats = _keys(ranges.column("category"), lambda c: c or "nvtx")
@@ -166,14 +268,76 @@ def extract(
             sid = ("range_mean_ns", cat, key, None)
             run.series[sid] = dur[rows]
             run.shares[sid] = float(dur[rows].sum()) / run.window_ns if run.window_ns else 0.0
+    for r in q("SELECT name, dims, calls FROM compare_op_shapes").to_pylist():
+        if r["dims"] not in (None, "[]"):
+            run.shapes.setdefault(r["name"], {})[r["dims"]] = int(r["calls"])
+    _request_series(run, q("SELECT * FROM compare_request_samples"))
     run.analysis = metrics if analysis else []
     return run
 
 
-def _kernel_series(run: RunData, kernels: pa.Table, n_steps: int, strip: bool) -> None:
+def _step_gpu_metric_series(run: RunData, q, steps: pa.Table, keep: np.ndarray) -> None:
+    """SMs Active and Tensor Active per kept step, where the trace has GPU metrics over every kept step."""
+    if not q("SELECT count(*) AS n FROM gpu_metric_info").column("n")[0].as_py():
+        return
+    rows = {(r["pid"], r["step_number"]): r for r in q("SELECT * FROM compare_step_gpu_metrics").to_pylist()}
+    order = [(p, n) for p, n, k in zip(_column(steps, "pid"), _column(steps, "step_number"), keep) if k]
+    for column, metric in (("sm_active_pct", "step_sm_active_pct"), ("tensor_active_pct", "step_tensor_active_pct")):
+        values = [rows.get((int(p), int(n)), {}).get(column) for p, n in order]
+        if values and all(v is not None for v in values):
+            run.series[(metric, "step", "", None)] = np.asarray(values, dtype=float)
+
+
+def _token_series(run: RunData, steps: pa.Table, keep: np.ndarray) -> None:
+    """Time per token, when every kept step names the tokens it processed. A step doing twice the tokens takes
+    longer without being slower, so per token is the figure to judge (docs/ci.md, work changes). Its samples are
+    the step times scaled by steps / tokens, so that their mean is summed time over summed tokens and resampling
+    the steps spreads it by the step-to-step noise of the time."""
+    counts = steps.column("tokens").to_numpy(zero_copy_only=False)
+    if steps.column("tokens").null_count:
+        return
+    counts = counts.astype(float)[keep]
+    if not len(counts) or counts.sum() <= 0:
+        return
+    times = _column(steps, "dur_ns").astype(float)[keep]
+    run.series[("step_time_per_token_ns", "step", "", None)] = times * len(times) / counts.sum()
+    run.series[("tokens_per_step", "step", "", None)] = counts
+
+
+def _request_series(run: RunData, requests: pa.Table) -> None:
+    """The serving gate's samples (one per completed request), when the trace has requests joined to it."""
+    if not requests.num_rows:
+        return
+    for metric, column in _REQUEST_COLUMNS.items():
+        values = requests.column(column).drop_null().to_numpy(zero_copy_only=False).astype(float)
+        if len(values):
+            run.series[(metric, "request", "", None)] = values
+
+
+WARMUP_FACTOR = 3.0
+WARMUP_MIN_STEPS = 4
+
+
+def warmup_mask(pids: np.ndarray, durations: np.ndarray) -> np.ndarray:
+    """Steps to keep: all but a warm-up step. The first step of a process is warm-up when it takes more than
+    WARMUP_FACTOR times the median of that process's other steps (and there are at least WARMUP_MIN_STEPS):
+    compilation, cuDNN autotuning, a prefill before decode steps. Left in, one such step decides the mean of 8
+    steps, and a 2x slower build reads as noise; a capture half as long, whose mean it weighs twice as much in,
+    reads as a change."""
+    keep = np.ones(len(durations), dtype=bool)
+    for pid in np.unique(pids):
+        (rows,) = np.nonzero(pids == pid)
+        if len(rows) >= WARMUP_MIN_STEPS and durations[rows[0]] > WARMUP_FACTOR * np.median(durations[rows[1:]]):
+            keep[rows[0]] = False
+    return keep
+
+
+def _kernel_series(run: RunData, kernels: pa.Table, n_steps: int, strip: bool, remap: np.ndarray) -> None:
     codes, labels = _keys(kernels.column("name"), lambda n: kernel_key(n, strip))
     dur = _column(kernels, "dur_ns").astype(float)
     step = kernels.column("step_index").fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    if len(remap):  # warm-up steps left out: their kernels count as outside any step
+        step = np.where(step >= 0, remap[np.clip(step, 0, len(remap) - 1)], -1)
     total = float(dur.sum()) or 1.0
     in_step = step >= 0
     if n_steps:

@@ -39,26 +39,92 @@ class RatioEstimate:
     ratio: float  # observed new/base
     log_sd: float  # bootstrap standard deviation of log(new/base); nan when it could not be estimated
 
+    df: float = math.inf  # degrees of freedom of the spread (see _degrees_of_freedom)
+
     def interval(self, confidence: float) -> tuple[float, float]:
-        """Two-sided interval of new/base at `confidence` (log-normal around the observed ratio)."""
+        """Two-sided interval of new/base at `confidence` (log-normal around the observed ratio), with Student's
+        t in place of the normal quantile when there are few samples or runs (5 steps a side are not a normal
+        sample)."""
         if not (self.ratio > 0 and math.isfinite(self.ratio)) or math.isnan(self.log_sd):
             return math.nan, math.nan
-        z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+        q = t_quantile(0.5 + confidence / 2.0, self.df)
+        sd = self.log_sd
         centre = math.log(self.ratio)
-        return math.exp(centre - z * self.log_sd), math.exp(centre + z * self.log_sd)
+        return math.exp(centre - q * sd), math.exp(centre + q * sd)
 
 
-def side_statistic(runs: Sequence[np.ndarray]) -> float:
-    """Mean of the runs' means (each repeat weighs the same)."""
-    return float(np.mean([np.mean(r) for r in runs]))
+def _t_central(x: float, df: int) -> float:
+    """P(|T| < x) for Student's t with integer df (Abramowitz & Stegun 26.7.3-4: a finite series in cos(theta))."""
+    theta = math.atan(x / math.sqrt(df))
+    c2, term, total = math.cos(theta) ** 2, 1.0, 1.0
+    if df % 2:
+        if df == 1:
+            return 2.0 * theta / math.pi
+        for k in range(2, df - 1, 2):
+            term *= c2 * k / (k + 1)
+            total += term
+        return 2.0 / math.pi * (theta + math.sin(theta) * math.cos(theta) * total)
+    for k in range(1, df - 2, 2):
+        term *= c2 * k / (k + 1)
+        total += term
+    return math.sin(theta) * total
 
 
-def _side_bootstrap(runs: Sequence[np.ndarray], resamples: int, rng: np.random.Generator) -> np.ndarray:
+def t_quantile(p: float, df: float) -> float:
+    """Quantile (p > 0.5) of Student's t: bisection on the exact integer-df distribution; the normal beyond
+    df 300, where the two differ by under 1 % at the levels a gate uses."""
+    if not math.isfinite(df) or df > 300:
+        return NormalDist().inv_cdf(p)
+    df, target = max(1, int(df)), 2.0 * p - 1.0
+    lo, hi = 0.0, 1.0
+    while _t_central(hi, df) < target:
+        hi *= 2.0
+    for _ in range(60):
+        mid = (lo + hi) / 2.0
+        lo, hi = (mid, hi) if _t_central(mid, df) < target else (lo, mid)
+    return (lo + hi) / 2.0
+
+
+def quantile_of(statistic: str) -> float | None:
+    """'p99' -> 0.99; None for 'mean'."""
+    return None if statistic == "mean" else int(statistic[1:]) / 100.0
+
+
+def side_statistic(runs: Sequence[np.ndarray], statistic: str = "mean") -> float:
+    """Mean over the runs of each run's statistic (its mean, or a percentile such as 'p99' by linear
+    interpolation, numpy's default and AIPerf's), so that each repeat weighs the same."""
+    q = quantile_of(statistic)
+    if q is None:
+        return float(np.mean([np.mean(r) for r in runs]))
+    return float(np.mean([np.quantile(r, q) for r in runs]))
+
+
+QUANTILE_CHUNK = 50_000_000  # drawn indices held at once when resampling a percentile (400 MB of int64 at most)
+
+
+def _quantile_resamples(r: np.ndarray, q: float, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Percentile of each of `resamples` exact resamples of r. No normal shortcut as for means: a tail percentile's
+    spread depends on the few values above it, which only resampling them shows."""
+    n = len(r)
+    out = np.empty(resamples)
+    step = max(1, QUANTILE_CHUNK // n)
+    for lo in range(0, resamples, step):
+        hi = min(resamples, lo + step)
+        out[lo:hi] = np.quantile(r[rng.integers(0, n, size=(hi - lo, n))], q, axis=1)
+    return out
+
+
+def _side_bootstrap(
+    runs: Sequence[np.ndarray], resamples: int, rng: np.random.Generator, statistic: str = "mean"
+) -> np.ndarray:
+    q = quantile_of(statistic)
     per_run = np.empty((len(runs), resamples))
     for i, r in enumerate(runs):
         n = len(r)
         if n == 1:
             per_run[i] = r[0]
+        elif q is not None:
+            per_run[i] = _quantile_resamples(r, q, resamples, rng)
         elif n <= EXACT_RESAMPLE_MAX:
             per_run[i] = r[rng.integers(0, n, size=(resamples, n), dtype=np.int32)].mean(axis=1)
         else:
@@ -86,24 +152,39 @@ def _canonical(runs: Sequence[np.ndarray]) -> list[np.ndarray]:
 
 
 def bootstrap_ratio(
-    base: Sequence[np.ndarray], new: Sequence[np.ndarray], *, resamples: int = 1000, seed: int = 0
+    base: Sequence[np.ndarray],
+    new: Sequence[np.ndarray],
+    *,
+    resamples: int = 1000,
+    seed: int = 0,
+    statistic: str = "mean",
 ) -> RatioEstimate:
     """side_statistic(new) / side_statistic(base) and the bootstrap spread of its logarithm."""
     base, new = _canonical(base), _canonical(new)
     if not base or not new:
         raise ValueError("both sides need at least one non-empty run")
-    b0, n0 = side_statistic(base), side_statistic(new)
+    b0, n0 = side_statistic(base, statistic), side_statistic(new, statistic)
     if b0 <= 0 or n0 <= 0:
         return RatioEstimate(n0 / b0 if b0 else math.inf, math.nan)
     rng = np.random.default_rng(seed)
-    bb = _side_bootstrap(base, resamples, rng)
-    nb = _side_bootstrap(new, resamples, rng)
+    bb = _side_bootstrap(base, resamples, rng, statistic)
+    nb = _side_bootstrap(new, resamples, rng, statistic)
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.log(nb) - np.log(bb)
     logs = logs[np.isfinite(logs)]
     if len(logs) < resamples // 2:
         return RatioEstimate(n0 / b0, math.nan)
-    return RatioEstimate(n0 / b0, float(np.std(logs, ddof=1)))
+    df = _degrees_of_freedom(base, new)
+    return RatioEstimate(n0 / b0, float(np.std(logs, ddof=1)), df)
+
+
+def _degrees_of_freedom(base: list[np.ndarray], new: list[np.ndarray]) -> float:
+    """Of a two-sample comparison: repeats, runs a side minus one, summed (run-to-run noise dominates); single
+    runs, samples a side minus one, summed."""
+    if min(len(base), len(new)) > 1:
+        return float(len(base) + len(new) - 2)
+    nb, nn = sum(len(r) for r in base), sum(len(r) for r in new)
+    return float(nb + nn - 2) if nb > 1 and nn > 1 else math.inf
 
 
 def mann_whitney_u(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

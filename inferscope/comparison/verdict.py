@@ -1,24 +1,25 @@
-"""The verdict of one compared quantity: did it get slower, beyond the threshold and beyond the noise?
+"""The verdict of one compared quantity: did it change beyond the threshold, and does the noise say so too?
 
-Each compared quantity (see `samples`) gets one verdict:
+Each compared quantity (see `samples`) is either *primary* (it gates: step time, throughput, GPU time per step,
+per-call time of the kernels that make up most of the GPU time, or whatever `--metric` names) or *explanation*
+(everything else: shown and ranked by how much of the step-time change it accounts for, never gating).
 
-* `unchanged`: the change is within the threshold (whatever the noise, it is too small to matter);
-* `regression` / `improvement`: beyond the threshold in the bad / good direction of the metric's polarity, and
-  the bootstrap interval of new/base excludes 1, so the run-to-run and step-to-step noise does not explain it.
-  Each interval is taken at 1 - (1 - confidence) / k for k gated metrics (Bonferroni), so that with the default
-  0.95 noise alone fails a build at most 5 % of the time, whether 3 or 300 kernels are gated;
-* `within_noise`: beyond the threshold, but the interval includes 1;
-* `inconclusive`: worse beyond the threshold with too few samples to tell (fewer than MIN_SAMPLES per side and
-  fewer than MIN_RUNS repeats per side), e.g. a whole-trace number from single traces (better beyond the threshold
-  with too few samples reads `within_noise`: an unconfirmed improvement is no gating question);
+Primary rows, with the change c (new/base - 1, in %; shares in percentage points), its interval [lo, hi] at the
+Bonferroni-adjusted level, and the threshold t:
 
-Changes are relative (new/base - 1), except for shares (unit pct): those move in percentage points, so with a 5 %
-threshold a GPU-busy share must drop by 5 points, and an idle share of 0.66 % that becomes 0.56 % is unchanged.
-* `added` / `removed`: present on one side only; `info`: a metric without polarity. These never gate.
+* `regression`: worse than t, and the interval excludes no change (the noise does not explain it);
+* `improvement`: better than t, and the interval excludes no change;
+* `unchanged`: the change is within ±t;
+* `inconclusive`: the change is beyond t but the interval reaches across no change (it straddles the
+  threshold and zero); the reason says how many more steps, calls or runs a side would decide it. Only an inconclusive
+  *worsening* makes the outcome inconclusive; an undecided improvement does not gate;
+* `added` / `removed`: present on one side only (a kernel mix change: reported as work changed).
 
-Only gated metrics decide the outcome: those with a polarity, present on both sides, and standing for at least
-`min_share` of the base (kernels: of kernel time; ranges: of the profiled window), so that a 2 us kernel cannot
-fail a build.
+Explanation rows read `worse` / `better` / `unchanged` from the change alone (beyond ±t or not), with the
+interval beside it when there is one, so that a label never contradicts its number.
+
+So a label always agrees with the numbers beside it: "+12474 %" is never "unchanged", and "-20 % [-22, -18]"
+is "improvement". Shares move in percentage points: a GPU-busy share must move by 5 points at a 5 % threshold.
 """
 
 from __future__ import annotations
@@ -27,14 +28,20 @@ import math
 
 import numpy as np
 
-from .result import MetricComparison
+from .result import SHARE_UNITS, MetricComparison
 from .samples import MetricDef
-from .stats import RatioEstimate, bootstrap_ratio, mann_whitney_u, seed_for, side_statistic
+from .stats import RatioEstimate, bootstrap_ratio, mann_whitney_u, quantile_of, seed_for, side_statistic
 
-SHARE_UNITS = ("pct", "%")  # 0-100 shares: their threshold is in percentage points
 MIN_SAMPLES = 5
 MIN_RUNS = 3
 U_TEST_MIN = 8
+
+
+def samples_needed(statistic: str) -> int:
+    """Samples a side before a one-run noise estimate is trusted: MIN_SAMPLES for a mean; for a percentile
+    enough that five samples lie beyond it (p99: 500), since its bootstrap spread is read off those few."""
+    q = quantile_of(statistic)
+    return MIN_SAMPLES if q is None else max(MIN_SAMPLES, math.ceil(5.0 / (1.0 - q) - 1e-9))
 
 
 def measure(
@@ -59,8 +66,8 @@ def measure(
         d.unit,
         d.polarity,
         d.description,
-        side_statistic(b) if b else None,
-        side_statistic(n) if n else None,
+        side_statistic(b, d.statistic) if b else None,
+        side_statistic(n, d.statistic) if n else None,
         None,
         None,
         None,
@@ -89,9 +96,34 @@ def measure(
         return row, None
     row.gated = share is None or share >= min_share
     row.verdict = "undecided"
-    enough = min(bs, ns) >= MIN_SAMPLES or min(len(b), len(n)) >= MIN_RUNS
-    estimate = bootstrap_ratio(b, n, resamples=resamples, seed=seed_for(repr(sid))) if enough else None
+    enough = min(bs, ns) >= samples_needed(d.statistic) or min(len(b), len(n)) >= MIN_RUNS
+    estimate = (
+        bootstrap_ratio(b, n, resamples=resamples, seed=seed_for(repr(sid)), statistic=d.statistic) if enough else None
+    )
     return row, estimate
+
+
+def _interval_change(row: MetricComparison, points: bool) -> tuple[float, float]:
+    """The interval of new/base as a change in the row's units (% or points)."""
+    lo, hi = row.ratio_low, row.ratio_high
+    if points:
+        return row.base_value * (lo - 1.0), row.base_value * (hi - 1.0)
+    return 100.0 * (lo - 1.0), 100.0 * (hi - 1.0)
+
+
+def more_data(row: MetricComparison, estimate: RatioEstimate, level: float) -> str:
+    """How many samples (or runs) a side would decide the change: the interval's half-width shrinks as
+    1/sqrt(n), and must fall below the distance from the observed ratio to no change."""
+    lo, hi = estimate.interval(level)
+    half = (math.log(hi) - math.log(lo)) / 2.0
+    distance = abs(math.log(estimate.ratio))  # the interval must shrink until it excludes no change
+    runs = min(row.base_runs, row.new_runs) > 1
+    have = min(row.base_runs, row.new_runs) if runs else min(row.base_samples, row.new_samples)
+    what = "runs" if runs else "steps" if row.scope == "step" else "calls" if row.id == "kernel_mean_ns" else "samples"
+    if distance < 1e-3 or have * (half / distance) ** 2 > 1e6:
+        return f"the change is too small against the noise for more {what} to decide it"
+    need = max(have + 1, math.ceil(have * (half / distance) ** 2))
+    return f"about {need} {what} a side would decide it (have {have})"
 
 
 def decide(
@@ -102,39 +134,49 @@ def decide(
     threshold: float,
     level: float,
     min_share: float,
+    need: int = MIN_SAMPLES,
 ) -> None:
     """Verdict at the per-metric confidence `level` (see the module docstring)."""
     if estimate is not None:
         row.ratio_low, row.ratio_high = estimate.interval(level)
     if abs(row.delta_pct) > 100.0 * threshold and min(row.base_samples, row.new_samples) >= U_TEST_MIN:
         row.u_test_p = mann_whitney_u(np.concatenate(samples[0]), np.concatenate(samples[1]))[1]
-    # shares (unit pct, 0-100) move in percentage points: idle going from 0.66 % to 0.56 % is not a 15 % change
     points = row.unit in SHARE_UNITS
-    change = row.delta if points else row.delta_pct
-    bad = change if row.polarity == "lower" else -change
+    bad = row.bad_change()
     unit = " points" if points else " %"
-    pct_t = 100.0 * threshold
+    t = 100.0 * threshold
     how = f"{'worse' if bad > 0 else 'better'} by {abs(bad):.1f}{unit}"
-    interval = (
-        f"{100 * level:.4g} % interval of new/base {row.ratio_low:.3f}-{row.ratio_high:.3f}"
-        if estimate is not None
-        else ""
-    )
-    if abs(bad) <= pct_t:
-        row.verdict, row.reason = "unchanged", f"within ±{pct_t:g}{unit}"
-    elif estimate is None:
-        # only a possible regression is a gating question; a possible improvement is merely unconfirmed
-        row.verdict = "inconclusive" if bad > 0 else "within_noise"
+    has_interval = estimate is not None and not math.isnan(row.ratio_low)
+    if has_interval:
+        lo, hi = _interval_change(row, points)
+        b_lo, b_hi = (lo, hi) if row.polarity == "lower" else (-hi, -lo)
+        interval = f"{100 * level:.4g} % interval [{lo:+.1f}, {hi:+.1f}]{unit}"
+    if row.role != "primary":
+        row.verdict = "unchanged" if abs(bad) <= t else "worse" if bad > 0 else "better"
+        row.reason = f"within ±{t:g}{unit}" if abs(bad) <= t else how
+        if has_interval:
+            row.reason += f"; {interval}" + ("" if b_lo > 0 or b_hi < 0 else ", which includes no change")
+        elif abs(bad) > t:
+            row.reason += "; one value a side: no noise estimate"
+        row.reason += "; explanation, not gated"
+        return
+    if not has_interval:
+        if abs(bad) <= t:
+            row.verdict, row.reason = "unchanged", f"within ±{t:g}{unit}"
+            return
+        row.verdict = "inconclusive"
         row.reason = (
             f"{how}, but {row.base_samples} vs {row.new_samples} samples from {row.base_runs} vs "
-            f"{row.new_runs} trace(s) cannot tell it from noise: need {MIN_SAMPLES} samples or "
-            f"{MIN_RUNS} repeats a side"
+            f"{row.new_runs} trace(s) give no noise estimate: need {need} samples or {MIN_RUNS} repeats a side"
         )
-    elif math.isnan(row.ratio_low) or row.ratio_low <= 1.0 <= row.ratio_high:
-        row.verdict = "within_noise"
-        row.reason = f"{how}, but the {interval} includes no change"
+    elif abs(bad) <= t:
+        row.verdict, row.reason = "unchanged", f"within ±{t:g}{unit}; {interval}"
+    elif b_lo > 0:
+        row.verdict, row.reason = "regression", f"{how} (> {t:g}{unit}); {interval}, which excludes no change"
+    elif b_hi < 0:
+        row.verdict, row.reason = "improvement", f"{how} (> {t:g}{unit}); {interval}, which excludes no change"
     else:
-        row.verdict = "regression" if bad > 0 else "improvement"
-        row.reason = f"{how} (> {pct_t:g}{unit}); {interval}"
-    if not row.gated and row.verdict != "unchanged":
+        row.verdict = "inconclusive"
+        row.reason = f"{how}, but the {interval} includes no change: " + more_data(row, estimate, level)
+    if not row.gated and row.verdict not in ("unchanged",):
         row.reason += f"; not gated: {row.share:.2%} of the base, below the {min_share:.2%} minimum share"

@@ -83,6 +83,9 @@ def _scalar(v: Any) -> Any:
 SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     "steps": {"patterns": _regex_list},
     "phases": {"*": _regex_list},
+    # communication kernel families: FAMILY = [regex, ...] replaces that family's patterns in
+    # sql/views/comm_kernel_patterns.sql (an empty list drops the family); a new name adds one
+    "communication": {"*": _regex_list},
     "analyze": {"rules_dirs": _str_list},
     "compare": {
         "threshold": _fraction,

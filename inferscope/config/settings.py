@@ -55,6 +55,16 @@ class Config:
         return None if s is None or s.source == "default" else s.value
 
     @property
+    def comm_patterns(self) -> dict[str, list[str]]:
+        """{family: [regex, ...]} from the [communication] table: which kernels count as communication, over the
+        built-in families of sql/views/comm_kernel_patterns.sql (empty: the built-in table alone)."""
+        return {
+            k.split(".", 1)[1]: s.value
+            for k, s in self.settings.items()
+            if k.startswith("communication.") and s.source != "default"
+        }
+
+    @property
     def phase_patterns(self) -> dict[str, list[str]]:
         """{phase: [regex, ...]} from the [phases] table (empty: the built-in sql/views/phase_ranges.sql)."""
         return {

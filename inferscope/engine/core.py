@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from .. import model
+from .. import duckdb_conn, model
 from ..errors import QueryError
 from ..resources import sql_dir
 
@@ -91,23 +91,64 @@ class Engine:
         tables: "dict[str, pa.Table] | None" = None,
         view_dirs: tuple[str, ...] = ("views",),
     ):
-        self.raw = duckdb.connect()
+        # Spills go under the cache root (the entry's parent), where a killed run's leftovers are swept.
+        self.raw = duckdb_conn.connect(parquet_dir.parent if parquet_dir is not None else None)
         self._files: dict[str, _SqlFile] = {}  # object name -> defining file (the latest registered wins)
-        # DuckDB draws a progress bar on stdout for slow queries, which would corrupt JSON printed to stdout.
-        self.raw.execute("SET enable_progress_bar = false")
+        self._sources: dict[str, str] = {}  # model table -> what its view reads (see attach)
         for name in model.TABLE_BY_NAME:
             if parquet_dir is not None:
                 file = str(parquet_dir / f"{name}.parquet").replace("'", "''")
+                self._sources[name] = f"read_parquet('{file}')"
                 self.raw.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{file}')")
             else:
                 table = (tables or {}).get(name)
                 self.raw.register(
                     f"_arrow_{name}", model.conform(name, table) if table is not None else model.empty_table(name)
                 )
+                self._sources[name] = f"_arrow_{name}"
                 self.raw.execute(f"CREATE VIEW {name} AS SELECT * FROM _arrow_{name}")
+        self._attached: dict[str, tuple[str, bool]] = {}  # model table -> (registered alias, appended)
+        self._window = None  # engine.window.Window: the part of the trace every query sees (None: all of it)
         self.con = LazyConnection(self)
         for d in view_dirs:
             self.load_sql_dir(sql_dir() / d)
+
+    def attach(self, name: str, table: "pa.Table", append: bool = False) -> None:
+        """Serve model table `name` from `table` from now on (`append`: the trace's own rows, then these), for data
+        that arrives beside the trace and is not part of its cached conversion (a load generator's request file).
+        Attaching again replaces what was attached before."""
+        alias = f"_attached_{name}"
+        self.raw.register(alias, model.conform(name, table))
+        self._attached[name] = (alias, append)
+        self._define(name)
+
+    def set_window(self, window) -> None:
+        """Show every query only the part of the trace inside `window` (an `engine.window.Window`; None: the whole
+        trace again): each model table with a time keeps the rows that start inside it. Temporary tables an
+        analysis stored (they shadow views) are dropped, so nothing computed over another window is read."""
+        self._window = window
+        for name in model.TABLE_BY_NAME:
+            self._define(name)
+        for (name,) in self.raw.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
+            self.raw.execute(f'DROP TABLE IF EXISTS temp."{name}"')
+
+    @property
+    def window(self):
+        """The window queries see (`engine.window.Window`), or None for the whole trace."""
+        return self._window
+
+    def _define(self, name: str) -> None:
+        """(Re)create model table `name`'s view: its source, attached rows, and the window's filter."""
+        from .window import where
+
+        body = f"SELECT * FROM {self._sources[name]}"
+        if name in self._attached:
+            alias, append = self._attached[name]
+            body = f"{body} UNION ALL BY NAME SELECT * FROM {alias}" if append else f"SELECT * FROM {alias}"
+        cond = where(self._window, {c.name for c in model.TABLE_BY_NAME[name].columns}) if self._window else None
+        if cond:
+            body = f"SELECT * FROM ({body}) WHERE {cond}"
+        self.raw.execute(f"CREATE OR REPLACE VIEW {name} AS {body}")
 
     def load_sql_dir(self, directory: Path) -> None:
         """Make the objects of directory/*.sql available; a file redefining an object already created replaces
@@ -180,7 +221,15 @@ class Engine:
     def query(self, sql: str, params: dict | list | None = None) -> "pa.Table":
         try:
             self.prepare(sql)
-            return self.raw.sql(sql, params=params).to_arrow_table()
+            try:
+                return self.raw.sql(sql, params=params).to_arrow_table()
+            except duckdb.Error as exc:
+                # DuckDB 2 refuses con.sql() while a result of an earlier con.execute() on this (shared) connection
+                # is not read to its end; a new execute() ends that result, and the query then runs as asked.
+                if "unfinished result" not in str(exc):
+                    raise
+                self.raw.execute("SELECT 1").fetchall()
+                return self.raw.sql(sql, params=params).to_arrow_table()
         except duckdb.Error as exc:
             raise _query_error(exc) from exc
 

@@ -8,6 +8,7 @@ without importing what renders them.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,8 +23,11 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from collections.abc import Iterator
+
     from .core import Rows
     from .stats import StatsResult
+    from .window import Window
 
 
 class Trace:
@@ -39,15 +43,83 @@ class Trace:
         self.cache_entry = cache_entry
         self._tables = tables
         self._cache_repaired: str | None = None
+        self._attached: dict[str, tuple["pa.Table", bool]] = {}  # model table -> (rows, appended to the trace's)
 
     @cached_property
     def engine(self) -> Engine:
-        return Engine(parquet_dir=self.cache_entry) if self.cache_entry is not None else Engine(tables=self._tables)
+        engine = Engine(parquet_dir=self.cache_entry) if self.cache_entry is not None else Engine(tables=self._tables)
+        for name, (table, append) in self._attached.items():
+            engine.attach(name, table, append)
+        return engine
+
+    def attach_requests(self, path: str | Path) -> dict[str, str]:
+        """Read a load generator's request file (AIPerf profile_export.jsonl) onto this trace's clock: the
+        `requests` and `request_chunks` tables, and `requests.*` facts in trace_meta (the clock offset and its
+        uncertainty, how many requests fell inside, across, before or after the trace's span). Returns those
+        facts. Raises `TraceInputError` for a file that is not such records."""
+        from ..ingest import aiperf
+
+        records = aiperf.read_records(Path(path))
+        meta = {k: v for k, v in self.meta.items() if not k.startswith("requests.")}
+        start = meta.get("session_start_utc_ns")
+        span = self.engine.rows(
+            "SELECT min(s), max(e) FROM (SELECT min(start_ns) s, max(end_ns) e FROM kernels UNION ALL "
+            "SELECT min(start_ns), max(end_ns) FROM memcpy UNION ALL SELECT min(start_ns), max(end_ns) FROM api_calls "
+            "UNION ALL SELECT min(start_ns), max(end_ns) FROM nvtx_ranges)"
+        ).rows[0]
+        window = (int(span[0]), int(span[1])) if span[0] is not None else None
+        tables = aiperf.to_tables(records, int(start) if start and start.isdigit() else None, window)
+        facts = aiperf.alignment(meta, tables["requests"], window, Path(path))
+        import pyarrow as pa
+
+        tables["trace_meta"] = pa.table({"key": list(facts), "value": list(facts.values())})
+        for name, table in tables.items():
+            append = name == "trace_meta"
+            self._attached[name] = (table, append)
+            self.engine.attach(name, table, append)
+        self.__dict__.pop("meta", None)
+        return facts
+
+    @contextmanager
+    def window(self, window=None, skip_warmup: bool = False) -> "Iterator[Window | None]":
+        """Show every query inside the `with` block only part of the trace: `window` as text ('1.5s:3s', '200ms:',
+        ':10s'; times since the trace start) or (start_ns, end_ns) on that clock, and/or, with `skip_warmup`, each
+        process from the end of its warm-up window (view warmup). Yields the `engine.window.Window` applied (None
+        when neither was asked for); the whole trace is back after the block. Raises QueryError for a malformed
+        window and for one that holds no trace activity."""
+        from .window import resolve
+
+        if window is None and not skip_warmup:  # nothing asked: whatever window is applied stays
+            yield None
+            return
+        if self.engine.window is not None:
+            raise QueryError("a window is already applied to this trace; leave its `with` block first")
+        w = resolve(self.engine.con, window, skip_warmup)
+        if w is None:
+            yield None
+            return
+        self.engine.set_window(w)
+        try:
+            if (
+                window is not None
+                and not self.engine.rows(
+                    "SELECT (SELECT count(*) FROM api_calls) + (SELECT count(*) FROM gpu_ops) "
+                    "+ (SELECT count(*) FROM nvtx_ranges)"
+                ).rows[0][0]
+            ):
+                raise QueryError(
+                    f"window {w.describe()}: no CUDA call, GPU operation or range of the trace starts in it"
+                )
+            yield w
+        finally:
+            self.engine.set_window(None)
 
     def table(self, name: str) -> "pa.Table":
         """One model table as Arrow (names: `inferscope.model.TABLE_BY_NAME`)."""
         if name not in model.TABLE_BY_NAME:
             raise QueryError(f"unknown table {name!r}; tables are {', '.join(model.TABLE_BY_NAME)}")
+        if name in self._attached:
+            return self.engine.query(f"SELECT * FROM {name}")
         if self.cache_entry is None:
             return (
                 model.plain(model.conform(name, self._tables[name]))

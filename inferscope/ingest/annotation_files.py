@@ -117,7 +117,7 @@ def merge(
         return tables
     out = dict(tables)
     if ranges:
-        import duckdb
+        from .. import duckdb_conn
 
         from .nsys import nest_ranges
 
@@ -128,7 +128,7 @@ def merge(
             r["range_id"] = first + i
         new = model.conform("nvtx_ranges", pa.Table.from_pylist(ranges))
         combined = pa.concat_tables([model.conform("nvtx_ranges", have), new])
-        con = duckdb.connect()
+        con = duckdb_conn.connect()
         try:
             out["nvtx_ranges"] = nest_ranges(con, combined)
         finally:

@@ -8,6 +8,9 @@ that sleep, so its row bounds the mapping error from both sides. When such ancho
 shifted by their median error estimate, and trace_meta says so (`clock_alignment.*`).
 Without nsys (`--no-nsys`), the timeline is the recording's own: zero is the start clock pair, and
 `session_start_utc_ns` is that pair's CLOCK_REALTIME.
+
+This module assembles the tables and the bundle's facts; `bundle_clock` estimates the alignment and
+`bundle_samples` turns the sampler files into the model's sample tables.
 """
 
 from __future__ import annotations
@@ -18,14 +21,14 @@ from pathlib import Path
 from typing import Callable
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from .. import model
 from ..errors import TraceInputError
 from ..redact import redact_argv, redact_text, redact_value
+from .bundle_clock import align
+from .bundle_samples import Samples, drop_threads, read_samples, sample_tables, thread_names
 
 _PASS_THROUGH = ("kernels", "api_calls", "memcpy", "memset", "sync_events", "memory_events", "profiler_overhead")
-SLEEP_CALLS = ("clock_nanosleep", "nanosleep", "select", "pselect", "poll", "usleep")
 OWN_THREAD_PREFIX = "inferscope-"
 
 
@@ -65,11 +68,11 @@ def load(path: Path, step: Callable[[str], None]) -> dict[str, pa.Table]:
         source = "inferscope-bundle (Python samples only)"
 
     step("reading Python samples")
-    samples = _read_samples(path)
-    names = _thread_names(path, samples)
+    samples = read_samples(path)
+    names = thread_names(path, samples)
     regs = _registrations(path)
     to_real = mono_to_realtime(pairs)
-    alignment = _align(tables["osrt_calls"], regs, to_real, utc, pairs, bool(report.exists()))
+    alignment = align(tables["osrt_calls"], regs, to_real, utc, pairs, bool(report.exists()))
     shift = alignment.pop("_shift_ns")
 
     def to_session(mono: int) -> int:
@@ -78,8 +81,8 @@ def load(path: Path, step: Callable[[str], None]) -> dict[str, pa.Table]:
     ends = [m for m in (pairs[0]["monotonic_ns"], pairs[-1]["monotonic_ns"])]
     alignment["monotonic_offsets_ns"] = json.dumps([[m, to_session(m) - m] for m in ends])
     own = {(p, t) for (p, t), n in names.items() if n.startswith(OWN_THREAD_PREFIX)}
-    tables["cpu_samples"], tables["stack_frames"] = _sample_tables(samples, to_session, tables, own)
-    tables["osrt_calls"] = _drop_threads(tables["osrt_calls"], own)
+    tables["cpu_samples"], tables["stack_frames"] = sample_tables(samples, to_session, tables, own)
+    tables["osrt_calls"] = drop_threads(tables["osrt_calls"], own)
     from .annotation_files import merge as merge_annotations
 
     tables = merge_annotations(tables, path / "annotations", to_session=to_session)
@@ -140,60 +143,6 @@ def _pairs_of(meta: pa.Table) -> dict[str, str]:
     return dict(zip(meta.column("key").to_pylist(), meta.column("value").to_pylist()))
 
 
-class _Samples:
-    """All sample files merged: frames and stacks interned across files."""
-
-    def __init__(self):
-        self.frames: dict[tuple, int] = {}
-        self.stacks: dict[tuple[int, ...], int] = {}
-        self.rows: list[tuple] = []  # (mono, pid, tid, stack, state, gil)
-        self.names: dict[tuple[int, int], str] = {}
-        self.inproc_names: dict[tuple[int, int], str] = {}
-        self.ends: list[dict] = []
-        self.files = 0
-
-
-def _read_samples(path: Path) -> _Samples:
-    from recorders.samplefile import read_records
-
-    s = _Samples()
-    for file in sorted((path / "samples").glob("*.jsonl.gz")):
-        s.files += 1
-        frames: dict[int, int] = {}
-        stacks: dict[int, int] = {}
-        inproc = file.name.startswith("inproc-")
-        for rec in read_records(file):
-            kind = rec[0]
-            if kind == "S":
-                _, mono, _real, pid, tid, sid, state, gil = rec
-                s.rows.append((mono, pid, tid, stacks.get(sid), state, None if gil is None else bool(gil)))
-            elif kind == "F":
-                key = (rec[2], rec[3], rec[4])
-                frames[rec[1]] = s.frames.setdefault(key, len(s.frames))
-            elif kind == "K":
-                key = tuple(frames[f] for f in rec[2])
-                stacks[rec[1]] = s.stacks.setdefault(key, len(s.stacks))
-            elif kind == "T":
-                (s.inproc_names if inproc else s.names)[(rec[1], rec[2])] = rec[3]
-            elif kind == "E":
-                s.ends.append(rec[1])
-    return s
-
-
-def _thread_names(path: Path, samples: _Samples) -> dict[tuple[int, int], str]:
-    """Python thread names win over OS names: the workload's own log, then in-process samplers, then /proc."""
-    names = dict(samples.names)
-    names.update(samples.inproc_names)
-    for log in sorted((path / "procs").glob("*.threads.jsonl")):
-        for line in log.read_text(errors="replace").splitlines():
-            try:
-                pid, tid, name = json.loads(line)
-            except (ValueError, TypeError):
-                continue
-            names[(int(pid), int(tid))] = str(name)
-    return names
-
-
 def _registrations(path: Path) -> list[dict]:
     regs = []
     for f in sorted((path / "procs").glob("*.json")):
@@ -202,142 +151,6 @@ def _registrations(path: Path) -> list[dict]:
         except (OSError, ValueError):
             continue
     return regs
-
-
-def _align(osrt: pa.Table, regs: list[dict], to_real, utc: int, pairs: list[dict], with_nsys: bool) -> dict:
-    """How samples are placed on the timeline, with an error estimate; `_shift_ns` is the correction to apply."""
-    drift = 0
-    if len(pairs) == 2:
-        drift = abs(
-            (pairs[1]["realtime_ns"] - pairs[1]["monotonic_ns"]) - (pairs[0]["realtime_ns"] - pairs[0]["monotonic_ns"])
-        )
-    pair_err = max(p.get("uncertainty_ns", 0) for p in pairs)
-    if not with_nsys:
-        return {
-            "method": "recording clock: CLOCK_MONOTONIC via the start/end clock pairs (no nsys timeline)",
-            "error_ns": pair_err + drift,
-            "drift_ns": drift,
-            "_shift_ns": 0,
-        }
-    bounds = []
-    for reg in regs:
-        anchor = reg.get("anchor")
-        if isinstance(anchor, dict):
-            bounds += _anchor_bounds(osrt, reg["pid"], anchor, to_real, utc)
-    base = {"drift_ns": drift, "pair_uncertainty_ns": pair_err}
-    prior = pair_err + drift
-    if not bounds:
-        return {
-            **base,
-            "method": "utcEpochNs + clock pairs (no OS-runtime anchor found to check it)",
-            "error_ns": prior,
-            "error_note": "excludes the accuracy of nsys's utcEpochNs (about 10 us measured with nsys 2022.4)",
-            "_shift_ns": 0,
-        }
-    lo, hi = max(b[0] for b in bounds), min(b[1] for b in bounds)
-    base["anchor_interval_ns"] = json.dumps([lo, hi])
-    if lo > hi:  # anchors disagree with each other: keep the uncorrected mapping and say so
-        return {
-            **base,
-            "method": f"utcEpochNs + clock pairs ({len(bounds)} OS-runtime anchors disagree; not used)",
-            "error_ns": prior,
-            "_shift_ns": 0,
-        }
-    # the mapping error e lies in [lo, hi]; correct only as far as needed to bring 0 into that interval
-    e = lo if lo > 0 else hi if hi < 0 else 0
-    verb = "checked" if e == 0 else "corrected"
-    return {
-        **base,
-        "method": f"utcEpochNs + clock pairs, {verb} by {len(bounds)} OS-runtime sleep anchor(s)",
-        "error_ns": max(hi - e, e - lo) + drift,
-        "uncorrected_error_bound_ns": max(abs(lo), abs(hi)),
-        "correction_ns": -e,
-        "_shift_ns": -e,
-    }
-
-
-def _anchor_bounds(osrt: pa.Table, pid: int, anchor: dict, to_real, utc: int) -> list[tuple[int, int]]:
-    """Bounds on the mapping error from the agent's bracketed sleeps: each traced sleep ran between its two
-    monotonic readings, so mapped(before) - start <= error <= mapped(after) - end."""
-    brackets = anchor.get("brackets") or []
-    if not brackets:
-        return []
-    first, last = to_real(brackets[0][0]) - utc, to_real(brackets[-1][1]) - utc
-    slack = 5_000_000
-    mask = pc.and_(
-        pc.and_(pc.equal(osrt["pid"], pid), pc.equal(osrt["tid"], anchor.get("tid"))),
-        pc.is_in(osrt["name"], value_set=pa.array(SLEEP_CALLS)),
-    )
-    rows = sorted(
-        (r["start_ns"], r["end_ns"])
-        for r in osrt.filter(mask).select(["start_ns", "end_ns"]).to_pylist()
-        if first - slack <= r["start_ns"] <= last + slack
-    )
-    if len(rows) != len(brackets):
-        return []
-    out = []
-    for (m0, m1), (start, end) in zip(brackets, rows):
-        e_lo, e_hi = to_real(m0) - utc - start, to_real(m1) - utc - end
-        if e_lo <= e_hi:
-            out.append((e_lo, e_hi))
-    return out
-
-
-def _sample_tables(s: _Samples, to_session, tables: dict[str, pa.Table], own: set) -> tuple[pa.Table, pa.Table]:
-    nsys_samples, nsys_frames = tables["cpu_samples"], tables["stack_frames"]
-    if own and nsys_samples.num_rows:
-        nsys_samples = _drop_threads(nsys_samples, own)
-    id_base = (pc.max(nsys_samples["sample_id"]).as_py() or 0) + 1 if nsys_samples.num_rows else 0
-    stack_base = max(
-        (pc.max(nsys_frames["stack_id"]).as_py() or 0) + 1 if nsys_frames.num_rows else 0,
-        (pc.max(nsys_samples["stack_id"]).as_py() or 0) + 1 if nsys_samples.num_rows else 0,
-    )
-    rows = sorted((r for r in s.rows if r[3] is not None and (r[1], r[2]) not in own), key=lambda r: r[:3])
-    py = pa.table(
-        {
-            "sample_id": pa.array(range(id_base, id_base + len(rows)), pa.int64()),
-            "ts_ns": pa.array([to_session(r[0]) for r in rows], pa.int64()),
-            "pid": pa.array([r[1] for r in rows], pa.int64()),
-            "tid": pa.array([r[2] for r in rows], pa.int64()),
-            "state": pa.array([r[4] for r in rows], pa.string()),
-            "holds_gil": pa.array([r[5] for r in rows], pa.bool_()),
-            "stack_id": pa.array([stack_base + r[3] for r in rows], pa.int64()),
-            "source": pa.array(["python"] * len(rows), pa.string()),
-        }
-    )
-    frame_keys = {v: k for k, v in s.frames.items()}
-    sid, depth, fn, file, line = [], [], [], [], []
-    for stack, gid in s.stacks.items():
-        for d, f in enumerate(stack):
-            key = frame_keys[f]
-            sid.append(stack_base + gid)
-            depth.append(d)
-            fn.append(key[0])
-            file.append(key[1])
-            line.append(key[2])
-    frames = pa.table(
-        {
-            "stack_id": pa.array(sid, pa.int64()),
-            "depth": pa.array(depth, pa.int64()),
-            "function": pa.array(fn, pa.string()),
-            "file": pa.array(file, pa.string()),
-            "line": pa.array(line, pa.int64()),
-        }
-    )
-    return (
-        pa.concat_tables([model.conform("cpu_samples", nsys_samples), model.conform("cpu_samples", py)]),
-        pa.concat_tables([model.conform("stack_frames", nsys_frames), model.conform("stack_frames", frames)]),
-    )
-
-
-def _drop_threads(table: pa.Table, own: set) -> pa.Table:
-    """Rows of the recorder's own threads inside the workload (in-process sampler, layout check) are not the
-    workload's activity."""
-    if not own or table.num_rows == 0:
-        return table
-    keys = pc.add(pc.multiply(pc.cast(table["pid"], pa.int64()), 1 << 24), pc.cast(table["tid"], pa.int64()))
-    drop = pa.array([p * (1 << 24) + t for p, t in own], pa.int64())
-    return table.filter(pc.invert(pc.fill_null(pc.is_in(keys, value_set=drop), False)))
 
 
 def _threads(threads: pa.Table, names: dict, own: set) -> pa.Table:
@@ -368,7 +181,7 @@ def _redacted_process(proc) -> object:
     return proc
 
 
-def _bundle_facts(manifest: dict, source: str, alignment: dict, warnings: list[str], s: _Samples) -> dict:
+def _bundle_facts(manifest: dict, source: str, alignment: dict, warnings: list[str], s: Samples) -> dict:
     sampler = manifest.get("sampler") or {}
     remote = sampler.get("remote") or {}
     lag = [e for e in s.ends if e.get("lag_ns_p50") is not None]

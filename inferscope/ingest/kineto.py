@@ -21,10 +21,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from .. import model
+from .. import duckdb_conn, model
 from ..errors import TraceInputError
 from ..redact import redact_text
 from ..resources import read_sql
+from .kernel_names import short_names
 from .kineto_json import needs_exact_times, quote_times, read_bytes, split_document
 from .nesting import nest
 
@@ -102,7 +103,7 @@ def load(path: Path) -> dict[str, pa.Table]:
             del events
             files.append(_File(f, meta, out))
         _assign_ranks(path, files)
-        con = duckdb.connect()
+        con = duckdb_conn.connect()
         try:
             return _convert(con, path, files)
         finally:
@@ -205,10 +206,19 @@ def _convert(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File]) -> 
         for name, file in _TRANSFORMS.items()
     }
     staging = model.conform("nvtx_ranges", con.sql(read_sql("ingest/kineto/nvtx_ranges.sql")).to_arrow_table())
+    out["kernels"] = _with_short_names(out["kernels"])
     out["nvtx_ranges"] = model.conform("nvtx_ranges", nest(staging))
     out["devices"] = _devices(files)
     out["trace_meta"] = _with_quality(con, _meta(con, path, files, counts, out["nvtx_ranges"]))
     return out
+
+
+def _with_short_names(kernels: pa.Table) -> pa.Table:
+    """kernels.short_name from the demangled name by bracket depth (ingest/kernel_names.py): SQL string cuts
+    turned `void (anonymous namespace)::k<...>` into nothing and `std::enable_if<...>::type f<...>` into
+    "std::enable_if", and merged template instances that differ in data type."""
+    i = kernels.schema.get_field_index("short_name")
+    return kernels.set_column(i, kernels.schema.field(i), short_names(kernels.column("name")))
 
 
 # the model table each event category feeds, for naming where an invalid event would have gone
@@ -244,6 +254,14 @@ def _with_quality(con: duckdb.DuckDBPyConnection, meta: pa.Table) -> pa.Table:
     ).fetchall():
         key = (_CATEGORY_TABLE.get(cat, "events"), problem or "missing_time")
         quality[key] = quality.get(key, 0) + n
+    cut = con.execute(
+        "WITH w AS (SELECT file_idx, max(start_ns + dur_ns) AS end_ns FROM _kineto_events WHERE kind = 'trace' "
+        "GROUP BY file_idx) SELECT count(*) FROM _kineto_events e JOIN w USING (file_idx) "
+        "WHERE e.kind IN ('cpu_op', 'user_annotation', 'gpu_user_annotation', 'python_function') "
+        "AND e.start_ns < w.end_ns AND e.start_ns + e.dur_ns > w.end_ns"
+    ).fetchone()[0]
+    if cut:  # sql/ingest/kineto/nvtx_ranges.sql cuts them at the recording's end
+        quality[("nvtx_ranges", "ends_after_recording")] = cut
     return with_quality(meta, quality)
 
 

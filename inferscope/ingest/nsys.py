@@ -16,11 +16,12 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from .. import model
+from .. import duckdb_conn, model
 from ..errors import TraceInputError
 from ..redact import redact_argv, redact_text, redact_value
 from ..resources import read_sql
 from . import nesting
+from .gpu_metric_names import stable_id
 from .strings import StringTable
 
 # raw nsys tables each transform reads (StringIds is kept for the whole conversion)
@@ -39,6 +40,9 @@ _NEEDS = {
     "processes": ["PROCESSES"],
     "devices": ["TARGET_INFO_GPU"],
     "profiler_overhead": ["PROFILER_OVERHEAD"],
+    # TARGET_INFO_GPU tells which GPU a metric source samples; the info table first, while GPU_METRICS is loaded
+    "gpu_metric_info": ["TARGET_INFO_GPU", "TARGET_INFO_GPU_METRICS", "GPU_METRICS"],
+    "gpu_metrics": ["TARGET_INFO_GPU", "TARGET_INFO_GPU_METRICS", "GPU_METRICS"],
     "nvtx_marks": ["NVTX_EVENTS"],
     "nvtx_ranges": ["NVTX_EVENTS"],
 }
@@ -55,7 +59,12 @@ _SYSTEM_FACTS = {
     "NvDriverVersion": "driver_version",
     "CudaDriverVersion": "cuda_driver_version",
     "Hostname": "hostname",
+    "CpuDescription": "host_cpu",
+    "CpuCores": "host_cpu_cores",
+    "OsDescription": "os",
 }
+# what nsys writes when it could not tell (a container without /proc/cpuinfo model names): not a fact
+_UNKNOWN = ("unknown",)
 
 
 def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterator[tuple[str, pa.Table]]:
@@ -64,7 +73,7 @@ def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterato
     order = list(_NEEDS)
     raw_order = list(dict.fromkeys(raw for t in order for raw in _NEEDS[t]))
     last_use = {raw: max(i for i, t in enumerate(order) if raw in _NEEDS[t]) for raw in raw_order}
-    con = duckdb.connect()
+    con = duckdb_conn.connect()
     # Reading SQLite (ADBC, GIL released) overlaps with DuckDB's transform of the previous table.
     pool = ThreadPoolExecutor(max_workers=1)
     pending = {}
@@ -88,6 +97,8 @@ def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterato
                     if raw_name == "NVTX_EVENTS":
                         table = _nvtx_events(table, strings)
                         _release_freed_memory()
+                    elif raw_name == "TARGET_INFO_GPU_METRICS":
+                        table = _gpu_metric_names(table, strings)
                     con.register(raw_name, table)
                     loaded.add(raw_name)
                     del table
@@ -163,6 +174,7 @@ QUALITY_NOTES = {
     "missing_duration": "events whose duration is missing or not a number (NaN); left out",
     "duplicate_id": "StringIds rows repeating an earlier id; the first one is used",
     "bad_session_start": "the session start (utcEpochNs) is not a number; UTC times are unknown",
+    "ends_after_recording": "ranges that end after the profiler stopped recording; cut at the recording's end",
 }
 
 
@@ -288,6 +300,23 @@ def _nvtx_events(table: pa.Table, strings: StringTable) -> pa.Table:
     return table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
 
 
+def _gpu_metric_names(table: pa.Table, strings: StringTable) -> pa.Table:
+    """TARGET_INFO_GPU_METRICS with each metric's stable id and unit (`gpu_metric_names`), the id also as a
+    string id (`metric_id__sid`) so that the per-sample column is a dictionary, not one string per sample."""
+    names = [None if v is None else str(v) for v in table.column("metricName").to_pylist()]
+    ids, units = zip(*(stable_id(n) for n in names)) if names else ((), ())
+    return pa.table(
+        {
+            "typeId": table.column("typeId").cast(pa.int64()),
+            "metricId": table.column("metricId").cast(pa.int64()),
+            "metricName": pa.array(names, pa.string()),
+            "metric_id": pa.array(ids, pa.string()),
+            "metric_id__sid": strings.add_texts(pa.array(ids, pa.string())),
+            "unit": pa.array(units, pa.string()),
+        }
+    )
+
+
 def nest_ranges(con: duckdb.DuckDBPyConnection | None, staging: pa.Table) -> pa.Table:
     """Fill depth/parent_id (shared by every ingest path that produces ranges; `con` is unused and kept for
     callers written against the earlier SQL implementation)."""
@@ -324,7 +353,7 @@ def _meta(raw: dict[str, pa.Table], source_format: str) -> pa.Table:
     system = dict(_pairs(raw["TARGET_INFO_SYSTEM_ENV"]))
     facts["system_env"] = "present" if system else "absent"
     for name, key in _SYSTEM_FACTS.items():
-        if system.get(name, "").strip():
+        if system.get(name, "").strip() and system[name].strip().lower() not in _UNKNOWN:
             facts[key] = system[name].strip()
     gpu_names = _gpu_info_names(system.get("GpuInfo"))
     if gpu_names:

@@ -88,6 +88,9 @@ RAW_COLUMNS: dict[str, list[str]] = {
         "memoryOperationType",
         "correlationId",
     ],
+    # GPU hardware metrics (--gpu-metrics-devices): samples, and the names of the metrics each source samples
+    "GPU_METRICS": ["timestamp", "typeId", "metricId", "value"],
+    "TARGET_INFO_GPU_METRICS": ["typeId", "metricId", "metricName"],
     "EXPORT_META_DATA": ["name", "value"],
     "META_DATA_EXPORT": ["name", "value"],
     "META_DATA_CAPTURE": ["name", "value"],

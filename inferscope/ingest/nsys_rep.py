@@ -6,12 +6,12 @@ which version is needed and how to export on the capture machine instead.
 
 from __future__ import annotations
 
-import glob
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
+
+from recorders.nsys import find_nsys
+from recorders.nsys import version as nsys_version
 
 from ..errors import NsysNotFoundError, NsysVersionError, TraceInputError
 
@@ -20,25 +20,6 @@ INSTALL_HINT = (
     "from non-free) or set INFERSCOPE_NSYS=/path/to/nsys, or export on the capture machine with "
     "`nsys export --type sqlite REPORT.nsys-rep` and analyse the .sqlite"
 )
-
-
-def find_nsys() -> str | None:
-    explicit = os.environ.get("INFERSCOPE_NSYS")
-    if explicit:
-        return explicit if os.access(explicit, os.X_OK) else None
-    found = shutil.which("nsys")
-    if found:
-        return found
-    candidates = sorted(glob.glob("/opt/nvidia/nsight-systems/*/bin/nsys")) + sorted(
-        glob.glob("/usr/local/cuda*/bin/nsys")
-    )
-    return candidates[-1] if candidates else None
-
-
-def nsys_version(nsys: str) -> str:
-    out = subprocess.run([nsys, "--version"], capture_output=True, text=True, timeout=60).stdout
-    m = re.search(r"(\d{4}\.\d+(?:\.\d+)*)", out)
-    return m.group(1) if m else "unknown"
 
 
 def export_types(nsys: str) -> list[str]:

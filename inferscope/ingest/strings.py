@@ -139,12 +139,12 @@ def _encode_hashed(values: pa.Array | pa.ChunkedArray, exact: bool = True) -> tu
     distinct strings (in first-seen order), and none when every row is distinct. Where rows share a hash, DuckDB
     counts the distinct strings among them; should two different strings ever share a hash, the column is encoded
     exactly the slow way instead, so two names are never merged."""
-    import duckdb
+    from .. import duckdb_conn
 
     column = pa.chunked_array([values]) if isinstance(values, pa.Array) else values
     valid = np.asarray(column.is_valid()).astype(bool, copy=False) if column.null_count else None
     rows = np.flatnonzero(valid) if valid is not None else np.arange(len(column))
-    con = duckdb.connect()
+    con = duckdb_conn.connect()
     try:
         con.register("texts", pa.table({"t": column}))
         hashes = con.sql(f"SELECT {HASH_SQL} AS h FROM texts").to_arrow_table().column("h").to_numpy()

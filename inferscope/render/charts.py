@@ -18,6 +18,7 @@ COPY = "#e8833a"
 OVERLAP = "#8a63b8"
 IDLE = "#d9dde3"
 STEP = "#2f9e77"
+REQUEST = "#c0577a"
 INK = "#2b2f36"
 MUTED = "#6b7280"
 
@@ -101,17 +102,31 @@ def _ms_axis(ax, span_ms: float) -> None:
     ax.set_xlabel("ms since first GPU activity")
 
 
+# the GPU hardware counters drawn under a device's utilisation row: (label, metric ids summed, colour)
+COUNTERS = (
+    ("SMs Active", ("sm_active_pct",), COMPUTE),
+    ("Tensor Active", ("tensor_active_pct",), "#16a34a"),
+    ("DRAM read + write", ("dram_read_bw_pct", "dram_write_bw_pct"), OVERLAP),
+    ("PCIe RX", ("pcie_rx_bw_pct",), COPY),
+    ("PCIe TX", ("pcie_tx_bw_pct",), "#b45309"),
+)
+
+
 def timeline(
     bins: dict[int, dict[str, Sequence[float]]],
     span_ns: int,
     steps: Sequence[tuple[int, int]] = (),
     phases: Sequence[tuple[str, int, int]] = (),
     t0_ns: int = 0,
+    counters: dict[int, dict] | None = None,
 ) -> str:
     """Per-device utilisation over time: compute and copy busy share per bin, idle as the gap to 100 %,
-    steps as alternating bands and phases (prefill/decode) as a labelled strip on top.
+    steps as alternating bands and phases (prefill/decode) as a labelled strip on top. Where a device has GPU
+    hardware metrics, a row of its counters (SMs Active, Tensor Active, DRAM, PCIe, % of peak) sits right under its
+    utilisation row on the same x axis, so "busy" and "working" read off one vertical line.
 
     `bins[device] = {"t_ns": [...bin starts...], "w_ns": width, "compute": [...ns...], "copy": [...], "busy": [...]}`.
+    `counters[device] = {"t_ns": [...], "w_ns": width, metric_id: [...mean % per bin, None where unsampled...]}`.
     """
     import matplotlib.pyplot  # noqa: F401  (registers the Agg canvas)
     import numpy as np
@@ -119,10 +134,17 @@ def timeline(
     from matplotlib import rc_context
 
     devices = sorted(bins)
+    counters = counters or {}
+    rows = [(dev, kind) for dev in devices for kind in ("busy", "counters") if kind == "busy" or dev in counters]
     with rc_context(_RC):
-        fig = _figure(9.6, 0.35 + 1.25 * len(devices))
-        axes = fig.subplots(len(devices), 1, sharex=True, squeeze=False)[:, 0]
+        fig = _figure(9.6, 0.35 + 1.25 * len(rows))
+        all_axes = fig.subplots(len(rows), 1, sharex=True, squeeze=False)[:, 0]
+        axes = [ax for ax, (_, kind) in zip(all_axes, rows) if kind == "busy"]
         span_ms = span_ns / 1e6
+        for ax, (dev, kind) in zip(all_axes, rows):
+            ax.patch.set_gid(f"timeline-{kind}-gpu{dev}")  # the plot area, for the browser test of alignment
+            if kind == "counters":
+                _counter_row(ax, dev, counters[dev], t0_ns)
         for ax, dev in zip(axes, devices):
             b = bins[dev]
             w = float(b["w_ns"])
@@ -148,7 +170,7 @@ def timeline(
                 ax.axvspan(
                     (s - t0_ns) / 1e6, (e - t0_ns) / 1e6, ymin=0.93, ymax=1.0, color=_phase_color(name), lw=0, alpha=0.9
                 )
-        _ms_axis(axes[-1], span_ms)
+        _ms_axis(all_axes[-1], span_ms)
         handles, labels = axes[0].get_legend_handles_labels()
         from matplotlib.patches import Patch
 
@@ -160,6 +182,29 @@ def timeline(
             labels.append(f"{name} phase")
         fig.legend(handles, labels, loc="outside upper right", ncols=len(labels), fontsize=8)
         return _svg(fig, "GPU utilisation over time per device")
+
+
+def _counter_row(ax, dev: int, series: dict, t0_ns: int) -> None:
+    """One device's hardware counters per bin (time-weighted means, % of peak), drawn as steps like the
+    utilisation row above it; bins without samples are gaps, not zeros."""
+    import numpy as np
+
+    w = float(series["w_ns"])
+    x = (np.asarray(series["t_ns"], dtype=float) - t0_ns) / 1e6
+    x = np.append(x, x[-1] + w / 1e6) if len(x) else x
+    for label, ids, color in COUNTERS:
+        parts = [series[i] for i in ids if i in series]
+        if not parts:
+            continue
+        v = np.array(
+            [np.nan if any(p[k] is None for p in parts) else sum(p[k] for p in parts) for k in range(len(x) - 1)]
+        )
+        ax.step(x, np.append(v, v[-1]) if len(v) else v, where="post", color=color, lw=1.0, label=label)
+    ax.set_ylim(0, 105)
+    ax.set_yticks([0, 50, 100], ["0", "50", "100 %"])
+    ax.set_ylabel(f"GPU {dev}\ncounters", rotation=0, ha="right", va="center", color=INK, fontweight="bold")
+    ax.grid(axis="y", color="#eceff3", lw=0.6)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, handlelength=1.2)
 
 
 def _phase_color(name: str) -> str:
@@ -221,10 +266,20 @@ def breakdown(devices: Sequence[int], parts: dict[str, Sequence[float]]) -> str:
 def step_histogram(dur_ms: Sequence[float], p50: float, p90: float, p99: float) -> str:
     """Distribution of step wall times with the p50/p90/p99 marked: a long tail reads as jitter or stalls.
     A tail beyond 8x the median switches to a log time axis so the bulk of the steps stays readable."""
+    return _histogram(dur_ms, p50, p90, p99, "step wall time, ms", "steps", "Distribution of step wall times", STEP)
+
+
+def latency_histogram(values_ms: Sequence[float], p50: float, p90: float, p99: float, what: str, unit: str) -> str:
+    """Distribution of a request latency (TTFT per request, or every gap between streamed tokens) with the load
+    generator's own p50/p90/p99 marked, so the chart and the summary numbers agree by construction."""
+    return _histogram(values_ms, p50, p90, p99, f"{what}, ms", unit, f"Distribution of {what}", REQUEST)
+
+
+def _histogram(values_ms, p50: float, p90: float, p99: float, xlabel: str, ylabel: str, label: str, color: str):
     import numpy as np
     from matplotlib import rc_context
 
-    values = np.asarray(dur_ms, dtype=float)
+    values = np.asarray(values_ms, dtype=float)
     with rc_context(_RC):
         fig = _figure(9.6, 2.4)
         ax = fig.subplots()
@@ -232,21 +287,21 @@ def step_histogram(dur_ms: Sequence[float], p50: float, p90: float, p99: float) 
         positive = values[values > 0]
         log = len(positive) == len(values) and p50 > 0 and values.max() > 8 * p50
         bins = np.geomspace(positive.min(), positive.max() * 1.001, n_bins + 1) if log else n_bins
-        ax.hist(values, bins=bins, color=STEP, alpha=0.85, edgecolor="white", lw=0.5)
+        ax.hist(values, bins=bins, color=color, alpha=0.85, edgecolor="white", lw=0.5)
         if log:
             from matplotlib.ticker import FuncFormatter, NullFormatter
 
             ax.set_xscale("log")
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))  # no mathtext: plain numbers
             ax.xaxis.set_minor_formatter(NullFormatter())
-        for value, label, style in ((p50, "p50", "-"), (p90, "p90", "--"), (p99, "p99", ":")):
-            ax.axvline(value, color=INK, lw=1, ls=style, label=f"{label} {value:,.2f} ms")
+        for value, name, style in ((p50, "p50", "-"), (p90, "p90", "--"), (p99, "p99", ":")):
+            ax.axvline(value, color=INK, lw=1, ls=style, label=f"{name} {value:,.2f} ms")
         ax.legend(loc="upper right", fontsize=8)
-        ax.set_xlabel("step wall time, ms" + (" (log scale)" if log else ""))
-        ax.set_ylabel("steps")
+        ax.set_xlabel(xlabel + (" (log scale)" if log else ""))
+        ax.set_ylabel(ylabel)
         from matplotlib.ticker import MaxNLocator
 
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count of steps has no fractional ticks
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count has no fractional ticks
         ax.grid(axis="y", color="#eceff3", lw=0.6)
         ax.set_axisbelow(True)
-        return _svg(fig, "Distribution of step wall times")
+        return _svg(fig, label)

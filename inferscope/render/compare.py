@@ -17,20 +17,29 @@ import re
 import xml.etree.ElementTree as ET
 
 from ..errors import visible
-from ..comparison.core import GATING_ORDER, Comparison, MetricComparison
+from ..comparison.result import GATING_ORDER, Comparison, MetricComparison
 from ..comparison.names import display_name
+from ..comparison.verdict import SHARE_UNITS
 
 VERDICT_LABEL = {
     "regression": "❌ regression",
     "inconclusive": "❔ inconclusive",
-    "improvement": "✅ improvement",
+    "improvement": "✅ improved",
     "within_noise": "〰️ within noise",
     "unchanged": "unchanged",
+    "worse": "worse",
+    "better": "better",
     "added": "added",
     "removed": "removed",
     "info": "info",
 }
-HEADLINE = {"regression": "❌", "inconclusive": "❔", "pass": "✅"}
+HEADLINE = {
+    "not_comparable": "⛔ not comparable",
+    "regression": "❌ regression",
+    "inconclusive": "❔ inconclusive",
+    "improvement": "✅ improved",
+    "pass": "✅ pass",
+}
 NAME_WIDTH = 150
 
 
@@ -38,6 +47,8 @@ def fmt_value(value: float | None, unit: str) -> str:
     """A value with a readable unit: nanoseconds scaled to us/ms/s, counts with two decimals."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
+    if unit == "ns/step":
+        return fmt_value(value, "ns") + "/step"
     if unit == "ns":
         for scale, name in ((1e9, "s"), (1e6, "ms"), (1e3, "µs")):
             if abs(value) >= scale:
@@ -49,15 +60,31 @@ def fmt_value(value: float | None, unit: str) -> str:
 
 
 def fmt_pct(m: MetricComparison) -> str:
+    """The change the verdict is judged on: % of the base, or percentage points for shares."""
     if m.delta_pct is None:
         return "–"
+    if m.unit in SHARE_UNITS:
+        return f"{m.delta:+.1f} points"
     return f"{m.delta_pct:+.1f} %"
 
 
 def fmt_interval(m: MetricComparison) -> str:
+    """The interval of the change, in the same units as fmt_pct."""
     if m.ratio_low is None or math.isnan(m.ratio_low):
         return "–"
-    return f"{m.ratio_low:.3f}–{m.ratio_high:.3f}"
+    if m.unit in SHARE_UNITS:
+        return f"[{m.base_value * (m.ratio_low - 1):+.1f}, {m.base_value * (m.ratio_high - 1):+.1f}] points"
+    lo, hi = 100 * (m.ratio_low - 1), 100 * (m.ratio_high - 1)
+    digits = 0 if min(abs(lo), abs(hi)) >= 10 else 1
+    return f"[{lo:+.{digits}f}, {hi:+.{digits}f}] %"
+
+
+def fmt_explains(m: MetricComparison) -> str:
+    if m.explains_pct is None:
+        return "–"
+    from ..comparison.explain import fmt_ns
+
+    return f"{fmt_ns(m.per_step_delta)}/step = {m.explains_pct:.0f} %"
 
 
 def _md_name(text: str):
@@ -79,8 +106,9 @@ def _samples(m: MetricComparison) -> str:
 
 
 def _table_row(m: MetricComparison) -> dict:
+    not_gated = m.role == "primary" and not m.gated and m.verdict not in ("added", "removed", "info")
     return {
-        "verdict": VERDICT_LABEL[m.verdict] + ("" if m.gated or m.verdict == "info" else " (not gated)"),
+        "verdict": VERDICT_LABEL[m.verdict] + (" (not gated)" if not_gated else ""),
         "metric": m.label,
         "what": _md_name(_what(m)),
         "base": fmt_value(m.base_value, m.unit),
@@ -88,6 +116,7 @@ def _table_row(m: MetricComparison) -> dict:
         "change": fmt_pct(m),
         "interval": fmt_interval(m),
         "samples": _samples(m),
+        "explains": fmt_explains(m),
     }
 
 
@@ -105,18 +134,28 @@ def _side_text(side) -> dict:
 
 
 def headline(c: Comparison) -> str:
-    t = f"{c.threshold:.0%}" if c.threshold * 100 == int(c.threshold * 100) else f"{c.threshold:.1%}"
-    counts = {v: len(c._gated(v)) for v in GATING_ORDER}
-    if c.verdict == "regression":
-        text = f"{counts['regression']} regression{'s' if counts['regression'] != 1 else ''} beyond {t}"
-    elif c.verdict == "inconclusive":
-        text = f"no regression found, {counts['inconclusive']} inconclusive (too little data)"
-    else:
-        text = f"no regression beyond {t}"
-    return f"{HEADLINE[c.verdict]} {text}"
+    """The verdict and the summary line: '✅ improved: step time -20.3 % [-22, -18] (improved): … explains 85 %'."""
+    return f"{HEADLINE[c.verdict]}: {c.summary}"
+
+
+def _environment(c: Comparison) -> list[dict]:
+    rows = []
+    for e in c.environment:
+        changed = e["changed"]
+        rows.append(
+            {
+                "label": e["label"] + (" ⚠️" if changed and e["key"] in ("gpu_model", "gpu_count") else ""),
+                "base": e["base"] if e["base"] is not None else "not recorded",
+                "new": e["new"] if e["new"] is not None else "not recorded",
+                "changed": "changed" if changed else "",
+            }
+        )
+    return rows
 
 
 def to_markdown(c: Comparison, limit: int = 30) -> str:
+    """A PR comment: the verdict and summary line, the environment, what work changed, the gated (primary)
+    rows, then the explanation ranked by how much of the step-time change each row accounts for."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     from .report import _md_finalize, md_text
@@ -132,24 +171,27 @@ def to_markdown(c: Comparison, limit: int = 30) -> str:
         autoescape=False,
     )
     notes = [md_text(visible(n)) for n in c.notes]
-    flagged = [
-        m for m in c.metrics if m.gated and m.verdict in ("regression", "inconclusive", "improvement", "within_noise")
-    ]
+    primary = [m for m in c.metrics if m.role == "primary" and (m.gated or m.verdict in ("added", "removed"))]
+    shown_primary = primary[:limit]
+    explanation = [m for m in c.metrics if m.role != "primary" and m.verdict not in ("unchanged", "info")]
+    ranked = [m for m in explanation if m.explains_pct is not None] or explanation
+    rest = [m for m in explanation if m not in ranked]
     counts = {v: len([m for m in c.metrics if m.verdict == v]) for v in GATING_ORDER}
-    # the details list what was gated, and ungated rows only when they moved; the rest is counted
-    rest = [m for m in c.metrics if m not in flagged and (m.gated or m.verdict not in ("unchanged", "info"))]
     return env.get_template("compare.md.j2").render(
         headline=headline(c),
         c=c,
+        comparable=c.comparable,
         notes=notes,
+        environment=_environment(c),
+        hardware=md_text(visible(c.hardware_change or "")),
+        work=[md_text(visible(w)) for w in c.work_changes],
         base=_side_text(c.base),
         new=_side_text(c.new),
-        flagged=[_table_row(m) for m in flagged[:limit]],
-        flagged_more=max(0, len(flagged) - limit),
-        rest=[_table_row(m) for m in rest[: limit * 3]],
-        rest_more=max(0, len(rest) - limit * 3),
+        primary=[_table_row(m) for m in shown_primary],
+        primary_more=max(0, len(primary) - limit),
+        explanation=[_table_row(m) for m in ranked[:limit]],
+        explanation_more=max(0, len(ranked) - limit) + len(rest),
         counts=counts,
-        quiet=len(c.metrics) - len(flagged) - len(rest),
         gated=len(c.gated),
         level=f"{100 * c.metric_confidence:.4g} %",
         min_share=f"{c.min_share:.1%}",
@@ -183,21 +225,30 @@ def _escape_property(text: str) -> str:
 
 
 def _annotation_text(m: MetricComparison) -> str:
+    subject = f"{m.label} of {_what(m)}" if m.key else _what(m)
     return (
-        f"{m.label} of {_what(m)}: {fmt_value(m.base_value, m.unit)} -> {fmt_value(m.new_value, m.unit)} "
-        f"({fmt_pct(m)}); {m.reason}"
+        f"{subject}: {fmt_value(m.base_value, m.unit)} -> {fmt_value(m.new_value, m.unit)} ({fmt_pct(m)}); {m.reason}"
     )
 
 
 def github_annotations(c: Comparison) -> str:
-    """Workflow commands: ::error for each gated regression, ::warning for each inconclusive metric."""
+    """Workflow commands: ::error for each gated regression (or the hardware change that makes the result not
+    comparable), ::warning for each metric that may be worse but could not be decided, then one ::notice with
+    the verdict and summary line, so that every CI output carries the same verdict."""
     lines = []
+    if not c.comparable:
+        lines.append(f"::error title={_escape_property('Not comparable')}::{_escape_data(c.summary)}")
     for kind, title, rows in (
         ("error", "Performance regression", c.regressions),
-        ("warning", "Inconclusive performance comparison", c.inconclusive),
+        ("warning", "Inconclusive performance comparison", c.undecided),
     ):
         for m in rows:
             lines.append(f"::{kind} title={_escape_property(title)}::{_escape_data(_annotation_text(m))}")
+    for note in c.notes:  # rows a side's conversion left out: every figure above excludes them (issue 17)
+        if note.startswith("data quality:"):
+            lines.append(f"::warning title={_escape_property('Data quality')}::{_escape_data(note)}")
+    title = f"inferscope compare: {c.verdict}"
+    lines.append(f"::notice title={_escape_property(title)}::{_escape_data(headline(c))}")
     return "".join(line + "\n" for line in lines)
 
 
@@ -211,15 +262,17 @@ def _xml(text: str) -> str:
 
 
 def to_junit(c: Comparison) -> str:
-    """JUnit XML: one test case per gated metric; regressions fail, inconclusive metrics are skipped."""
+    """JUnit XML: one test case per gated metric; regressions fail, metrics that may be worse but could not be
+    decided are skipped; a result that is not comparable is one errored test case naming the hardware change."""
     gated = c.gated
     failures = len(c.regressions)
-    skipped = len(c.inconclusive)
+    skipped = len(c.undecided)
+    errors = 0 if c.comparable else 1
     counts = {
         "name": "inferscope compare",
-        "tests": str(len(gated)),
+        "tests": str(len(gated) + errors),
         "failures": str(failures),
-        "errors": "0",
+        "errors": str(errors),
         "skipped": str(skipped),
     }  # the same on the one suite and on the document that holds it
     suites = ET.Element("testsuites", **counts)
@@ -232,14 +285,19 @@ def to_junit(c: Comparison) -> str:
         ("base", " ".join(c.base.traces)),
         ("new", " ".join(c.new.traces)),
         ("verdict", c.verdict),
+        ("summary", c.summary),
+        *(("data_quality", n) for n in c.notes if n.startswith("data quality:")),
     ):
         ET.SubElement(props, "property", name=k, value=_xml(v))
+    if errors:
+        case = ET.SubElement(suite, "testcase", classname="inferscope.compare.environment", name="same hardware")
+        ET.SubElement(case, "error", message=_xml(c.summary), type="not_comparable").text = _xml(c.summary)
     for m in gated:
         case = ET.SubElement(suite, "testcase", classname=_xml(f"inferscope.compare.{m.id}"), name=_xml(_what(m)))
         detail = _xml(_annotation_text(m))
         if m.verdict == "regression":
             ET.SubElement(case, "failure", message=detail, type="regression").text = detail
-        elif m.verdict == "inconclusive":
+        elif m in c.undecided:
             ET.SubElement(case, "skipped", message=detail)
         else:
             ET.SubElement(case, "system-out").text = detail

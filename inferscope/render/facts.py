@@ -1,5 +1,5 @@
-"""The hardware and software facts a report opens with: GPU name, how many GPUs, SM count, driver version and
-CUDA version, and the host.
+"""The hardware and software facts a report opens with: GPU name, how many GPUs (active and listed), SM count,
+compute capability, memory, driver version and CUDA version, and the host.
 
 A reader judging a profile first asks "on what?", and a blank "–" does not tell them whether the machine lacked
 the fact or the export dropped it. So every fact here is either a value or a sentence saying why it is missing,
@@ -72,16 +72,27 @@ def _distinct(values) -> list:
 
 def collect(devices: list[dict], meta: dict[str, str], source_format: str, used_devices: list[int]) -> list[Fact]:
     """The header facts from the model's device rows and trace facts."""
-    nsys = source_format.startswith("nsys")
+    # A bundle is named "inferscope-bundle + nsys-..." when it holds nsys's report, and "... (Python samples
+    # only)" when it does not; neither is a PyTorch profiler trace, whose reasons were given for both.
+    nsys = source_format.startswith("nsys") or "+ nsys" in source_format
+    samples_only = "Python samples only" in source_format
     no_table = (
         "not in this export (no TARGET_INFO_GPU table)"
         if nsys
         else "not in this trace (no deviceProperties in the profiler metadata)"
     )
     system_env = meta.get("system_env") == "present"
+    host = meta.get("hostname") or meta.get("capture.device_display_name")
+    if samples_only:  # one reason for every GPU fact, said once
+        gpu = Fact("GPU", None, "not recorded: the bundle holds Python samples only (no nsys report)")
+        return [gpu, *([Fact("Host name", host)] if host else [])]
     facts: list[Fact] = []
 
-    names = [d["name"] for d in devices if d.get("name")]
+    # Facts describe the GPUs that ran work: a trace may list every GPU of the node (Kineto's deviceProperties,
+    # nsys TARGET_INFO_GPU) while one of them was used, and "8 GPUs" then misleads; both counts are given.
+    active = [d for d in devices if d.get("device_id") in set(used_devices)] if used_devices else []
+    described = active or devices
+    names = [d["name"] for d in described if d.get("name")]
     if names:
         facts.append(Fact("GPU", _names(names)))
     elif _gpu_info_names(meta):
@@ -89,19 +100,45 @@ def collect(devices: list[dict], meta: dict[str, str], source_format: str, used_
     else:
         facts.append(Fact("GPU name", None, no_table))
 
-    if devices:
+    ids = ", ".join(str(i) for i in used_devices)
+    if devices and used_devices and len(used_devices) != len(devices):
+        facts.append(
+            Fact(
+                "GPUs",
+                f"{len(used_devices)} active of {len(devices)} listed",
+                f"device id{'s' if len(used_devices) > 1 else ''} {ids} ran kernels or copies; the others are only "
+                "in the trace's device table",
+            )
+        )
+    elif devices:
         facts.append(Fact("GPUs", str(len(devices))))
     elif used_devices:
-        ids = ", ".join(str(i) for i in used_devices)
         facts.append(Fact("GPUs", str(len(used_devices)), f"device ids {ids} seen in kernels and copies"))
     else:
         facts.append(Fact("GPUs", None, "no GPU activity and no device table in this trace"))
 
-    sms = _distinct(d.get("sm_count") for d in devices)
+    missing = no_table if not devices else "not recorded for these devices"
+    sms = _distinct(d.get("sm_count") for d in described)
     if sms:
-        facts.append(Fact("SMs", " / ".join(f"{int(s):,}" for s in sms) + (" per GPU" if len(devices) > 1 else "")))
+        facts.append(Fact("SMs", " / ".join(f"{int(s):,}" for s in sms) + (" per GPU" if len(described) > 1 else "")))
     else:
-        facts.append(Fact("SM count", None, no_table if not devices else "not recorded for these devices"))
+        facts.append(Fact("SM count", None, missing))
+
+    # compute capability only from the device table: a kernel name's sm_80 tag says what the kernel was built
+    # for, which later GPUs run too (an H100 running sm80_ kernels is not 8.0)
+    caps = _distinct(
+        (d["compute_major"], d.get("compute_minor") or 0) for d in described if d.get("compute_major") is not None
+    )
+    amd = any("AMD" in (d.get("name") or "") or "Radeon" in (d.get("name") or "") for d in described)
+    if caps:
+        text = " / ".join(f"{major}.{minor}" for major, minor in caps)
+        facts.append(Fact("Compute capability", text, "gfx architecture as ROCm reports it" if amd else ""))
+    else:
+        facts.append(Fact("Compute capability", None, f"unknown: {missing}"))
+
+    memory = _distinct(d.get("total_memory_bytes") for d in described)
+    if memory:
+        facts.append(Fact("GPU memory", " / ".join(f"{m / 2**30:.1f} GiB" for m in memory)))
 
     driver = meta.get("driver_version") or meta.get("nvidia_driver_version")
     if driver and driver.strip("0. "):  # nsys writes 0 where no NVIDIA driver was loaded
@@ -149,7 +186,6 @@ def collect(devices: list[dict], meta: dict[str, str], source_format: str, used_
             )
         )
 
-    host = meta.get("hostname") or meta.get("capture.device_display_name")
     if host:
         facts.append(Fact("Host name", host))
     return facts
@@ -165,14 +201,20 @@ def from_trace(trace: "Trace") -> list[Fact]:
             "UNION ALL SELECT device_id FROM memset) WHERE device_id IS NOT NULL ORDER BY 1"
         ).to_pylist()
     ]
-    return collect(devices, trace.meta, trace.format, used)
+    # the format as ingest described it ("inferscope-bundle + nsys-sqlite"): trace.format says only "bundle"
+    return collect(devices, trace.meta, trace.meta.get("source_format") or trace.format, used)
 
 
 def from_analysis(analysis: "Analysis") -> list[Fact]:
     """Facts from an analysis alone (the terminal summary without its trace): the device rows it carries."""
     rows = analysis.devices.to_pylist() if analysis.devices.num_rows else []
     devices = [r for r in rows if r.get("name") or r.get("sm_count")]
-    used = _distinct(r.get("device_id") for r in rows)
+    # gpu_device_summary lists described devices without work too: active means it ran an operation
+    used = _distinct(
+        r.get("device_id")
+        for r in rows
+        if (r.get("kernel_count") or 0) + (r.get("memcpy_count") or 0) + (r.get("memset_count") or 0) > 0
+    )
     facts = collect(devices, {}, analysis.source_format, used)
     unknown = "not in the analysis (the trace's metadata is needed; render with the trace)"
     return [

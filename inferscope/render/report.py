@@ -204,6 +204,7 @@ def _chart_svgs(data: ReportData) -> dict[str, Markup]:
             steps=_band_steps(data.steps),
             phases=[(p["phase"], p["start_ns"], p["end_ns"]) for p in data.phases],
             t0_ns=data.window["start_ns"],
+            counters=data.gpu_metric_bins,
         )
     if data.breakdown:
         w = {b["device_id"]: max(b["window_ns"] or 1, 1) for b in data.breakdown}
@@ -228,6 +229,12 @@ def _chart_svgs(data: ReportData) -> dict[str, Markup]:
         out["steps"] = charts.step_histogram(
             [s["dur_ns"] / 1e6 for s in data.steps], st["p50_ns"] / 1e6, st["p90_ns"] / 1e6, st["p99_ns"] / 1e6
         )
+    for key, values, tag, what, unit in (
+        ("ttft", data.request_ttft_ms, "ttft", "time to first token", "requests"),
+        ("itl", data.request_gap_ms, "inter_chunk_latency", "gaps between streamed tokens", "gaps"),
+    ):
+        if len(values) >= 2 and tag in data.request_marks:
+            out[key] = charts.latency_histogram(values, *data.request_marks[tag], what, unit)
     return {k: Markup(v) for k, v in out.items()}
 
 

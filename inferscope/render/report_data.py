@@ -95,9 +95,26 @@ class ReportData:
     steps: list[dict] = field(default_factory=list)
     step_stats: dict | None = None
     phases: list[dict] = field(default_factory=list)
+    # GPU hardware metrics per phase (sql/report/report_gpu_metric_phases.sql); empty without GPU metrics
+    gpu_metric_phases: list[dict] = field(default_factory=list)
+    # ... per step (report_gpu_metric_steps, the first 50 steps) and downsampled to the timeline's bins for the chart
+    # under it (report_gpu_metric_bins): {device: {"t_ns": [...], "w_ns": width, metric_id: [...]}}
+    gpu_metric_steps: list[dict] = field(default_factory=list)
+    gpu_metric_bins: dict[int, dict[str, Any]] = field(default_factory=dict)
     facts: list = field(default_factory=list)  # render/facts.Fact: GPU, SMs, driver, CUDA, host (or why not)
     # rows the conversion left out as impossible: {table, problem, count, description}, largest first
     data_quality: list[dict] = field(default_factory=list)
+    # the serving block as lines (render/serving_text.py) when a request file was joined; empty otherwise
+    serving_lines: list[str] = field(default_factory=list)
+    # per-request latencies for the charts (ms): TTFT of each completed request, every gap between streamed chunks,
+    # with AIPerf's p50/p90/p99 of each (request_summary); empty without requests in the trace
+    request_ttft_ms: list[float] = field(default_factory=list)
+    request_gap_ms: list[float] = field(default_factory=list)
+    request_marks: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    # the slowest requests (end to end) with what the GPU did while each was in flight
+    serving_slowest: list[dict] = field(default_factory=list)
+    # the part of the trace the analysis covered (--window / --skip-warmup), as a phrase; empty for the whole trace
+    analysed_window: str = ""
     generated_utc: str = ""
     version: str = __version__
 
@@ -162,14 +179,63 @@ def build(
         breakdown=_rows(trace, "SELECT * FROM report_busy_breakdown ORDER BY device_id"),
         top_kernels=_rows(trace, "SELECT * FROM report_top_kernels"),
         top_ranges=_rows(trace, "SELECT * FROM report_top_ranges"),
+        gpu_metric_phases=_rows(trace, "SELECT * FROM report_gpu_metric_phases"),
         bins=bins,
         facts=facts.from_trace(trace),
         data_quality=_quality_rows(trace.quality()),
         generated_utc=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
+    has_metrics = _rows(trace, "SELECT count(*) AS n FROM gpu_metric_info")[0]["n"] > 0
+    if has_metrics:
+        data.gpu_metric_bins = _metric_bins(trace)
     if analysis is not None:
         _add_analysis(data, analysis, evidence_rows)
+        if has_metrics:  # the steps are the analysis's (its step patterns)
+            data.gpu_metric_steps = _rows(trace, "SELECT * FROM report_gpu_metric_steps")
+        data.analysed_window = (getattr(analysis, "window", None) or {}).get("text", "")
+        if analysis.serving is not None:
+            _add_requests(data, trace, analysis.serving)
     return data
+
+
+def _add_requests(data: ReportData, trace: "Trace", serving: dict) -> None:
+    """The per-request section's data: latencies from the requests the trace holds (a trace reopened without its
+    request file has none, and the charts are left out), AIPerf's percentiles from the analysis, and the slowest
+    requests with their kernel classes and idle causes (request_gpu_breakdown)."""
+    summary = {r["tag"]: r for r in serving.get("summary") or []}
+    for tag in ("ttft", "inter_chunk_latency"):
+        row = summary.get(tag) or {}
+        if all(row.get(k) is not None for k in ("p50", "p90", "p99")):
+            data.request_marks[tag] = (row["p50"], row["p90"], row["p99"])
+    ttft = _rows(trace, "SELECT ttft_ns FROM requests WHERE status = 'ok' AND ttft_ns IS NOT NULL ORDER BY ttft_ns")
+    gaps = _rows(trace, "SELECT latency_ns FROM request_chunks WHERE latency_ns IS NOT NULL ORDER BY latency_ns")
+    data.request_ttft_ms = [r["ttft_ns"] / 1e6 for r in ttft]
+    data.request_gap_ms = [r["latency_ns"] / 1e6 for r in gaps]
+    parts: dict[str, dict[str, list[str]]] = {}
+    for b in serving.get("slowest_breakdown") or []:
+        if b.get("pct") is not None and b["pct"] >= 1:
+            parts.setdefault(b["request_id"], {}).setdefault(b["dimension"], []).append(f"{b['label']} {b['pct']:.0f}%")
+    for r in serving.get("slowest_e2e") or []:
+        mine = parts.get(r["request_id"], {})
+        data.serving_slowest.append(
+            {
+                **r,
+                "kernels": ", ".join(mine.get("kernel_class", [])[:3]),
+                "idle": ", ".join(mine.get("idle_cause", [])[:3]),
+            }
+        )
+
+
+def _metric_bins(trace: "Trace") -> dict[int, dict[str, Any]]:
+    """The counters per timeline bin, one list per metric in bin order (None where a bin holds no sample)."""
+    out: dict[int, dict[str, Any]] = {}
+    for r in _rows(trace, "SELECT * FROM report_gpu_metric_bins ORDER BY device_id, metric_id, bin"):
+        d = out.setdefault(r["device_id"], {"t_ns": [], "w_ns": r["bin_ns"]})
+        values = d.setdefault(r["metric_id"], [])
+        if len(values) == len(d["t_ns"]):
+            d["t_ns"].append(r["bin_start_ns"])
+        values.append(r["mean_value"])
+    return out
 
 
 def _quality_rows(quality: dict[str, dict]) -> list[dict]:
@@ -223,6 +289,10 @@ def _table_rows(table: "pa.Table", limit: int) -> tuple[list[str], list[list[Any
 
 def _add_analysis(data: ReportData, analysis: "Analysis", evidence_rows: int) -> None:
     data.headline = analysis.headline
+    if analysis.serving is not None:
+        from .serving_text import lines
+
+        data.serving_lines = lines(analysis.serving)
     labels = dict(KEY_METRICS)
     for m in analysis.metrics:
         data.metrics.append(

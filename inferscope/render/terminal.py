@@ -25,13 +25,19 @@ KEY_METRICS = (
     ("idle_launch_ns", "  launch-bound"),
     ("idle_host_ns", "  host-bound"),
     ("idle_copy_ns", "  copy-bound"),
-    ("idle_dependency_ns", "  waiting on dependencies"),
+    ("idle_load_ns", "  library load / JIT"),
+    ("idle_profiler_ns", "  profiler overhead"),
+    ("idle_dependency_ns", "  waiting on another stream"),
+    ("idle_queued_ns", "  queued, no recorded wait"),
+    ("idle_unknown_ns", "  unknown"),
     ("kernel_count", "Kernels"),
     ("kernel_dur_p50_ns", "Median kernel"),
     ("short_kernel_pct", "Kernels shorter than their launch"),
-    ("h2d_rate", "Achieved H2D bandwidth"),
+    ("graph_kernel_time_pct", "Kernel time replayed from CUDA graphs"),
+    ("graph_capture_ns", "CUDA-graph capture (host set-up)"),
+    ("h2d_rate", "H2D bandwidth (copies of 1 MiB+)"),
     ("sync_exposed_idle_ns", "GPU idle exposed by host waits"),
-    ("comm_exposed_ns", "Exposed NCCL time"),
+    ("comm_exposed_ns", "Exposed communication time"),
     ("step_count", "Steps"),
     ("step_time_p50_ns", "Step time p50"),
     ("step_time_p90_ns", "Step time p90"),
@@ -40,7 +46,70 @@ KEY_METRICS = (
 )
 
 
-_HIDE_ZERO = {mid for mid, _ in KEY_METRICS if mid.startswith("idle_")} | {"comm_exposed_ns", "step_count"}
+_HIDE_ZERO = {mid for mid, _ in KEY_METRICS if mid.startswith("idle_")} | {
+    "comm_exposed_ns",
+    "step_count",
+    "graph_kernel_time_pct",
+    "graph_capture_ns",
+}
+
+
+TOP_KERNELS = 8
+
+
+def _active_gpus(a: "Analysis") -> int:
+    """GPUs that ran an operation (gpu_device_summary also lists described GPUs that ran nothing)."""
+    rows = a.devices.to_pylist() if a.devices.num_rows else []
+    return sum(
+        1 for r in rows if (r.get("kernel_count") or 0) + (r.get("memcpy_count") or 0) + (r.get("memset_count") or 0)
+    )
+
+
+def _top_kernels(console, trace, n: int = TOP_KERNELS) -> None:
+    """The kernels with the most summed time (sql/report/report_top_kernels.sql, as in the Markdown/HTML report),
+    so that the terminal answers "which kernels?" too. Needs the open trace: an Analysis carries no kernel rows."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..resources import sql_dir
+
+    trace.engine.load_sql_dir(sql_dir() / "report")
+    trace.engine.con.execute(f"SET VARIABLE report_top_n = {int(n)}")
+    rows = trace.engine.con.execute(
+        "SELECT t.name, t.instances, t.total_ns, t.avg_ns, t.time_pct, t.devices, "
+        "t.example_name IN (SELECT name FROM comm_kernels) AS comm FROM report_top_kernels t"
+    ).fetchall()
+    if not rows:
+        return
+    table = Table(
+        title="Top kernels (by summed time; share of all kernel time on all devices)",
+        title_justify="left",
+        box=None,
+        padding=(0, 2),
+    )
+    for header, justify in (
+        ("kernel", "left"),
+        ("launches", "right"),
+        ("total", "right"),
+        ("mean", "right"),
+        ("share", "right"),
+        ("GPUs", "right"),
+    ):
+        table.add_column(
+            header, justify=justify, overflow="ellipsis", no_wrap=True, max_width=52 if header == "kernel" else None
+        )
+    for name, count, total, avg, pct, devices, comm in rows:
+        label = ("[comm] " if comm else "") + visible(str(name))
+        table.add_row(
+            Text(label),
+            Text(f"{count:,}"),
+            Text(fmt_ns(total)),
+            Text(fmt_ns(avg)),
+            Text(f"{pct:.1f}%"),
+            Text(str(devices)),
+        )
+    console.print()
+    console.print(table)
 
 
 def render(a: "Analysis", color: bool = False, width: int | None = None, trace=None) -> str:
@@ -70,7 +139,10 @@ def render(a: "Analysis", color: bool = False, width: int | None = None, trace=N
     console.print(line)
     console.print()
 
-    table = Table(title="Key metrics", title_justify="left", show_header=False, box=None, padding=(0, 2))
+    # Trace-scope metrics add up or merge every GPU; findings name theirs ("GPU 0"): the title says which
+    active = _active_gpus(a)
+    title = f"Key metrics (all {active} active GPUs together)" if active > 1 else "Key metrics"
+    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
     table.add_column("metric")
     table.add_column("value", justify="right")
     for mid, label in KEY_METRICS:
@@ -79,6 +151,10 @@ def render(a: "Analysis", color: bool = False, width: int | None = None, trace=N
             continue
         table.add_row(Text(label), Text(visible(fmt_value(m.value, m.unit))))
     console.print(table)
+    if trace is not None:
+        _top_kernels(console, trace)
+    if getattr(a, "window", None):
+        console.print(Text(visible(f"Window analysed: {a.window['text']}"), style="dim"))
     if a.step_source:
         console.print(Text(visible(f"Steps: {a.step_source}"), style="dim"))
     for phase in sorted({m.key for m in a.metrics if m.scope == "phase" and m.key}):
@@ -87,6 +163,13 @@ def render(a: "Analysis", color: bool = False, width: int | None = None, trace=N
         p99 = a.value("phase_step_time_p99_ns", key=phase)
         console.print(Text(visible(f"  {phase}: {int(n or 0)} steps, p50 {fmt_ns(p50)}, p99 {fmt_ns(p99)}")))
     console.print()
+    if a.serving is not None:  # a request file was joined to the trace
+        from .serving_text import lines
+
+        console.print(Text("Serving", style="bold"))
+        for text in lines(a.serving):
+            console.print(Text(visible(text)))
+        console.print()
 
     if not a.findings:
         console.print("No findings: no rule fired on this trace.")

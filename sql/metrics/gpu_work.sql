@@ -19,9 +19,11 @@
 -- metric d2d_bytes: bytes, none, trace
 --   Bytes copied device to device (same or peer device).
 -- metric h2d_rate: bytes/s, higher, trace
---   Achieved host-to-device bandwidth: H2D bytes / summed H2D copy durations.
+--   Achieved host-to-device bandwidth of the copies of at least 1 MiB: their bytes / their summed durations. NULL
+--   without such copies: a small copy's time is latency and launch, not the link, so 33 kB of 8-byte copies has no
+--   bandwidth worth stating.
 -- metric d2h_rate: bytes/s, higher, trace
---   Achieved device-to-host bandwidth: D2H bytes / summed D2H copy durations.
+--   Achieved device-to-host bandwidth of the copies of at least 1 MiB, as h2d_rate.
 -- metric pageable_copy_count: count, lower, trace
 --   Copies from or to pageable (not pinned) host memory.
 -- metric memset_count: count, none, trace
@@ -35,8 +37,11 @@ c AS (
            coalesce(sum(bytes) FILTER (WHERE copy_kind_name IN ('HtoD', 'Unified HtoD')), 0) AS h2d,
            coalesce(sum(bytes) FILTER (WHERE copy_kind_name IN ('DtoH', 'Unified DtoH')), 0) AS d2h,
            coalesce(sum(bytes) FILTER (WHERE copy_kind_name IN ('DtoD', 'PtoP', 'Unified DtoD')), 0) AS d2d,
-           sum(dur_ns) FILTER (WHERE copy_kind_name IN ('HtoD', 'Unified HtoD')) AS h2d_t,
-           sum(dur_ns) FILTER (WHERE copy_kind_name IN ('DtoH', 'Unified DtoH')) AS d2h_t,
+           -- bandwidth only from copies large enough to be bound by the link (1 MiB; see the metric header)
+           sum(bytes) FILTER (WHERE copy_kind_name IN ('HtoD', 'Unified HtoD') AND bytes >= 1048576) AS h2d_big,
+           sum(dur_ns) FILTER (WHERE copy_kind_name IN ('HtoD', 'Unified HtoD') AND bytes >= 1048576) AS h2d_t,
+           sum(bytes) FILTER (WHERE copy_kind_name IN ('DtoH', 'Unified DtoH') AND bytes >= 1048576) AS d2h_big,
+           sum(dur_ns) FILTER (WHERE copy_kind_name IN ('DtoH', 'Unified DtoH') AND bytes >= 1048576) AS d2h_t,
            count(*) FILTER (WHERE src_kind = 'Pageable' OR dst_kind = 'Pageable') AS pageable
     FROM memcpy
 )
@@ -49,7 +54,7 @@ UNION ALL SELECT 'memcpy_time_ns', t FROM c
 UNION ALL SELECT 'h2d_bytes', h2d FROM c
 UNION ALL SELECT 'd2h_bytes', d2h FROM c
 UNION ALL SELECT 'd2d_bytes', d2d FROM c
-UNION ALL SELECT 'h2d_rate', h2d * 1e9 / nullif(h2d_t, 0) FROM c
-UNION ALL SELECT 'd2h_rate', d2h * 1e9 / nullif(d2h_t, 0) FROM c
+UNION ALL SELECT 'h2d_rate', h2d_big * 1e9 / nullif(h2d_t, 0) FROM c
+UNION ALL SELECT 'd2h_rate', d2h_big * 1e9 / nullif(d2h_t, 0) FROM c
 UNION ALL SELECT 'pageable_copy_count', pageable FROM c
 UNION ALL SELECT 'memset_count', count(*) FROM memset

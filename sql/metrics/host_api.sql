@@ -9,7 +9,8 @@
 -- metric launch_api_p50_ns: ns, lower, trace
 --   Median duration of a launch call.
 -- metric short_kernel_pct: pct, lower, trace
---   Kernels whose GPU duration is shorter than their launch call, as a share of launched kernels.
+--   Kernels whose GPU duration is shorter than their launch call, as a share of the kernels launched one by one
+--   (CUDA-graph nodes share one cudaGraphLaunch and are left out).
 -- metric graph_kernel_pct: pct, none, trace
 --   Kernels run as CUDA-graph nodes, as a share of all kernels.
 -- metric sync_count: count, lower, trace
@@ -22,8 +23,8 @@ WITH launches AS (
     SELECT DISTINCT api_pid, correlation_id, api_dur_ns FROM cuda_launches WHERE api_name IS NOT NULL
 ),
 k AS (
-    SELECT count(*) FILTER (WHERE api_name IS NOT NULL) AS launched,
-           count(*) FILTER (WHERE api_name IS NOT NULL AND kernel_dur_ns < api_dur_ns) AS short,
+    SELECT count(*) FILTER (WHERE api_name IS NOT NULL AND graph_id IS NULL) AS launched,
+           count(*) FILTER (WHERE api_name IS NOT NULL AND graph_id IS NULL AND kernel_dur_ns < api_dur_ns) AS short,
            count(*) FILTER (WHERE graph_id IS NOT NULL) AS graph, count(*) AS n
     FROM cuda_launches WHERE op_kind = 'kernel'
 )

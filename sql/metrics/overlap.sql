@@ -1,10 +1,11 @@
--- about: Whether copies and NCCL communication were hidden behind compute (view gpu_exposed), summed over devices.
+-- about: Whether copies and communication kernels (view comm_kernels: NCCL, multimem, custom all-reduce, DeepEP,
+--   NVSHMEM, ...) were hidden behind compute (view gpu_exposed), summed over devices.
 -- metric comm_busy_ns: ns, none, trace
---   Time with at least one NCCL kernel running (union per device), summed over devices.
+--   Time with at least one communication kernel running (union per device), summed over devices.
 -- metric comm_exposed_ns: ns, lower, trace
---   NCCL kernel time with no other kernel running on the device, summed over devices.
+--   Communication kernel time with no other kernel running on the device, summed over devices.
 -- metric comm_overlap_pct: pct, higher, trace
---   Share of NCCL busy time overlapped by other kernels.
+--   Share of communication busy time overlapped by other kernels.
 -- metric copy_exposed_ns: ns, lower, trace
 --   Copy (memcpy + memset) time with no kernel running on the device, summed over devices.
 -- metric copy_overlap_pct: pct, higher, trace

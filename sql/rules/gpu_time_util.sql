@@ -10,14 +10,16 @@
 --   it / its length * 100 (concurrent operations add up, so it can exceed 100); chunks below the threshold are
 --   kept and consecutive ones merged with a length-weighted average rounded to 0.1. Differences: no 50-row cap,
 --   and empty chunks of different processes/devices are never merged (nsys groups them by NULL keys).
--- impact: the idle share of the low stretch: its length * (100 - in-use %) / 100.
--- summary: {gpu} (pid {pid}) spent {sum_dur_ns:time} in {n} stretch{es} below {p_threshold_pct}% time
---   utilisation; the costliest ran at {in_use_pct}% for {dur_ns:time}.
+-- impact: none (0): the idle time of the low stretches (idle_ns: length * (100 - in-use %) / 100) is owned,
+--   gap by gap, by the rules of the idle ledger (view idle_ledger: idle_gap_attribution, sync_stall,
+--   launch_overhead, ...), which say why; this rule lists the stretches as nsys does without counting them again.
+-- summary: {gpu} ({who}) spent {sum_dur_ns:time} in {n} stretch{es} below {p_threshold_pct}% time
+--   utilisation, {sum_idle_ns:time} of it idle; the costliest ran at {in_use_pct}% for {dur_ns:time}.
 -- recommendation: Find what the host did in the low stretches (idle_gap_attribution, CPU samples, OS runtime
 --   calls); startup, data loading and synchronisation are the usual suspects.
 -- why: Low time utilisation means the GPU waited for the host for a large part of that stretch.
-WITH ops AS (
-    SELECT pid, device_id, context_id, start_ns, end_ns FROM gpu_ops WHERE start_ns > 0
+WITH ops AS (  -- rows without a process id keep one key (-1, never a real pid), so the joins below keep them
+    SELECT coalesce(pid, -1) AS pid, device_id, context_id, start_ns, end_ns FROM gpu_ops WHERE start_ns > 0
 ),
 span AS (
     SELECT pid, device_id, min(start_ns) AS first_ns, max(end_ns) AS last_ns, min(context_id) AS context_id
@@ -71,6 +73,7 @@ merged AS (
            round(sum(size_ns * pct) / sum(size_ns), 1) AS in_use_pct
     FROM low GROUP BY pid, device_id, grp
 )
-SELECT CAST(round((end_ns - start_ns) * (100 - least(in_use_pct, 100)) / 100) AS BIGINT) AS impact_ns,
-       start_ns, end_ns, end_ns - start_ns AS dur_ns, in_use_pct, pid, device_id, context_id
+SELECT 0 AS impact_ns, CAST(round((end_ns - start_ns) * (100 - least(in_use_pct, 100)) / 100) AS BIGINT) AS idle_ns,
+       start_ns, end_ns, end_ns - start_ns AS dur_ns, in_use_pct, nullif(pid, -1) AS pid, device_id, context_id,
+       CASE WHEN pid = -1 THEN 'operations without a process id' ELSE 'pid ' || pid END AS who
 FROM merged

@@ -6,11 +6,13 @@
 --   preprocessing ranges; view hta_input_pipeline_steps) takes at least this share of the step
 --   (torch-tb-profiler's DataLoader threshold)
 -- param min_steps = 1: report a process when at least this many of its steps are input-bound
--- impact: for each input-bound step, its input-pipeline time scaled by the share of the step the GPU was idle
---   (the part of the input wait the GPU could not hide), summed over the process's input-bound steps.
+-- impact: none (0): for each input-bound step, its input-pipeline time scaled by the share of the step the GPU
+--   was idle (idle_ns, the part of the input wait the GPU could not hide); that idle is owned gap by gap by the
+--   idle ledger's rules (idle_gap_attribution names the input-pipeline range around a host gap), so it is shown,
+--   not counted again.
 -- summary: {n} of {step_count:int} profiler steps of process {pid} spent at least {p_min_input_pct}% of their time
 --   in the input pipeline (worst: {step_name}, {input_pct:pct} of {step_ns:time}); the GPU waited about
---   {impact:time}.
+--   {sum_idle_ns:time}.
 -- recommendation: Feed the GPU from background workers: DataLoader(num_workers > 0, pin_memory=True,
 --   persistent_workers=True, prefetch_factor=...), move decoding and augmentation out of the step loop (or onto
 --   the GPU), and cache preprocessed inputs.
@@ -27,8 +29,9 @@ counted AS (
            count(*) FILTER (WHERE input_pct >= $min_input_pct) OVER (PARTITION BY pid) AS bound_steps
     FROM s
 )
-SELECT CAST(round(input_ns * greatest(gpu_idle_pct, 0) / 100) AS BIGINT) AS impact_ns, pid, step_id, step_name,
+SELECT 0 AS impact_ns, CAST(round(input_ns * greatest(gpu_idle_pct, 0) / 100) AS BIGINT) AS idle_ns, pid, step_id,
+       step_name,
        start_ns, start_ns + step_ns AS end_ns, step_ns, input_ns, input_pct, gpu_idle_pct, step_count
 FROM counted
 WHERE input_pct >= $min_input_pct AND bound_steps >= $min_steps
-ORDER BY impact_ns DESC, step_id
+ORDER BY idle_ns DESC, step_id

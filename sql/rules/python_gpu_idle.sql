@@ -8,7 +8,8 @@
 --   inside it
 -- impact: for each gap, its length times the share of the launching thread's samples in it that were in this
 --   code (view python_samples, innermost frame outside the standard library), for the gaps where this code was the
---   most sampled; summed over those gaps.
+--   most sampled; summed over those gaps. Only the gaps the idle ledger (view idle_ledger) gives to host CPU work
+--   with Python samples are examined, so a gap in which the thread waited or launched is not counted again.
 -- summary: {gpu} idled {dur_ns:time} while {thread_name} was in {function} ({file_name}:{line}), {share_pct:pct}
 --   of its samples in that gap ({running_pct:pct} of them on a CPU; the gap was {cause}-bound); that code was the
 --   launching thread's main activity in {n} idle gap{s}, {impact:time} of GPU idle time.
@@ -20,8 +21,8 @@
 --   taken on that thread during the gap name the code responsible. Needs a bundle from `inferscope record`.
 WITH gaps AS (
     SELECT gap_id, device_id, start_ns, end_ns, dur_ns, pid, tid, cause
-    FROM gpu_idle_causes
-    WHERE dur_ns >= $min_gap_ns AND tid IS NOT NULL
+    FROM idle_ledger  -- the host-work gaps with Python samples; waits and launch overhead are other rules' idle
+    WHERE owner = 'python_gpu_idle' AND dur_ns >= $min_gap_ns AND tid IS NOT NULL
 ),
 hits AS (
     SELECT g.gap_id, s.code_function, s.code_file, s.code_line, any_value(s.thread_name) AS thread_name,

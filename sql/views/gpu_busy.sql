@@ -1,7 +1,8 @@
 -- gpu_busy: GPU busy intervals per device as an interval union (never a sum across streams): one row per maximal
 -- run of time in which at least one operation of the kind ran on the device.
--- kind: 'all' (any GPU operation), 'compute' (kernels), 'copy' (memcpy + memset), 'comm' (NCCL kernels),
--- 'noncomm' (kernels that are not NCCL; only on devices that ran NCCL kernels, where it is compared with 'comm').
+-- kind: 'all' (any GPU operation), 'compute' (kernels), 'copy' (memcpy + memset), 'comm' (communication kernels,
+-- view comm_kernels), 'noncomm' (other kernels; only on devices that ran communication kernels, where it is
+-- compared with 'comm').
 -- Operations that touch (one ends when the next starts) merge into one interval. Computed by one sorted sweep:
 -- an operation opens a new interval when it starts after the latest end seen so far on that device and kind.
 -- cum_before_ns is the busy time of the same device and kind before the interval starts, so busy time inside any

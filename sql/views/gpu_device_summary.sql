@@ -1,7 +1,7 @@
 -- gpu_device_summary: one row per GPU that ran work (plus GPUs the trace describes but that ran nothing):
 -- its active span (first operation start to last operation end), busy time as an interval union for all work,
--- compute (kernels), copy (memcpy + memset) and NCCL communication, idle = span - busy, operation counts and
--- bytes copied, the processes that used it, and the device description when the trace has one.
+-- compute (kernels), copy (memcpy + memset) and communication kernels (view comm_kernels), idle = span - busy,
+-- operation counts and bytes copied, the processes that used it, and the device description when the trace has one.
 -- busy_pct = busy_ns / span_ns * 100 (NULL for a device without work). No parameters.
 CREATE OR REPLACE VIEW gpu_device_summary AS
 WITH busy AS (

@@ -1,6 +1,7 @@
 -- gpu_exposed: how much of one kind of GPU work ran with no other work to hide it, per device:
 --   kind 'copy' against 'compute'  copy time (memcpy + memset) with no kernel running;
---   kind 'comm' against 'noncomm'  NCCL kernel time with no other kernel running (exposed communication).
+--   kind 'comm' against 'noncomm'  communication kernel time (view comm_kernels) with no other kernel running
+--                                  (exposed communication).
 -- For each busy interval [a, b] of the kind, the time the other kind was busy inside it is C(b) - C(a), read from the
 -- other kind's running busy totals (gpu_busy.cum_before_ns) with two ASOF joins, so no interval join is needed.
 -- Columns: device_id, kind, against, busy_ns, overlapped_ns, exposed_ns (= busy_ns - overlapped_ns). Devices with

@@ -1,5 +1,6 @@
 -- gpu_ops: every GPU operation (kernel, memcpy, memset) on one row shape, numbered, with its class.
--- op_class is 'compute' for kernels (NCCL kernels included; is_comm marks them) and 'copy' for memory operations
+-- op_class is 'compute' for kernels (communication kernels included; is_comm marks those of view comm_kernels:
+-- NCCL, RCCL, multimem, custom all-reduce, DeepEP, NVSHMEM, ...) and 'copy' for memory operations
 -- (memcpy and memset), so busy time can be split into compute and copy. op_id orders operations by start time and
 -- is unique within the trace. label is the kernel name, or "[CUDA memcpy HtoD]" / "[CUDA memset]" as nsys names
 -- memory operations (the short kernel name stays in `kernels`: one copy of the strings is enough for a million
@@ -9,7 +10,7 @@ WITH ops AS (
     SELECT 'kernel' AS op_kind, 'compute' AS op_class, start_ns, end_ns, dur_ns, device_id, context_id, stream_id,
            correlation_id, pid, name AS label, CAST(NULL AS BIGINT) AS bytes,
            CAST(NULL AS VARCHAR) AS copy_kind_name, graph_id,
-           (name ILIKE '%nccl%') AS is_comm
+           coalesce(name IN (SELECT name FROM comm_kernels), false) AS is_comm
     FROM kernels
     UNION ALL
     SELECT 'memcpy', 'copy', start_ns, end_ns, dur_ns, device_id, context_id, stream_id, correlation_id, pid,

@@ -1,4 +1,5 @@
--- hta_input_pipeline_steps: per profiler step (ProfilerStep#N range) and GPU of its process, how much of the step
+-- hta_input_pipeline_steps: per profiler step (ProfilerStep#N range, whatever category the profiler gave it)
+-- and GPU of its process, how much of the step
 -- the host spent in the input pipeline (ranges whose name matches the input-op pattern: DataLoader iteration,
 -- collate, preprocessing; nested ones counted once) and how idle the GPU was meanwhile. A step is input_bound
 -- when the input pipeline takes at least hta_input_bound_pct of it (torch-tb-profiler flagged DataLoader time
@@ -9,7 +10,11 @@
 CREATE OR REPLACE VIEW hta_input_pipeline_steps AS
 WITH steps AS (
     SELECT range_id AS step_id, name AS step_name, pid, start_ns, end_ns, dur_ns
-    FROM nvtx_ranges WHERE category = 'profiler_step'
+    FROM nvtx_ranges
+    -- older PyTorch profilers recorded ProfilerStep#N as an operator (category 'Operator' -> cpu_op), not a
+    -- user annotation, so the ingest's 'profiler_step' category misses them: the name decides as well
+    WHERE category = 'profiler_step'
+       OR (category IN ('cpu_op', 'user_annotation') AND regexp_matches(name, '^ProfilerStep\s*#\s*\d+'))
 ),
 inputs AS (
     SELECT s.step_id, greatest(r.start_ns, s.start_ns) AS start_ns, least(r.end_ns, s.end_ns) AS end_ns

@@ -2,7 +2,8 @@
 -- * wall: dur_ns of the step range. phase: the phase range (phase_ranges) of the same process overlapping the step
 --   most (the step itself when it is named prefill/decode), else NULL.
 -- * GPU work is assigned to the step during which it was launched (API call start; GPU start when no call was
---   recorded) by the same process: kernel_count, kernel_time_ns (sum of kernel durations), memcpy_count,
+--   recorded) by the same process, except work launched before the trace began (no recorded call, no CUDA graph,
+--   a correlation id below all of the process's recorded calls): kernel_count, kernel_time_ns (sum of kernel durations), memcpy_count,
 --   memcpy_bytes, launch_count (API calls that launched GPU work; one cudaGraphLaunch counts once).
 -- * gpu_busy_ns: time inside the step window in which any GPU operation of the process ran (interval union across
 --   its devices, via the running totals of gpu_busy_by_pid); gpu_busy_pct = gpu_busy_ns / dur_ns * 100.
@@ -45,6 +46,10 @@ work AS (
     FROM cuda_launches l
     ASOF JOIN s ON s.pid = l.pid AND s.start_ns <= l.launch_ns
     WHERE l.launch_ns < s.end_ns
+      -- work launched before the trace began (no launch call recorded, not a graph node, and a correlation id
+      -- below every call the process made in the trace) belongs to no step of it
+      AND NOT (l.api_name IS NULL AND l.graph_id IS NULL
+               AND l.correlation_id < (SELECT min(a.correlation_id) FROM api_calls a WHERE a.pid = l.pid))
     GROUP BY s.step_id
 ),
 busy_at AS (

@@ -1,7 +1,8 @@
 -- sync_calls: every host-side wait for the GPU, one row per wait, from two sources:
 -- * API calls that block the host: device (cudaDeviceSynchronize, cuCtxSynchronize), stream
 --   (cudaStreamSynchronize, cuStreamSynchronize), event (cudaEventSynchronize, cuEventSynchronize), copy
---   (synchronous cudaMemcpy*/cuMemcpy* without Async) and free (cudaFree/cuMemFree synchronise the device);
+--   (synchronous cudaMemcpy*/cuMemcpy* without Async, and Async copies from the device into pageable host memory,
+--   which return only when the copy is done) and free (cudaFree/cuMemFree synchronise the device);
 --   a driver call nested inside a runtime call of the same thread (cudaMemcpy -> cuMemcpy) is not counted twice;
 -- * CUPTI synchronisation records (sync_events: event_sync, stream_sync, context_sync) whose launching call is not
 --   already listed, with the thread taken from their API call when it was recorded.
@@ -21,11 +22,18 @@ WITH api AS (
            END AS sync_kind
     FROM api_calls
 ),
+-- an "asynchronous" copy from the device into pageable host memory returns only when the copy is done
+pageable_d2h AS (
+    SELECT a.pid, a.tid, a.start_ns, a.end_ns, a.dur_ns, a.correlation_id, a.name, 'copy' AS sync_kind
+    FROM api_calls a
+    JOIN memcpy m ON m.pid = a.pid AND m.correlation_id = a.correlation_id
+    WHERE regexp_matches(a.name, '^(cudaMemcpy|cuMemcpy)') AND regexp_matches(a.name, '(?i)async')
+      AND m.src_kind = 'Device' AND m.dst_kind = 'Pageable'
+),
 api_sync AS (
     SELECT *, max(end_ns) OVER (PARTITION BY pid, tid ORDER BY start_ns, end_ns DESC
                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS outer_end_ns
-    FROM api
-    WHERE sync_kind IS NOT NULL
+    FROM (SELECT * FROM api WHERE sync_kind IS NOT NULL UNION ALL SELECT * FROM pageable_d2h)
 ),
 from_api AS (
     SELECT pid, tid, start_ns, end_ns, dur_ns, sync_kind, name, 'api' AS source, correlation_id,

@@ -57,3 +57,30 @@ def test_clean_trace_has_no_block_and_no_warning(tmp_path):
     assert "inferscope: warning:" not in r.stderr
     term = run_cli("analyze", H100, "--cache-dir", tmp_path / "cache")
     assert "Data quality" not in term.stdout
+
+
+def test_compare_says_what_a_side_left_out(tmp_path):
+    """A gate over a trace that lost rows to end < start must say so: a note in JSON and Markdown, a ::warning in
+    GitHub annotations and a JUnit property, with the count sqlite3 finds in the edited export."""
+    import xml.etree.ElementTree as ET
+
+    path, bad = _backwards(tmp_path)
+    cache, junit = tmp_path / "cache", tmp_path / "compare.xml"
+    args = ("compare", H100, path, "--cache-dir", cache)
+    runs = {fmt: run_cli(*args, "-f", fmt) for fmt in ("json", "md")}
+    runs["github"] = run_cli(*args, "-f", "github", "--junit", junit, env={"GITHUB_STEP_SUMMARY": str(tmp_path / "s")})
+    for fmt, r in runs.items():
+        assert r.returncode in (0, 1) and "Traceback" not in r.stderr, (fmt, r.stderr)
+    expected = f"data quality: new {path.name}: {bad:,} rows"
+    notes = json.loads(runs["json"].stdout)["notes"]
+    assert [n for n in notes if n.startswith("data quality:")] == [n for n in notes if n.startswith(expected)]
+    assert any(n.startswith(expected) and f"kernels.end_before_start {bad:,}" in n for n in notes), notes
+    assert expected in runs["md"].stdout
+    assert any(
+        line.startswith("::warning title=Data quality::") and expected in line
+        for line in runs["github"].stdout.splitlines()
+    )
+    props = [p.get("value") for p in ET.parse(junit).getroot().iter("property") if p.get("name") == "data_quality"]
+    assert len(props) == 1 and props[0].startswith(expected)
+    clean = json.loads(run_cli("compare", H100, H100, "-f", "json", "--cache-dir", cache).stdout)["notes"]
+    assert not [n for n in clean if n.startswith("data quality:")]

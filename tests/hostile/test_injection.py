@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from inferscope.errors import visible
-from tests.conftest import SAMPLES, run_cli
+from tests.conftest import SAMPLES, TRACES, needs_shared, run_cli
 
 # real recordings, signals, mounts or every output format: once in CI, not per Python variant
 pytestmark = pytest.mark.heavy
@@ -184,7 +184,7 @@ def test_compare_every_format(traces, tmp_path):
     gh = run_cli(*args, "-f", "github", env={"GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")})
     assert gh.returncode == 1, gh.stderr
     lines = gh.stdout.splitlines()
-    assert lines and all(re.match(r"::(error|warning) title=[^:]*::", line) for line in lines), gh.stdout
+    assert lines and all(re.match(r"::(error|warning|notice) title=[^:]*::", line) for line in lines), gh.stdout
     assert not [c for c in RAW_TERMINAL if c in gh.stdout]
     assert any("%250A" in line and "\\x1b[31mRED" in line for line in lines)  # '%' encoded, ESC shown
     _markdown_safe((tmp_path / "summary.md").read_text(encoding="utf-8"))
@@ -199,3 +199,51 @@ def test_export_perfetto(traces, tmp_path):
     out = tmp_path / "trace.json"
     _ok(run_cli("export-perfetto", traces["base"], "-o", out, "--cache-dir", traces["cache"]))
     _assert_json_keeps(out.read_text(encoding="utf-8"), HOSTILE)
+
+
+def test_cache_list_and_clear(traces, tmp_path):
+    """The cache lists the file each entry came from: a hostile file name is shown escaped in the table (Rich
+    strips BEL but passed ESC raw) and in what `cache clear` prints; JSON keeps it exactly."""
+    cache = tmp_path / "cache"
+    _ok(run_cli("stats", traces["base"], "-f", "csv", "--cache-dir", cache))
+    table = _ok(run_cli("cache", "list", "--cache-dir", cache))
+    assert not [c for c in RAW_TERMINAL if c in table], repr(table)
+    assert "\\x1b[31mRED" in table.replace("\n", "")
+    listed = json.loads(_ok(run_cli("cache", "list", "-f", "json", "--cache-dir", cache)))
+    assert [e["source"] for e in listed["entries"]] == [str(traces["base"])]
+    cleared = _ok(run_cli("cache", "clear", traces["base"], "--cache-dir", cache))
+    assert not [c for c in RAW_TERMINAL if c in cleared], repr(cleared)
+    assert "\\x1b[31mRED" in cleared and "freed" in cleared
+
+
+@needs_shared
+def test_fleet_every_format(tmp_path):
+    """A fleet is named by its rank files: two real DLRM rank traces, renamed to the hostile string, with their
+    busiest kernel renamed too, analysed as a fleet in every format."""
+    import gzip
+    from collections import Counter
+
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    for rank in (0, 1):
+        (src,) = (TRACES / "fleet" / "dlrm_v100x8_ddp").glob(f"worker{rank}_step_12.*.pt.trace.json.gz")
+        doc = json.loads(gzip.decompress(src.read_bytes()))
+        top = Counter(e["name"] for e in doc["traceEvents"] if e.get("cat") == "kernel").most_common(1)[0][0]
+        for e in doc["traceEvents"]:
+            if e.get("name") == top:
+                e["name"] = f"{HOSTILE} {top}"
+        (fleet / f"{FILE_HOSTILE} rank{rank}.pt.trace.json.gz").write_bytes(gzip.compress(json.dumps(doc).encode()))
+    cache = tmp_path / "cache"
+    for fmt in ("json", "terminal", "md", "html"):
+        r = run_cli("analyze", fleet, "--fleet", "-f", fmt, "--cache-dir", cache)
+        out = _ok(r)
+        assert r.returncode == 0, r.stderr
+        assert not [c for c in RAW_TERMINAL if c in r.stderr], repr(r.stderr)  # progress lines name the files
+        if fmt == "json":  # the rank files by their exact names
+            _assert_json_keeps(out, FILE_HOSTILE + " rank0", FILE_HOSTILE + " rank1")
+            continue
+        assert not [c for c in RAW_TERMINAL if c in out], (fmt, repr(out[:2000]))
+        if fmt == "md":
+            _markdown_safe(out)
+        elif fmt == "html":
+            assert "<img src=x" not in out

@@ -159,3 +159,30 @@ def test_kineto_invalid_durations_are_counted(tmp_path):
 def test_clean_traces_report_no_problems(clean, tmp_path):
     with _open(clean, tmp_path / "cache") as t:
         assert t.quality() == {}
+
+
+@pytest.mark.parametrize(
+    "bad_ts",
+    [None, "soon", float("nan"), 1e300],
+    ids=["missing", "text", "NaN", "beyond-int64"],
+)
+def test_kineto_invalid_timestamps_are_counted(tmp_path, bad_ts):
+    """Kineto kernels whose `ts` is absent, text, NaN or past any clock: left out and counted, never a crash, and
+    the rest of the kernels and their time are exactly the untouched ones (summed here from the JSON itself)."""
+    doc = json.loads(gzip.open(KINETO_TRACES / "alexnet_cuda_sync.json.gz").read())
+    kernels = [e for e in doc["traceEvents"] if e.get("cat") == "kernel"]
+    for e in kernels[::3]:
+        if bad_ts is None:
+            del e["ts"]
+        else:
+            e["ts"] = bad_ts
+    kept = [e for i, e in enumerate(kernels) if i % 3]
+    path = tmp_path / "bad_ts.json"
+    path.write_text(json.dumps(doc))
+    r = run_cli("analyze", path, "-f", "json", "--cache-dir", tmp_path / "cache")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert json.loads(r.stdout)["data_quality"]["kernels.missing_time"]["count"] == len(kernels[::3])
+    with _open(path, tmp_path / "cache") as t:
+        got = t.sql("SELECT count(*) AS n, sum(dur_ns) AS s FROM kernels").to_dict("records")[0]
+    assert got["n"] == len(kept)
+    assert int(got["s"]) == round(sum(e["dur"] for e in kept) * 1000)

@@ -57,6 +57,11 @@ def attacks(tmp: Path) -> dict[str, str]:
         "current_setting": "SELECT 1 AS impact_ns, current_setting('threads') AS t",
         "replace_kernels": "CREATE OR REPLACE VIEW kernels AS SELECT * FROM main.kernels WHERE false",
         "drop_view": "DROP VIEW kernels",
+        # found by the issue-17 audit: a cast to an extension's type made DuckDB try to download the extension
+        "cast_inet": "SELECT 1 AS impact_ns, '127.0.0.1'::INET AS ip",
+        "cast_inet_list": "SELECT 1 AS impact_ns, TRY_CAST('x' AS INET[]) AS ip",
+        "summarize_file": f"SELECT 1 AS impact_ns, max AS leaked FROM (SUMMARIZE '{tmp / 'secret.csv'}')",
+        "lambda_getenv": "SELECT 1 AS impact_ns, list_transform([1], x -> getenv('HOME')) AS home",
     }
 
 

@@ -2,13 +2,21 @@
 -- gpu_user_annotation events -> model table `nvtx_ranges` (category says which). ProfilerStep#N annotations get
 -- category 'profiler_step'. GPU annotations live on the GPU timeline: pid is the file's main process and tid the
 -- stream, and payload_json adds the device. Kineto X events always have an end: style PushPop, never
--- unterminated. depth/parent_id are filled by ingest/nvtx_nesting.sql. Input: `_kineto_events`,
--- `_kineto_launch_pids`. No parameters.
-WITH r AS (
-    SELECT e.*,
+-- unterminated. depth/parent_id are filled by ingest/nvtx_nesting.sql. A range that starts inside its file's
+-- recording window (the "Trace" span, "PyTorch Profiler (0)") but ends after it is cut at the window's end: the
+-- profiler saw nothing of the rest, so it is no measured time (a ProfilerStep annotation closed 13 s after an
+-- on-demand trace stopped would otherwise make a 13 s step); the kineto ingest counts them as data quality.
+-- Input: `_kineto_events`, `_kineto_launch_pids`. No parameters.
+WITH recording AS (
+    SELECT file_idx, max(start_ns + dur_ns) AS end_ns FROM _kineto_events WHERE kind = 'trace' GROUP BY file_idx
+),
+r AS (
+    SELECT e.* REPLACE (CASE WHEN w.end_ns IS NOT NULL AND e.start_ns < w.end_ns AND e.start_ns + e.dur_ns > w.end_ns
+                             THEN w.end_ns - e.start_ns ELSE e.dur_ns END AS dur_ns),
            CASE WHEN e.kind = 'user_annotation' AND regexp_matches(e.name, '^ProfilerStep\s*#\s*\d+')
                 THEN 'profiler_step' ELSE e.kind END AS category
     FROM _kineto_events e
+    LEFT JOIN recording w USING (file_idx)
     WHERE e.kind IN ('cpu_op', 'user_annotation', 'gpu_user_annotation', 'python_function')
 )
 SELECT

@@ -1,21 +1,5 @@
-"""The InferScope trace model: the one place that says which tables exist, their columns and units.
-
-Every ingest path (nsys SQLite / Arrow / Parquet exports, `.nsys-rep`, Kineto JSON, recorder bundles) produces
-exactly these tables, and every SQL view, metric and rule reads only these tables. Keeping the contract here,
-as data, lets the cache validate what it stores, lets `docs/trace-model.md` be generated, and lets a missing
-source table become an empty table with the right columns instead of a special case downstream.
-
-Conventions (all tables):
-* Times are int64 nanoseconds on one timeline per trace: the trace's session timeline, whose zero is the
-  session start (`trace_meta.session_start_utc_ns` gives its UTC wall time). Columns are named `*_ns`.
-* Intervals carry `start_ns`, `end_ns` and `dur_ns` (= end_ns - start_ns) so that SQL never has to quote the
-  reserved word END.
-* `pid`/`tid` are the operating-system ids. GPU activity carries the `pid` of the process that launched it.
-* Names are resolved strings (no string-id indirection), so Parquet dictionary encoding keeps them small.
-* Sizes are bytes (`*_bytes` or `bytes`). Enumerations are stored both as the raw code and as a label.
-
-Bump MODEL_VERSION whenever a table or column changes meaning: it is part of the cache key.
-"""
+"""The trace model's tables, as data: each table's name, meaning and columns with their types and units (the
+package docstring states the conventions they follow). Adding a column is one edit here, next to its neighbours."""
 
 from __future__ import annotations
 
@@ -24,8 +8,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-MODEL_VERSION = "6"
 
 # Types are Arrow type names, turned into pyarrow types only when a schema is asked for: a warm `inferscope stats`
 # or `query` reads the tables' names from here and never needs pyarrow, whose import alone costs ~70 MB of
@@ -84,7 +66,12 @@ TABLES: tuple[Table, ...] = (
         + _GPU_PLACE
         + (
             Column("name", STR, "demangled kernel name (with template arguments)"),
-            Column("short_name", STR, "base name without arguments/templates"),
+            Column(
+                "short_name",
+                STR,
+                "readable base name: nsys shortName; Kineto: the function name without namespaces, with the "
+                "scalar types of its template arguments (elementwise_kernel<bf16>)",
+            ),
             Column("mangled_name", STR, "mangled name when recorded"),
             Column("grid_x", I64, "grid dimension x"),
             Column("grid_y", I64, "grid dimension y"),
@@ -96,7 +83,12 @@ TABLES: tuple[Table, ...] = (
             Column("static_smem_bytes", I64, "static shared memory per block (bytes)"),
             Column("dynamic_smem_bytes", I64, "dynamic shared memory per block (bytes)"),
             Column("graph_node_id", I64, "CUDA graph node id when launched from a graph, else NULL"),
-            Column("graph_id", I64, "CUDA graph id when known, else NULL"),
+            Column(
+                "graph_id",
+                I64,
+                "CUDA graph id when launched from a graph (nsys graphId; Kineto records none, so there the "
+                "cudaGraphLaunch's correlation id, one per replay), else NULL",
+            ),
         ),
     ),
     Table(
@@ -299,6 +291,50 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     Table(
+        "gpu_metrics",
+        "Sampled GPU hardware metrics (nsys --gpu-metrics-devices: GPU_METRICS), one row per sample of one metric "
+        "on one GPU. A sample is piecewise constant: its value holds from ts_ns to end_ns (the next sample of the "
+        "same device and metric; one sampling period where the sampler paused or stopped). Names are mapped to "
+        "stable ids whatever the GPU architecture and nsys version spell (gpu_metric_info has the unit and the "
+        "recorded name). Empty when the trace has no GPU metrics.",
+        (
+            Column("ts_ns", I64, "sample time (ns on the trace timeline)"),
+            Column("end_ns", I64, "when the next sample of the same device and metric replaced it (ns)"),
+            Column("device_id", I64, "GPU id (devices.device_id)"),
+            Column(
+                "metric_id",
+                STR,
+                "stable metric id: sm_active_pct, sm_issue_pct, tensor_active_pct, dram_read_bw_pct, "
+                "dram_write_bw_pct, pcie_rx_bw_pct, pcie_tx_bw_pct, gr_active_pct, compute_warps_pct, "
+                "unallocated_warps_pct, gpc_clock_mhz, sys_clock_mhz, ... (unknown metrics: their name in lower "
+                "case with `_` and a unit suffix)",
+            ),
+            Column("value", F64, "value in the metric's unit: pct (0-100 of peak), MHz, warps, ..."),
+            Column("sample_index", I64, "position of the sample in its (device, metric) series, from 0"),
+            Column(
+                "cum_value_ns",
+                F64,
+                "integral of value over time from the series' first sample to ts_ns (value x ns): the "
+                "time-weighted mean over any window is a difference of two of these (sql/views/gpu_metric_integrals.sql)",
+            ),
+            Column("cum_covered_ns", I64, "sampled time of the series before ts_ns (ns)"),
+        ),
+    ),
+    Table(
+        "gpu_metric_info",
+        "One row per GPU metric sampled on a GPU: its unit, the name the profiler gave it, and its sampling.",
+        (
+            Column("device_id", I64, "GPU id"),
+            Column("metric_id", STR, "stable metric id (gpu_metrics.metric_id)"),
+            Column("unit", STR, "pct | MHz | warps | warps/cycle | requests | cycles | ..."),
+            Column("source_name", STR, "the metric's name as recorded (SMs Active [Throughput %])"),
+            Column("samples", I64, "number of samples"),
+            Column("first_ns", I64, "first sample time (ns)"),
+            Column("last_ns", I64, "last sample time (ns)"),
+            Column("period_ns", I64, "sampling period: the median spacing of consecutive samples (ns)"),
+        ),
+    ),
+    Table(
         "profiler_overhead",
         "Profiler overhead intervals (nsys PROFILER_OVERHEAD): nsys counts CUDA flush overhead as GPU-busy.",
         _interval("overhead")
@@ -306,6 +342,51 @@ TABLES: tuple[Table, ...] = (
             Column("pid", I64, "process id"),
             Column("tid", I64, "thread id"),
             Column("name", STR, "overhead kind (CUDA profiling data flush overhead, ...)"),
+        ),
+    ),
+    Table(
+        "requests",
+        "Serving requests as the load generator recorded them (AIPerf profile_export.jsonl), put on the trace clock "
+        "through trace_meta.session_start_utc_ns (`Trace.attach_requests`, `analyze --requests`); empty unless a "
+        "request file is attached. Failed and cancelled requests are kept, with their status and error. "
+        "`serving_requests` adds the requests that scope()/mark_event() annotations name (the second source).",
+        _interval("request (sent; end = last response)")
+        + (
+            Column("request_id", STR, "the load generator's request id (x_request_id)"),
+            Column("source", STR, "aiperf (the record format the file was read as)"),
+            Column("status", STR, "ok | cancelled | error"),
+            Column("error_code", I64, "error code when not ok (AIPerf: HTTP status, 499 = cancelled)"),
+            Column("error_type", STR, "error type when not ok (RequestCancellationError, ...)"),
+            Column("error_message", STR, "error message when not ok"),
+            Column("utc_start_ns", I64, "when the request was sent, UTC ns (the file's timestamp_ns)"),
+            Column("first_token_ns", I64, "first response token (start_ns + ttft_ns), ns on the trace timeline"),
+            Column("ttft_ns", I64, "time to first token (ns)"),
+            Column("ttst_ns", I64, "time from the first to the second token when recorded (ns)"),
+            Column("itl_ns", F64, "inter-token latency as AIPerf: (latency - ttft) / (output tokens - 1) (ns)"),
+            Column("chunks", I64, "response chunks after the first (inter_chunk_latency values; request_chunks rows)"),
+            Column("icl_mean_ns", F64, "mean of the request's inter-chunk latencies (ns)"),
+            Column("icl_max_ns", I64, "largest inter-chunk latency of the request (ns)"),
+            Column("input_tokens", I64, "input sequence length (tokens)"),
+            Column("output_tokens", I64, "output sequence length, reasoning tokens included (tokens)"),
+            Column("reasoning_tokens", I64, "reasoning tokens of the output when recorded"),
+            Column("credit_phase", STR, "the load generator's phase (AIPerf: warmup | profiling)"),
+            Column(
+                "placement",
+                STR,
+                "where the request lies against the trace's span: inside | partial | before | after | unanchored "
+                "(the trace has no UTC session start)",
+            ),
+        ),
+    ),
+    Table(
+        "request_chunks",
+        "Response chunks of the requests after the first token, one row per inter_chunk_latency value: when it "
+        "arrived on the trace clock (first token + running sum of the latencies) and the gap before it.",
+        (
+            Column("request_id", STR, "requests.request_id"),
+            Column("chunk_index", I64, "1 = the chunk after the first token, 2 = the next, ..."),
+            Column("ts_ns", I64, "when the chunk arrived (ns on the trace timeline)"),
+            Column("latency_ns", I64, "time since the previous chunk (ns)"),
         ),
     ),
     Table(
@@ -321,86 +402,3 @@ TABLES: tuple[Table, ...] = (
 )
 
 TABLE_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
-
-
-def empty_table(name: str) -> "pa.Table":
-    return TABLE_BY_NAME[name].schema.empty_table()
-
-
-def conform(name: str, data: "pa.Table") -> "pa.Table":
-    """Cast `data` to the model schema of `name`: columns reordered, missing ones NULL, extra ones dropped.
-
-    Ingest code can then build a table from whatever the source has and still hand on the exact contract. A
-    string column may stay dictionary-encoded (same values, each distinct string stored once: ingest keeps
-    names that way so they are not copied per row); `plain` decodes such columns.
-    """
-    import pyarrow as pa
-
-    schema = TABLE_BY_NAME[name].schema
-    fields, arrays = [], []
-    for field in schema:
-        if field.name not in data.column_names:
-            fields.append(field)
-            arrays.append(pa.nulls(data.num_rows, field.type))
-            continue
-        col = data.column(field.name)
-        if pa.types.is_dictionary(col.type) and col.type.value_type == field.type:
-            fields.append(pa.field(field.name, col.type))
-        else:
-            col = _cast(name, field, col)
-            fields.append(field)
-        arrays.append(col)
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-
-
-_NUMBER = {"int": r"^\s*[-+]?\d+\s*$", "float": r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"}
-
-
-def _cast(table: str, field, col):
-    """`col` as `field.type`. SQLite columns are dynamically typed, so an edited export can hold text in a
-    numeric column ('many' among register counts); such cells become NULL instead of failing the whole trace.
-    Anything else that cannot be cast is an input error, reported in one line."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pa.types.is_dictionary(col.type):
-        col = col.cast(col.type.value_type)
-    try:
-        return col.cast(field.type)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        textual = pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
-        kind = "int" if pa.types.is_integer(field.type) else "float" if pa.types.is_floating(field.type) else None
-        if textual and kind:
-            try:
-                return pc.if_else(pc.match_substring_regex(col, _NUMBER[kind]), col, None).cast(field.type)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                pass
-        from .errors import TraceInputError
-
-        raise TraceInputError(
-            f"{table}.{field.name}: cannot read {col.type} values as {field.type} ({exc}); "
-            "the trace looks edited or corrupt, re-export it"
-        ) from exc
-
-
-def plain(table: "pa.Table") -> "pa.Table":
-    """`table` with dictionary-encoded columns decoded to their value type (the model's documented types)."""
-    import pyarrow as pa
-
-    if not any(pa.types.is_dictionary(t) for t in table.schema.types):
-        return table
-    return table.cast(
-        pa.schema(
-            [pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type) for f in table.schema]
-        )
-    )
-
-
-def markdown() -> str:
-    """The model as Markdown (docs/trace-model.md is generated from this)."""
-    out = ["# InferScope trace model", "", f"Model version {MODEL_VERSION}.", "", __doc__.split("\n\n", 1)[1], ""]
-    for t in TABLES:
-        out += [f"## `{t.name}`", "", t.doc, "", "| column | type | meaning |", "|---|---|---|"]
-        out += [f"| `{c.name}` | {c.type} | {c.doc} |" for c in t.columns]
-        out.append("")
-    return "\n".join(out)

@@ -1,0 +1,100 @@
+"""Where an `inferscope analyze` spends its time: each derived view's materialisation, the metrics, the rules.
+
+The analysis is run as the CLI runs it (`Trace.analyze`), with the connection's statements timed from outside, so
+the figures are those of the code as it is, not of an instrumented copy. Run it twice on a large trace with the
+same --cache-dir: the first run converts (cold), the second is what a warm `analyze` costs.
+
+    python benchmarks/analyze_stages.py TRACE --cache-dir DIR [--top 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+_CREATE = re.compile(r"^\s*CREATE\s+TEMP\s+TABLE\s+(\w+)", re.I)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("trace", type=Path)
+    ap.add_argument("--cache-dir", type=Path, required=True)
+    ap.add_argument("--top", type=int, default=25)
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    import inferscope
+    from inferscope.analyze import metrics as metrics_mod
+    from inferscope.analyze import rule_findings
+
+    t_import = time.perf_counter() - t0
+    t = time.perf_counter()
+    trace = inferscope.open(args.trace, cache_dir=args.cache_dir)
+    con = trace.engine.con
+    t_open = time.perf_counter() - t
+
+    stage = ["other"]
+    per_view: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # wall, CPU (all threads)
+    per_stage: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    execute = con.execute
+
+    def timed_execute(sql, *a, **kw):
+        s, c = time.perf_counter(), time.process_time()
+        out = execute(sql, *a, **kw)
+        dt, dc = time.perf_counter() - s, time.process_time() - c
+        m = _CREATE.match(sql) if isinstance(sql, str) else None
+        for acc in (per_view[m.group(1)], per_stage["derived tables"]) if m else (per_stage[stage[0]],):
+            acc[0] += dt
+            acc[1] += dc
+        return out
+
+    con.execute = timed_execute
+
+    def in_stage(name, fn):
+        def wrapped(*a, **kw):
+            stage[0] = name
+            s, c = time.perf_counter(), time.process_time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                acc = per_stage[name + " (with fetch)"]
+                acc[0] += time.perf_counter() - s
+                acc[1] += time.process_time() - c
+                stage[0] = "other"
+
+        return wrapped
+
+    metrics_mod.compute = in_stage("metrics", metrics_mod.compute)
+    try:  # where derived tables are stored with the cache: reading and writing them
+        from inferscope.engine import derived_tables
+
+        derived_tables.load = in_stage("derived tables: read stored", derived_tables.load)
+        derived_tables.save = in_stage("derived tables: store", derived_tables.save)
+    except ImportError:
+        pass
+    rule_findings.run_all = in_stage("rules", rule_findings.run_all)
+    from inferscope.analyze import rules as rules_mod
+
+    if getattr(rules_mod, "run_all", None) is not None:
+        rules_mod.run_all = rule_findings.run_all
+    t, c = time.perf_counter(), time.process_time()
+    trace.analyze()
+    t_analyze, c_analyze = time.perf_counter() - t, time.process_time() - c
+    print(f"import {t_import:.2f} s, open {t_open:.2f} s, analyze {t_analyze:.2f} s wall, {c_analyze:.2f} s CPU")
+    print(f"  {'stage':32s} {'wall':>8s} {'CPU':>8s}")
+    for name, (dt, dc) in sorted(per_stage.items(), key=lambda kv: -kv[1][1]):
+        print(f"  {name:32s} {dt:7.2f}s {dc:7.2f}s")
+    print("derived tables (CREATE TEMP TABLE ...), most CPU first:")
+    for name, (dt, dc) in sorted(per_view.items(), key=lambda kv: -kv[1][1])[: args.top]:
+        print(f"  {name:32s} {dt:7.2f}s {dc:7.2f}s")
+
+
+if __name__ == "__main__":
+    main()

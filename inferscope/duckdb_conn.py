@@ -1,0 +1,70 @@
+"""Every DuckDB connection InferScope opens, with a memory limit and a spill folder of its own.
+
+An in-memory DuckDB spills sorts, joins and aggregates that outgrow its memory limit to `.tmp` in the current
+directory: a large trace would write there, wherever the user happened to be, and a read-only working directory
+turns the spill into an error. Connections made here spill into a private folder instead (under the cache when
+there is one, so `inferscope cache clear` finds what a killed run left), which DuckDB creates on first need and
+removes when the connection closes. `INFERSCOPE_MEMORY_LIMIT` (DuckDB's syntax: `4GB`, `512MB`, `60%`) caps what
+one connection holds in memory; past it, work spills to disk and completes, slower. The default is DuckDB's own
+(80 % of physical memory).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import uuid
+from pathlib import Path
+
+from .errors import ConfigError
+
+MEMORY_ENV = "INFERSCOPE_MEMORY_LIMIT"
+SPILL_PREFIX = ".tmp-spill-"  # a `.tmp-*` name: the cache's stale-folder sweep removes what a killed run left
+_LIMIT = re.compile(r"\s*(\d+(\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)\s*", re.I)
+
+
+def memory_limit() -> str | None:
+    """The user's cap from INFERSCOPE_MEMORY_LIMIT, checked here so that a typo is one line, not a DuckDB error
+    in the middle of a run."""
+    raw = os.environ.get(MEMORY_ENV, "").strip()
+    if not raw:
+        return None
+    m = _LIMIT.fullmatch(raw)
+    if not m or float(m.group(1)) <= 0 or (m.group(3) == "%" and float(m.group(1)) > 100):
+        raise ConfigError(
+            f"{MEMORY_ENV}={raw!r}: give a size such as 4GB or 512MB, or a share of physical memory such as 60%"
+        )
+    return raw
+
+
+def spill_folder(parent: Path | None) -> Path:
+    """A folder name no other connection uses, under `parent` (the cache root) or the system's temp folder."""
+    base = parent if parent is not None and parent.is_dir() else Path(tempfile.gettempdir())
+    return base / f"{SPILL_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def connect(spill_parent: Path | None = None):
+    """A DuckDB connection with the memory limit and spill folder above, and no progress bar (DuckDB draws it on
+    stdout, where it would corrupt JSON and CSV output)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    folder = str(spill_folder(spill_parent)).replace("'", "''")
+    con.execute(f"SET temp_directory = '{folder}'")
+    limit = memory_limit()
+    if limit is not None:
+        if limit.endswith("%"):
+            limit = _share_of_memory(float(limit[:-1]))
+        con.execute(f"SET memory_limit = '{limit}'")
+    return con
+
+
+def _share_of_memory(percent: float) -> str:
+    """A share of physical memory as a size: older DuckDB releases the bounds admit take sizes only."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows): let DuckDB read the share itself
+        return f"{percent:g}%"
+    return f"{int(total * percent / 100)}B"

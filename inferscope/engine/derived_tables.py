@@ -1,0 +1,154 @@
+"""Derived tables stored with the cached model, so that a warm analysis reads its timeline instead of rebuilding it.
+
+Why: on a 1M-kernel trace a warm `analyze` spent most of its time materialising the same derived views (busy
+intervals, idle gaps and their causes, API<->GPU correlation, steps) that the previous run had already computed
+from the same cached tables. Those tables are a pure function of
+
+- the cached model tables (the entry they are stored in is keyed on the trace's bytes and the model version);
+- the SQL that defines them (every registered view file's text: an edited definition is never served stale);
+- what the caller passes in (step, phase and communication patterns, the list of tables: `shape`);
+- the window applied, and DuckDB variables a view may read (`getvariable`);
+- the DuckDB version that computed them.
+
+All of it is hashed into the key of a `derived/KEY/` folder inside the entry. A trace with attached rows (a
+request file) is not stored: those rows are not part of the entry. The views stay the SQL surface; a stored table
+is loaded as the same temporary table the analysis would have created, so every later query reads identical rows.
+
+Parquet cannot hold HUGEINT (DuckDB writes it as DOUBLE, which loses digits), so such columns are written as
+DECIMAL(38,0) and cast back; a table with any other column type that does not read back as written is not stored
+at all. A folder is written under a temporary name and renamed into place; a damaged or unreadable one is ignored
+and recomputed. Every failure to store (a read-only cache, a full disk) only costs the next run the time saved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from .. import model
+
+if TYPE_CHECKING:
+    from .core import Engine
+
+FOLDER = "derived"
+FORMAT = "1"
+MAX_VARIANTS = 8  # per entry: each set of patterns/window keeps one; the least recently written go first
+_MANIFEST = "derived.json"
+_LOSSLESS = {"HUGEINT": "DECIMAL(38,0)"}  # written as, read back with a cast
+
+
+def key(engine: "Engine", shape: dict) -> str | None:
+    """The folder name for what `shape` and the engine's state make; None when the result must not be stored."""
+    import duckdb
+
+    if engine._attached:
+        return None
+    sql = hashlib.sha256()
+    for f in sorted({id(f): f for f in engine._files.values()}.values(), key=lambda f: str(f.path)):
+        sql.update(json.dumps([f.path.name, f.text]).encode())
+    variables = engine.raw.execute(
+        "SELECT name, CAST(value AS VARCHAR) FROM duckdb_variables() ORDER BY name"
+    ).fetchall()
+    doc = {
+        "format": FORMAT,
+        "duckdb": duckdb.__version__,
+        "model": model.MODEL_VERSION,
+        "sql": sql.hexdigest(),
+        "window": engine.window.to_dict() if engine.window is not None else None,
+        "variables": variables,
+        "shape": shape,
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def load(engine: "Engine", entry: Path | None, k: str | None) -> list[str] | None:
+    """Create the stored tables of folder `k` as temporary tables; their names, or None when nothing usable is
+    stored (then nothing is left created)."""
+    if entry is None or k is None:
+        return None
+    folder = entry / FOLDER / k
+    try:
+        manifest = json.loads((folder / _MANIFEST).read_text())
+        tables = manifest["tables"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    created: list[str] = []
+    try:
+        for name, spec in tables.items():
+            file = str(folder / f"{name}.parquet").replace("'", "''")
+            cols = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' if t in _LOSSLESS else f'"{c}"' for c, t in spec["columns"])
+            engine.raw.execute(f"CREATE TEMP TABLE {name} AS SELECT {cols} FROM read_parquet('{file}')")
+            created.append(name)
+            n = engine.raw.execute(f"SELECT count(*) FROM temp.{name}").fetchall()[0][0]
+            if n != spec["rows"]:
+                raise ValueError(f"{name}: {n} rows, {spec['rows']} stored")
+        return created
+    except Exception:  # damaged or partly deleted: recompute, and let the next save store it whole again
+        for name in created:
+            engine.raw.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+
+
+def save(engine: "Engine", entry: Path | None, k: str | None, names: Iterable[str]) -> bool:
+    """Store the temporary tables `names` that exist under folder `k`; whether they were stored."""
+    if entry is None or k is None:
+        return False
+    con = engine.raw
+    present = {n for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
+    names = [n for n in names if n in present]
+    parent = entry / FOLDER
+    try:
+        parent.mkdir(exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=parent))
+    except OSError:
+        return False
+    try:
+        tables = {}
+        for name in names:
+            columns = [(r[0], r[1]) for r in con.execute(f"DESCRIBE temp.{name}").fetchall()]
+            file = tmp / f"{name}.parquet"
+            sel = ", ".join(
+                f'CAST("{c}" AS {_LOSSLESS[t]}) AS "{c}"' if t in _LOSSLESS else f'"{c}"' for c, t in columns
+            )
+            path = str(file).replace("'", "''")
+            con.execute(f"COPY (SELECT {sel} FROM temp.{name}) TO '{path}' (FORMAT parquet, COMPRESSION zstd)")
+            back = [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()]
+            if back != [(c, _LOSSLESS.get(t, t)) for c, t in columns]:
+                raise ValueError(f"{name}: a column type does not survive Parquet")
+            rows = con.execute(f"SELECT count(*) FROM temp.{name}").fetchall()[0][0]
+            tables[name] = {"columns": columns, "rows": rows}
+        (tmp / _MANIFEST).write_text(json.dumps({"created": time.time(), "tables": tables}, indent=1))
+        try:
+            os.replace(tmp, parent / k)
+        except OSError:  # another run stored the same key first: theirs is as good
+            shutil.rmtree(tmp, ignore_errors=True)
+        _evict(parent)
+        return True
+    except Exception:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return False
+
+
+def _evict(parent: Path) -> None:
+    """Keep the MAX_VARIANTS most recently written folders (and leftovers of killed runs younger than an hour)."""
+    now = time.time()
+    found = []
+    for d in parent.iterdir():
+        try:
+            mtime = d.stat().st_mtime
+        except OSError:
+            continue
+        if d.name.startswith(".tmp-"):
+            if now - mtime > 3600:
+                shutil.rmtree(d, ignore_errors=True)
+        else:
+            found.append((mtime, d))
+    for _, d in sorted(found, reverse=True)[MAX_VARIANTS:]:
+        shutil.rmtree(d, ignore_errors=True)

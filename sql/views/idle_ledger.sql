@@ -1,0 +1,261 @@
+-- idle_ledger: one owner per idle nanosecond. Every GPU idle gap of every device inside its active span
+-- (gpu_idle_gaps, via gpu_idle_causes) gets exactly one cause, judged from the evidence the trace holds, in this
+-- precedence (first match wins; "most" is half the gap):
+--   sync        the process was blocked in host waits that returned inside the gap for most of it (sync_stalls:
+--               stream/device/event synchronisation, synchronous or pageable device-to-host copies, cudaFree);
+--   copy        the next operation is a copy (or memset) whose call began before the gap's midpoint: the host
+--               was inside the call that issued it (staging pageable memory, a synchronous copy);
+--   load        a library/module load or JIT compilation covered most of the gap on the launching thread (CUDA
+--               module/library loading and NVRTC calls, dlopen in the OS runtime calls, an annotation range
+--               named like compiling/JIT/autotuning/module loading), or the launch call of the next kernel
+--               itself lasted most of the gap and at least 1 ms (with an empty queue a launch call takes microseconds:
+--               this is the driver loading the kernel's module on first use, CUDA lazy loading);
+--   profiler    profiler overhead rows of the process (buffer flushes) covered most of the gap;
+--   dependency  the next operation was queued before the gap began and the launching thread had issued a
+--               cross-stream wait (cudaStreamWaitEvent/cuStreamWaitEvent or a CUPTI stream_wait_event record)
+--               since the previous launch on that stream: it waited on another stream's event;
+--   queued      the next operation was queued before the gap began with no recorded cross-stream wait: the GPU's
+--               own launch latency between back-to-back work (or a wait the trace does not show), never called
+--               a dependency without evidence;
+--   launch      the launching thread spent most of the gap inside CUDA API calls, or (Kineto traces) in the middle
+--               of the gap it was already inside the framework operator (category cpu_op, e.g. aten::mm) that made
+--               the next launch call, and no Python samples say otherwise: the operator's dispatch on its way to
+--               the launch (launch overhead);
+--   host        the launching thread spent most of the gap outside CUDA calls (CPU work);
+--   unknown     none of the above can be told (the next operation has no recorded launch call).
+-- Evidence per gap: evidence_name (the call or range that decided the cause), evidence_pid/tid/start_ns/
+-- correlation_id (where that call was made), culprit_range (the innermost annotation range, e.g. a Kineto
+-- cpu_op such as aten::item, open on that thread when the evidence call began) and context_range (the
+-- outermost one); for host and launch gaps, nvtx_range is the innermost range open on the launching thread in the
+-- middle of the gap, and py_function/py_file/py_line/py_samples the Python code most sampled on that thread in
+-- the gap (bundles with Python samples only), cpu_function/cpu_samples the innermost native function most sampled
+-- there (nsys CPU sampling). owner names the rule that reports the gap's idle time
+-- (cold_start for a gap whose middle lies in its process's warm-up window, view warmup: start-up idle is that rule's
+-- whatever its cause), so that the impacts of all rules together never exceed the idle time.
+-- Grain: one row per gap. Columns: gap_id, device_id, start_ns, end_ns, dur_ns, pid, tid, next_op_id,
+-- next_op_kind, next_api_name, cause, sync_kind, evidence_name, evidence_pid, evidence_tid, evidence_start_ns,
+-- evidence_correlation_id, culprit_range, context_range, nvtx_range, py_function, py_file, py_line, py_samples,
+-- cpu_function, cpu_samples, in_warmup, owner. No parameters.
+CREATE OR REPLACE VIEW idle_ledger AS
+WITH g AS (
+    SELECT * FROM gpu_idle_causes
+),
+-- the wait that exposed most of each gap (the call whose code is to blame)
+top_wait AS (
+    SELECT gap_id, arg_max(name, exposed_idle_ns) AS name, arg_max(sync_kind, exposed_idle_ns) AS sync_kind,
+           arg_max(pid, exposed_idle_ns) AS pid, arg_max(tid, exposed_idle_ns) AS tid,
+           arg_max(start_ns, exposed_idle_ns) AS start_ns,
+           arg_max(correlation_id, exposed_idle_ns) AS correlation_id
+    FROM sync_stalls GROUP BY gap_id
+),
+load_calls AS (
+    SELECT pid, tid, start_ns, end_ns, name FROM api_calls
+    WHERE regexp_matches(name, '^(cuModuleLoad|cuLibraryLoad|cudaLibraryLoad|cuLink(Create|AddData|Complete)'
+                               || '|nvrtc|nvJitLink)')
+    UNION ALL
+    SELECT pid, tid, start_ns, end_ns, name FROM osrt_calls
+    WHERE name IN ('dlopen', 'dlmopen')
+    UNION ALL
+    SELECT pid, tid, start_ns, end_ns, name FROM nvtx_ranges
+    WHERE category IS DISTINCT FROM 'gpu_user_annotation'
+      -- compiling, not running compiled code (CompiledFunction, Torch-Compiled Region are the latter)
+      AND regexp_matches(name, '(^compile[A-Z_ ]|[Cc]ompile_?[Ff][Xx]|_compile\b|[Cc]ompilation|[Cc]ompiling'
+                               || '|nvrtc|NVRTC|[Aa]utotun|[Mm]odule.?[Ll]oad|[Ll]azy.?[Ll]oad|[Dd]ynamo)')
+),
+load_hit AS (
+    SELECT g.gap_id, arg_max(l.name, least(l.end_ns, g.end_ns) - greatest(l.start_ns, g.start_ns)) AS name,
+           arg_max(l.start_ns, least(l.end_ns, g.end_ns) - greatest(l.start_ns, g.start_ns)) AS start_ns,
+           arg_max(l.tid, least(l.end_ns, g.end_ns) - greatest(l.start_ns, g.start_ns)) AS tid,
+           max(least(l.end_ns, g.end_ns) - greatest(l.start_ns, g.start_ns)) AS covered_ns
+    FROM g JOIN load_calls l
+      ON l.pid = g.pid AND (g.tid IS NULL OR l.tid = g.tid) AND l.start_ns < g.end_ns AND l.end_ns > g.start_ns
+    GROUP BY g.gap_id
+),
+prof_hit AS (
+    SELECT g.gap_id, arg_max(o.name, least(o.end_ns, g.end_ns) - greatest(o.start_ns, g.start_ns)) AS name,
+           max(least(o.end_ns, g.end_ns) - greatest(o.start_ns, g.start_ns)) AS covered_ns
+    FROM g JOIN profiler_overhead o ON o.pid = g.pid AND o.start_ns < g.end_ns AND o.end_ns > g.start_ns
+    GROUP BY g.gap_id
+),
+-- when the previous operation on the next operation's stream was launched: a cross-stream wait must lie after it
+stream_prev AS (
+    SELECT op_id, lag(launch_ns) OVER (PARTITION BY device_id, stream_id ORDER BY kernel_start_ns, op_id)
+               AS prev_launch_ns
+    FROM cuda_launches
+),
+waits AS (
+    SELECT pid, tid, start_ns, name FROM api_calls WHERE regexp_matches(name, '^(cuda|cu)StreamWaitEvent')
+    UNION ALL
+    SELECT e.pid, a.tid, coalesce(a.start_ns, e.start_ns) AS start_ns, coalesce(a.name, 'stream_wait_event')
+    FROM sync_events e LEFT JOIN api_calls a ON a.pid = e.pid AND a.correlation_id = e.correlation_id
+    WHERE e.sync_type = 'stream_wait_event'
+),
+queued AS (
+    SELECT g.gap_id, g.pid, g.tid, g.next_api_start_ns, coalesce(p.prev_launch_ns, 0) AS after_ns
+    FROM g LEFT JOIN stream_prev p ON p.op_id = g.next_op_id
+    WHERE g.next_api_end_ns <= g.start_ns
+),
+dep_hit AS (
+    SELECT q.gap_id, w.name, w.start_ns
+    FROM queued q
+    ASOF JOIN waits w ON w.pid = q.pid AND w.tid = q.tid AND w.start_ns <= q.next_api_start_ns
+    WHERE w.start_ns >= q.after_ns
+),
+judged AS (
+    SELECT g.* EXCLUDE (cause), w.name AS wait_name, w.sync_kind, w.pid AS wait_pid, w.tid AS wait_tid,
+           w.start_ns AS wait_start_ns,
+           w.correlation_id AS wait_corr, l.name AS load_name, l.start_ns AS load_start_ns, l.tid AS load_tid,
+           pr.name AS prof_name, d.name AS dep_name, d.start_ns AS dep_start_ns,
+           CASE
+               WHEN g.waited_ns >= g.dur_ns / 2 AND w.gap_id IS NOT NULL THEN 'sync'
+               WHEN g.next_op_kind IN ('memcpy', 'memset') AND g.next_api_start_ns <= g.start_ns + g.dur_ns / 2
+                    AND g.next_api_end_ns > g.start_ns THEN 'copy'
+               WHEN l.covered_ns >= g.dur_ns / 2 THEN 'load'
+               -- a launch call lasting a millisecond or more into an idle GPU is not queueing (the queue is
+               -- empty): it is the driver loading the kernel's module on first use (lazy loading) or similar
+               WHEN g.next_op_kind = 'kernel' AND g.next_api_end_ns - greatest(g.next_api_start_ns, g.start_ns)
+                    >= greatest(g.dur_ns / 2, 1000000) THEN 'load'
+               WHEN pr.covered_ns >= g.dur_ns / 2 THEN 'profiler'
+               WHEN g.next_api_end_ns <= g.start_ns AND d.gap_id IS NOT NULL THEN 'dependency'
+               WHEN g.next_api_end_ns <= g.start_ns THEN 'queued'
+               WHEN g.next_api_end_ns IS NULL THEN 'unknown'
+               WHEN g.host_outside_api_ns < g.dur_ns / 2 THEN 'launch'
+               ELSE 'host'
+           END AS cause
+    FROM g
+    LEFT JOIN top_wait w ON w.gap_id = g.gap_id
+    LEFT JOIN load_hit l ON l.gap_id = g.gap_id
+    LEFT JOIN prof_hit pr ON pr.gap_id = g.gap_id
+    LEFT JOIN dep_hit d ON d.gap_id = g.gap_id
+),
+placed AS (
+    SELECT *,
+           CASE cause
+               WHEN 'sync' THEN wait_name
+               WHEN 'copy' THEN next_api_name
+               WHEN 'load' THEN coalesce(load_name, 'first-use module load in ' || next_api_name)
+               WHEN 'profiler' THEN prof_name
+               WHEN 'dependency' THEN dep_name
+               WHEN 'launch' THEN next_api_name
+           END AS evidence_name,
+           CASE WHEN cause = 'sync' THEN wait_pid ELSE pid END AS evidence_pid,
+           CASE cause WHEN 'sync' THEN wait_tid WHEN 'load' THEN coalesce(load_tid, tid) ELSE tid END AS evidence_tid,
+           CASE cause
+               WHEN 'sync' THEN wait_start_ns
+               WHEN 'copy' THEN next_api_start_ns
+               WHEN 'load' THEN coalesce(load_start_ns, next_api_start_ns)
+               WHEN 'dependency' THEN dep_start_ns
+               WHEN 'launch' THEN next_api_start_ns
+           END AS evidence_start_ns,
+           CASE cause WHEN 'sync' THEN wait_corr END AS evidence_correlation_id,
+           -- the middle of the part of the gap before the next launch call: what the thread was doing
+           CASE WHEN cause IN ('host', 'launch')
+                THEN (start_ns + least(end_ns, greatest(next_api_start_ns, start_ns))) // 2 END AS mid_ns
+    FROM judged
+),
+evidence_points AS (
+    SELECT gap_id AS point_id, evidence_pid AS pid, evidence_tid AS tid, evidence_start_ns AS ts_ns
+    FROM placed WHERE evidence_start_ns IS NOT NULL AND evidence_tid IS NOT NULL
+),
+mid_points AS (
+    SELECT gap_id AS point_id, pid, tid, mid_ns AS ts_ns FROM placed WHERE mid_ns IS NOT NULL AND tid IS NOT NULL
+),
+at_evidence AS (
+    SELECT a.point_id, i.name AS culprit_range, o.name AS context_range
+    FROM nvtx_ranges_at(evidence_points) a
+    LEFT JOIN nvtx_ranges i ON i.range_id = a.innermost_range_id
+    LEFT JOIN nvtx_ranges o ON o.range_id = a.outermost_range_id
+),
+at_mid AS (
+    SELECT a.point_id, i.name AS nvtx_range
+    FROM nvtx_ranges_at(mid_points) a
+    LEFT JOIN nvtx_ranges i ON i.range_id = a.innermost_range_id
+),
+host_gaps AS (
+    SELECT gap_id, pid, tid, start_ns, end_ns FROM placed WHERE cause = 'host' AND tid IS NOT NULL
+),
+py AS (
+    SELECT h.gap_id, s.code_function, s.code_file, s.code_line, count(*) AS samples
+    FROM python_samples s
+    ASOF JOIN host_gaps h ON h.pid = s.pid AND h.tid = s.tid AND h.start_ns <= s.ts_ns
+    WHERE s.ts_ns < h.end_ns
+    GROUP BY ALL
+),
+-- native CPU samples (nsys --sample=cpu): the innermost function most sampled on the launching thread in the gap
+cpu AS (
+    SELECT h.gap_id, f.function, count(*) AS samples
+    FROM cpu_samples s
+    ASOF JOIN host_gaps h ON h.pid = s.pid AND h.tid = s.tid AND h.start_ns <= s.ts_ns
+    JOIN stack_frames f ON f.stack_id = s.stack_id AND f.depth = 0
+    WHERE s.ts_ns < h.end_ns AND s.source IS DISTINCT FROM 'python'
+    GROUP BY ALL
+),
+cpu_top AS (
+    SELECT gap_id, arg_max(function, samples) AS cpu_function, max(samples) AS cpu_samples FROM cpu GROUP BY gap_id
+),
+py_top AS (
+    SELECT gap_id, arg_max(code_function, samples) AS py_function, arg_max(code_file, samples) AS py_file,
+           arg_max(code_line, samples) AS py_line, max(samples) AS py_samples
+    FROM py GROUP BY gap_id
+),
+-- whether the copy ending a copy gap reads or writes pageable host memory (the owner of an async one depends on it)
+next_copy AS (
+    SELECT l.op_id, bool_or(m.src_kind = 'Pageable' OR m.dst_kind = 'Pageable') AS pageable
+    FROM cuda_launches l
+    JOIN memcpy m ON m.pid = l.pid AND m.correlation_id = l.correlation_id AND m.start_ns = l.kernel_start_ns
+    WHERE l.op_kind = 'memcpy' AND l.op_id IN (SELECT next_op_id FROM placed WHERE cause = 'copy')
+    GROUP BY l.op_id
+),
+-- host gaps spent inside the framework operator that then launched the next work: the innermost range around the
+-- next launch call is a cpu_op that had already begun in the middle of the gap, and no Python samples say otherwise
+launch_points AS (
+    SELECT gap_id AS point_id, pid, tid, next_api_start_ns AS ts_ns
+    FROM placed WHERE cause = 'host' AND tid IS NOT NULL AND next_api_start_ns IS NOT NULL
+),
+dispatch AS (
+    SELECT p.gap_id, r.name AS op_name
+    FROM nvtx_ranges_at(launch_points) a
+    JOIN nvtx_ranges r ON r.range_id = a.innermost_range_id
+    JOIN placed p ON p.gap_id = a.point_id
+    LEFT JOIN py_top y ON y.gap_id = p.gap_id
+    WHERE r.category = 'cpu_op' AND r.start_ns <= p.mid_ns AND y.py_samples IS NULL
+),
+-- CPU time spent inside a framework operator (a Kineto cpu_op such as aten::add) is the operator's dispatch on
+-- its way to the launch: launch overhead of the framework, not other CPU work
+settled AS (
+    SELECT p.* EXCLUDE (cause, evidence_name, evidence_start_ns),
+           CASE WHEN d.gap_id IS NOT NULL THEN 'launch' ELSE p.cause END AS cause,
+           CASE WHEN d.gap_id IS NOT NULL THEN d.op_name ELSE p.evidence_name END AS evidence_name,
+           CASE WHEN d.gap_id IS NOT NULL THEN p.next_api_start_ns ELSE p.evidence_start_ns END AS evidence_start_ns,
+           coalesce(c.pageable, false) AS pageable,
+           e.culprit_range, e.context_range, m.nvtx_range, y.py_function, y.py_file, y.py_line, y.py_samples,
+           cs.cpu_function, cs.cpu_samples, w.pid IS NOT NULL AS in_warmup
+    FROM placed p
+    LEFT JOIN warmup w ON w.pid = p.pid AND (p.start_ns + p.end_ns) // 2 BETWEEN w.start_ns AND w.end_ns
+    LEFT JOIN next_copy c ON c.op_id = p.next_op_id AND p.cause = 'copy'
+    LEFT JOIN at_evidence e ON e.point_id = p.gap_id
+    LEFT JOIN at_mid m ON m.point_id = p.gap_id
+    LEFT JOIN py_top y ON y.gap_id = p.gap_id
+    LEFT JOIN cpu_top cs ON cs.gap_id = p.gap_id
+    LEFT JOIN dispatch d ON d.gap_id = p.gap_id
+)
+SELECT gap_id, device_id, start_ns, end_ns, dur_ns, pid, tid, next_op_id, next_op_kind,
+       next_api_name, cause, CASE WHEN cause = 'sync' THEN sync_kind END AS sync_kind, evidence_name,
+       evidence_pid, evidence_tid, evidence_start_ns, evidence_correlation_id,
+       culprit_range, context_range, nvtx_range, py_function, py_file, py_line, py_samples, cpu_function,
+       cpu_samples, in_warmup,
+       CASE
+           WHEN in_warmup THEN 'cold_start'
+           WHEN cause = 'sync' AND sync_kind = 'free' THEN 'alloc_churn'
+           WHEN cause = 'sync' THEN 'sync_stall'
+           WHEN cause = 'copy' AND next_op_kind = 'memset' AND next_api_name NOT ILIKE '%async%'
+               THEN 'cuda_memset_sync'
+           WHEN cause = 'copy' AND next_op_kind = 'memcpy' AND next_api_name ILIKE '%async%' AND pageable
+               THEN 'cuda_memcpy_async'
+           WHEN cause = 'copy' AND next_op_kind = 'memcpy' AND next_api_name NOT ILIKE '%async%'
+               THEN 'cuda_memcpy_sync'
+           WHEN cause = 'launch' THEN 'launch_overhead'
+           WHEN cause = 'host' AND py_samples >= 2 THEN 'python_gpu_idle'
+           ELSE 'idle_gap_attribution'
+       END AS owner
+FROM settled
