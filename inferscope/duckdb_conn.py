@@ -17,7 +17,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, OutOfMemoryError
 
 MEMORY_ENV = "INFERSCOPE_MEMORY_LIMIT"
 SPILL_PREFIX = ".tmp-spill-"  # a `.tmp-*` name: the cache's stale-folder sweep removes what a killed run left
@@ -36,6 +36,17 @@ def memory_limit() -> str | None:
             f"{MEMORY_ENV}={raw!r}: give a size such as 4GB or 512MB, or a share of physical memory such as 60%"
         )
     return raw
+
+
+def out_of_memory(exc: Exception, where: str) -> OutOfMemoryError:
+    """The one line for DuckDB's out-of-memory error: what ran out and what the user can change."""
+    limit = os.environ.get(MEMORY_ENV, "").strip()
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if limit:
+        advice = f"raise {MEMORY_ENV} (now {limit}) or unset it"
+    else:
+        advice = f"free memory, analyse part of the trace (--window), or set {MEMORY_ENV} lower so DuckDB spills"
+    return OutOfMemoryError(f"DuckDB ran out of memory in {where} ({first}): {advice}")
 
 
 def spill_folder(parent: Path | None) -> Path:

@@ -45,6 +45,12 @@ class CompareError(InferScopeError):
     """Two traces cannot be compared (different GPUs, nothing in common)."""
 
 
+class OutOfMemoryError(InferScopeError):
+    """DuckDB ran out of memory: the cap set in INFERSCOPE_MEMORY_LIMIT is too small for this trace, or the
+    machine's memory is. Something the user changes (the cap, the window, the machine), so one line, not a bug
+    report."""
+
+
 # Characters that act on a terminal or hide text instead of showing as themselves: C0 controls (ESC starts colour,
 # cursor and OSC-8 hyperlink sequences, BEL rings, CR overwrites the line), DEL, C1 controls (0x9b is a one-byte
 # CSI), zero-width characters, bidirectional overrides (U+202E shows `exe.txt` for `txt.exe`) and the Unicode line

@@ -65,6 +65,26 @@ def test_a_limit_leaves_the_analysis_unchanged(tmp_path):
     assert not (tmp_path / ".tmp").exists()
 
 
+def test_a_cap_too_small_for_the_trace_is_one_line_and_exit_2(tmp_path):
+    """20 MB holds none of the analysis' working set: DuckDB's out-of-memory error becomes what the user can
+    change (the cap), not an internal error asking for a bug report."""
+    proc = run_cli(
+        "analyze",
+        SAMPLE,
+        "-f",
+        "json",
+        "--cache-dir",
+        tmp_path / "c",
+        cwd=tmp_path,
+        env={duckdb_conn.MEMORY_ENV: "20MB"},
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ran out of memory" in lines[0], proc.stderr
+    assert f"raise {duckdb_conn.MEMORY_ENV} (now 20MB)" in lines[0] and "Traceback" not in proc.stderr
+    assert proc.stdout == ""  # no half-written JSON
+
+
 @pytest.mark.parametrize("value", ["lots", "0GB", "150%", "-1GB", "4 gigabytes"])
 def test_a_bad_limit_is_one_line_and_exit_2(tmp_path, monkeypatch, value):
     monkeypatch.setenv(duckdb_conn.MEMORY_ENV, value)

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from .result import Metric
+from .. import duckdb_conn
 from ..errors import RuleError
 from ..resources import sql_dir
 from . import headers
@@ -47,6 +48,8 @@ def compute(con: duckdb.DuckDBPyConnection) -> list[Metric]:
         try:
             rows = con.execute(h.body).fetchall()
             cols = [c[0] for c in con.description]
+        except duckdb.OutOfMemoryException as exc:
+            raise duckdb_conn.out_of_memory(exc, path.name) from exc
         except duckdb.Error as exc:
             raise RuleError(f"{path}:{h.body_line}: {str(exc).splitlines()[0]}") from exc
         emitted: dict[str, list[Metric]] = {d: [] for d in decl}

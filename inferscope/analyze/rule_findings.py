@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .result import SEVERITIES, Finding, RuleRun, evidence_order
+from .. import duckdb_conn
 from ..errors import RuleError
 from ..units import fmt_bytes, fmt_int, fmt_ns, fmt_pct, fmt_rate
 from .rule_files import Rule, sql_error
@@ -34,6 +35,8 @@ def execute(con: duckdb.DuckDBPyConnection, rule: Rule, values: dict) -> pa.Tabl
     bound = {k: values[k] for k in rule.used_params()}
     try:
         table = con.sql(rule.sql, params=bound or None).to_arrow_table()
+    except duckdb.OutOfMemoryException as exc:  # not one rule's fault: every later rule would fail the same way
+        raise duckdb_conn.out_of_memory(exc, f"rule {rule.id}") from exc
     except duckdb.Error as exc:
         raise RuleError(sql_error(rule, exc)) from exc
     table = _plain_numbers(table)

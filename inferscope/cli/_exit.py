@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 import typer.main
 
+from .. import duckdb_conn
 from ..errors import InferScopeError, visible
 from ..version import __version__
 from ._app import app
@@ -253,4 +254,22 @@ def _run(args: list[str], signals: _Signals) -> int:
         if is_click_exception(exc) and not _caused_by_interruption(exc):
             typer.echo(visible(error_line(exc)), err=True)
             return 2  # a file click could not open and the like: bad input, never 1 (compare's "regression")
+        oom = _out_of_memory(exc)
+        if oom is not None:  # a DuckDB statement outside the engine's own wrappers (a temp table, an export)
+            typer.echo(f"inferscope: error: {visible(str(duckdb_conn.out_of_memory(oom, 'the analysis')))}", err=True)
+            return 2
         raise
+
+
+def _out_of_memory(exc: BaseException | None) -> BaseException | None:
+    """DuckDB's out-of-memory error, if it is `exc` or what caused it: the memory cap or the machine's memory is
+    too small, which the user changes; not a bug to report."""
+    duckdb = sys.modules.get("duckdb")
+    oom_type = getattr(duckdb, "OutOfMemoryException", None) if duckdb else None
+    seen = set()
+    while oom_type is not None and exc is not None and id(exc) not in seen:
+        if isinstance(exc, oom_type):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from .. import duckdb_conn, model
-from ..errors import QueryError
+from ..errors import OutOfMemoryError, QueryError
 from ..resources import sql_dir
 
 if TYPE_CHECKING:
@@ -211,6 +211,8 @@ class Engine:
                     f.created = True
                 except duckdb.CatalogException as exc:
                     failed.append((f, exc))
+                except duckdb.OutOfMemoryException as exc:
+                    raise duckdb_conn.out_of_memory(exc, f.path.name) from exc
                 except duckdb.Error as exc:
                     raise RuntimeError(f"{f.path}: {exc}") from exc
             if len(failed) == len(pending):
@@ -248,7 +250,9 @@ class Engine:
         self.raw.close()
 
 
-def _query_error(exc: Exception) -> QueryError:
+def _query_error(exc: Exception) -> QueryError | OutOfMemoryError:
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return duckdb_conn.out_of_memory(exc, "a query")
     return QueryError(f"SQL error: {str(exc).strip().splitlines()[0]}")
 
 
