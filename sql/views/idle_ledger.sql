@@ -8,8 +8,8 @@
 --   load        a library/module load or JIT compilation covered most of the gap on the launching thread (CUDA
 --               module/library loading and NVRTC calls, dlopen in the OS runtime calls, an annotation range
 --               named like compiling/JIT/autotuning/module loading), or the launch call of the next kernel
---               itself lasted most of the gap and at least 1 ms (with an empty queue a launch call takes microseconds:
---               this is the driver loading the kernel's module on first use, CUDA lazy loading);
+--               itself lasted most of the gap and at least 1 ms (view first_use_loads: the driver loading the
+--               kernel's module on first use, CUDA lazy loading);
 --   profiler    profiler overhead rows of the process (buffer flushes) covered most of the gap;
 --   dependency  the next operation was queued before the gap began and the launching thread had issued a
 --               cross-stream wait (cudaStreamWaitEvent/cuStreamWaitEvent or a CUPTI stream_wait_event record)
@@ -111,10 +111,8 @@ judged AS (
                WHEN g.next_op_kind IN ('memcpy', 'memset') AND g.next_api_start_ns <= g.start_ns + g.dur_ns / 2
                     AND g.next_api_end_ns > g.start_ns THEN 'copy'
                WHEN l.covered_ns >= g.dur_ns / 2 THEN 'load'
-               -- a launch call lasting a millisecond or more into an idle GPU is not queueing (the queue is
-               -- empty): it is the driver loading the kernel's module on first use (lazy loading) or similar
-               WHEN g.next_op_kind = 'kernel' AND g.next_api_end_ns - greatest(g.next_api_start_ns, g.start_ns)
-                    >= greatest(g.dur_ns / 2, 1000000) THEN 'load'
+               -- the next kernel's own launch call filled the gap: a first-use module load, not queueing
+               WHEN f.gap_id IS NOT NULL THEN 'load'
                WHEN pr.covered_ns >= g.dur_ns / 2 THEN 'profiler'
                WHEN g.next_api_end_ns <= g.start_ns AND d.gap_id IS NOT NULL THEN 'dependency'
                WHEN g.next_api_end_ns <= g.start_ns THEN 'queued'
@@ -127,6 +125,7 @@ judged AS (
     LEFT JOIN load_hit l ON l.gap_id = g.gap_id
     LEFT JOIN prof_hit pr ON pr.gap_id = g.gap_id
     LEFT JOIN dep_hit d ON d.gap_id = g.gap_id
+    LEFT JOIN first_use_loads f ON f.gap_id = g.gap_id
 ),
 placed AS (
     SELECT *,

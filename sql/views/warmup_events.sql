@@ -11,9 +11,8 @@
 --   context      CUDA context creation (cuInit, cuCtxCreate, cuDevicePrimaryCtxRetain)
 --   annotation   a range the program itself named warm-up (warmup, warm-up, warm_up; GPU-timeline copies left out)
 --   first_use    a kernel launch call that itself lasted most of the GPU idle gap before its kernel and at least
---                1 ms (the idle ledger's test for a first-use load): with an empty queue a launch takes
---                microseconds, so this is the driver loading the kernel's module on first use (CUDA lazy loading)
---                where the trace records no module-load call of its own
+--                1 ms (view first_use_loads, the idle ledger's load test too): the driver loading the kernel's
+--                module on first use (CUDA lazy loading) where the trace records no module-load call of its own
 -- Names are matched as recorded (api_calls.name has version suffixes folded). Calls that run every step
 -- (Dynamo's compile_wrapper, "CompiledFunction", "Torch-Compiled Region") are not compilation and never match.
 -- Columns: pid, tid, start_ns, end_ns, dur_ns, kind, name, source (api | range). No parameters.
@@ -42,12 +41,9 @@ ranges AS (
       AND regexp_matches(name, '(?i)(warm|nvrtc|compile|triton|jit|cubin)')
 ),
 first_use AS (
-    SELECT pid, tid, greatest(next_api_start_ns, start_ns) AS start_ns, next_api_end_ns AS end_ns,
-           next_api_end_ns - greatest(next_api_start_ns, start_ns) AS dur_ns,
-           'first_use' AS kind, 'first-use load in ' || next_api_name AS name
-    FROM gpu_idle_gaps
-    WHERE next_op_kind = 'kernel' AND pid IS NOT NULL
-      AND next_api_end_ns - greatest(next_api_start_ns, start_ns) >= greatest(dur_ns / 2, 1000000)
+    SELECT pid, tid, start_ns, end_ns, dur_ns, 'first_use' AS kind, 'first-use load in ' || api_name AS name
+    FROM first_use_loads
+    WHERE pid IS NOT NULL
 )
 SELECT pid, tid, start_ns, end_ns, dur_ns, kind, name, 'api' AS source FROM api WHERE kind IS NOT NULL
 UNION ALL
