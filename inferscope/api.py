@@ -38,6 +38,7 @@ class Trace(_engine_trace.Trace):
         window=None,
         skip_warmup: bool = False,
         comm_patterns: dict[str, list[str]] | None = None,
+        serving_patterns: list[str] | None = None,
     ) -> "Analysis":
         """Metrics, ranked findings and per-step rows (`inferscope.analyze.result.Analysis`).
 
@@ -46,20 +47,34 @@ class Trace(_engine_trace.Trace):
         evidence_rows: evidence rows per finding kept in the JSON form; phase_patterns: {phase: [regex, ...]}
         naming the ranges of each phase (steps take the phase they overlap most), replacing the built-in
         prefill/decode patterns of sql/views/phase_ranges.sql; requests: a load generator's request file (AIPerf
-        profile_export.jsonl) to join to the trace (`attach_requests`), which adds the serving block and rules;
+        profile_export.jsonl, GenAI-Perf profile_export.json) to join to the trace (`attach_requests`), which adds
+        the serving block and rules; without it, a bundle recorded with `--requests` joins the file it carries;
         window: analyse only this part of the trace, as text ('1.5s:3s', '200ms:', ':10s'; times since the trace
         start) or (start_ns, end_ns) on that clock; skip_warmup: start each process where its warm-up window ends
         (view warmup, rule cold_start). With either, `Analysis.window` says which part was analysed; the trace
         itself is whole again afterwards (`Trace.window()` keeps it clipped for your own queries);
         comm_patterns: {family: [regex, ...]} over the built-in communication kernel families
-        (docs/communication.md; an empty list drops a family).
+        (docs/communication.md; an empty list drops a family); serving_patterns: regular expressions naming
+        your own serving engine's scheduler steps, with named groups prefill_requests, prefill_tokens,
+        decode_requests, decode_tokens and kind (docs/serving.md), read before the built-in engines' namings.
         """
         from .analyze import run
 
         if requests is not None:
             self.attach_requests(requests)
+        else:
+            self.attach_bundled_requests()
         with self.window(window, skip_warmup) as used:
-            analysis = run(self, rules_dirs, params, step_patterns, evidence_rows, phase_patterns, comm_patterns)
+            analysis = run(
+                self,
+                rules_dirs,
+                params,
+                step_patterns,
+                evidence_rows,
+                phase_patterns,
+                comm_patterns,
+                serving_patterns=serving_patterns,
+            )
         if used is not None:
             analysis.window = used.to_dict()
         return analysis

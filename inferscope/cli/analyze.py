@@ -131,8 +131,9 @@ def analyze(
         typer.Option(
             "--requests",
             metavar="FILE",
-            help="The load generator's per-request records (AIPerf profile_export.jsonl) to join to the trace: "
-            "TTFT/ITL per request against what the GPU did (serving section and findings).",
+            help="The load generator's per-request records (AIPerf profile_export.jsonl or GenAI-Perf "
+            "profile_export.json) to join to the trace: TTFT/ITL per request against what the GPU did (serving "
+            "section and findings). A bundle recorded with --requests joins its own file; this one overrides it.",
             show_default=False,
         ),
     ] = None,
@@ -225,8 +226,21 @@ def analyze(
     for rule, values in parse_params(param or []).items():  # --param wins
         params.setdefault(rule, {}).update(values)
     t = open_trace(trace, cache_dir, no_cache)
+    bundled = t.bundled_requests()
     if requests is not None:  # before the window, so that the requests are clipped with the trace
         t.attach_requests(requests)
+        if bundled is not None:
+            typer.echo(
+                f"inferscope: note: requests from {visible(requests)} (--requests), not the bundle's own "
+                f"{visible(bundled.name)}",
+                err=True,
+            )
+    elif bundled is not None:
+        used, problem = t.attach_bundled_requests()
+        if used is not None:
+            typer.echo(f"inferscope: note: requests from the bundle's own {visible(used)}", err=True)
+        else:
+            typer.echo(f"inferscope: warning: {visible(problem)}; analysed without requests", err=True)
     with t.window(window, skip_warmup) as used:  # the report's own queries see the same part of the trace
         analysis = t.analyze(
             rules_dirs=[str(r) for r in rules or []] + [str(d) for d in config_dirs],
@@ -235,6 +249,7 @@ def analyze(
             evidence_rows=evidence_rows,
             phase_patterns=parse_phase_patterns(phase_pattern or []) or cfg.phase_patterns or None,
             comm_patterns=cfg.comm_patterns or None,
+            serving_patterns=cfg.serving_patterns or None,
         )
         if used is not None:
             analysis.window = used.to_dict()

@@ -53,13 +53,13 @@ class Trace:
         return engine
 
     def attach_requests(self, path: str | Path) -> dict[str, str]:
-        """Read a load generator's request file (AIPerf profile_export.jsonl) onto this trace's clock: the
-        `requests` and `request_chunks` tables, and `requests.*` facts in trace_meta (the clock offset and its
-        uncertainty, how many requests fell inside, across, before or after the trace's span). Returns those
-        facts. Raises `TraceInputError` for a file that is not such records."""
-        from ..ingest import aiperf
+        """Read a load generator's request file (AIPerf profile_export.jsonl or GenAI-Perf profile_export.json, told
+        apart by content) onto this trace's clock: the `requests` and `request_chunks` tables, and `requests.*`
+        facts in trace_meta (the clock offset and its uncertainty, how many requests fell inside, across, before or
+        after the trace's span). Returns those facts. Raises `TraceInputError` for a file that is neither."""
+        from ..ingest import request_files
 
-        records = aiperf.read_records(Path(path))
+        source, entries = request_files.read(Path(path))
         meta = {k: v for k, v in self.meta.items() if not k.startswith("requests.")}
         start = meta.get("session_start_utc_ns")
         span = self.engine.rows(
@@ -68,8 +68,10 @@ class Trace:
             "UNION ALL SELECT min(start_ns), max(end_ns) FROM nvtx_ranges)"
         ).rows[0]
         window = (int(span[0]), int(span[1])) if span[0] is not None else None
-        tables = aiperf.to_tables(records, int(start) if start and start.isdigit() else None, window)
-        facts = aiperf.alignment(meta, tables["requests"], window, Path(path))
+        tables = request_files.to_tables(entries, source, int(start) if start and start.isdigit() else None, window)
+        bundled = self.bundled_requests()
+        carried = bundled is not None and Path(path).resolve() == bundled.resolve()
+        facts = request_files.alignment(meta, tables["requests"], window, Path(path), source, carried)
         import pyarrow as pa
 
         tables["trace_meta"] = pa.table({"key": list(facts), "value": list(facts.values())})
@@ -79,6 +81,28 @@ class Trace:
             self.engine.attach(name, table, append)
         self.__dict__.pop("meta", None)
         return facts
+
+    def bundled_requests(self) -> Path | None:
+        """The request file this trace's bundle carries (`inferscope record --requests`), or None: a trace that is
+        no bundle, or a bundle recorded without one. `analyze` attaches it unless another file is given."""
+        if self.format != "bundle":
+            return None
+        from ..ingest.bundle import requests_file
+
+        return requests_file(self.path)
+
+    def attach_bundled_requests(self) -> tuple[Path | None, str | None]:
+        """Attach the bundle's own request file when nothing is attached yet: (the file attached or None, why it
+        could not be). A damaged copy costs the serving block, not the analysis, so it is a reason, not an error:
+        the user asked for the trace, not for this file."""
+        bundled = self.bundled_requests()
+        if bundled is None or "requests" in self._attached:
+            return None, None
+        try:
+            self.attach_requests(bundled)
+        except TraceInputError as exc:
+            return None, f"the bundle's request file is not used: {exc}"
+        return bundled, None
 
     @contextmanager
     def window(self, window=None, skip_warmup: bool = False) -> "Iterator[Window | None]":

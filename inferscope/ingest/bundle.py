@@ -67,6 +67,9 @@ def load(path: Path, step: Callable[[str], None]) -> dict[str, pa.Table]:
         utc = pairs[0]["realtime_ns"]
         source = "inferscope-bundle (Python samples only)"
 
+    why = _requests_warning(path, manifest)
+    if why:
+        warnings.append(why)
     step("reading Python samples")
     samples = read_samples(path)
     names = thread_names(path, samples)
@@ -111,6 +114,35 @@ def _report_file(path: Path, manifest: dict) -> tuple[Path, bool]:
     if exported and (path / exported).is_file():
         return path / exported, True
     return path / (nsys.get("report") or "profile.nsys-rep"), False
+
+
+def requests_file(path: Path) -> Path | None:
+    """The load generator's request file the bundle carries (manifest `requests.file`, copied there by `inferscope
+    record --requests`), or None when it carries none or the copy is gone. Read from the manifest each time, not
+    from the cache, so that a bundle analysed before still finds its file."""
+    try:
+        manifest = json.loads((Path(path) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    name = (manifest.get("requests") or {}).get("file") if isinstance(manifest, dict) else None
+    if not isinstance(name, str) or not name:
+        return None
+    file = (Path(path) / name).resolve()
+    if not file.is_relative_to(Path(path).resolve()) or not file.is_file():
+        return None  # a manifest pointing outside its bundle is not followed
+    return file
+
+
+def _requests_warning(path: Path, manifest: dict) -> str | None:
+    """Why a bundle recorded with --requests has no request file to attach, in words a user can act on."""
+    asked = manifest.get("requests")
+    if not isinstance(asked, dict):
+        return None
+    if not asked.get("file"):
+        return f"recorded with --requests {redact_text(str(asked.get('given')))} but {asked.get('why') or 'no file was copied'}"
+    if requests_file(path) is None:
+        return f"the manifest names the request file {asked['file']} but the bundle no longer holds it"
+    return None
 
 
 def mono_to_session(meta: dict[str, str]) -> Callable[[int], int]:

@@ -346,17 +346,20 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         "requests",
-        "Serving requests as the load generator recorded them (AIPerf profile_export.jsonl), put on the trace clock "
-        "through trace_meta.session_start_utc_ns (`Trace.attach_requests`, `analyze --requests`); empty unless a "
+        "Serving requests as the load generator recorded them (AIPerf profile_export.jsonl or GenAI-Perf "
+        "profile_export.json), put on the trace clock through trace_meta.session_start_utc_ns "
+        "(`Trace.attach_requests`, `analyze --requests`, or the file a bundle carries); empty unless a "
         "request file is attached. Failed and cancelled requests are kept, with their status and error. "
         "`serving_requests` adds the requests that scope()/mark_event() annotations name (the second source).",
         _interval("request (sent; end = last response)")
         + (
-            Column("request_id", STR, "the load generator's request id (x_request_id)"),
-            Column("source", STR, "aiperf (the record format the file was read as)"),
+            Column(
+                "request_id", STR, "the load generator's request id (AIPerf x_request_id; GenAI-Perf: #N in file order)"
+            ),
+            Column("source", STR, "aiperf | genai-perf (the record format the file was read as)"),
             Column("status", STR, "ok | cancelled | error"),
             Column("error_code", I64, "error code when not ok (AIPerf: HTTP status, 499 = cancelled)"),
-            Column("error_type", STR, "error type when not ok (RequestCancellationError, ...)"),
+            Column("error_type", STR, "error type when not ok (RequestCancellationError, no response, ...)"),
             Column("error_message", STR, "error message when not ok"),
             Column("utc_start_ns", I64, "when the request was sent, UTC ns (the file's timestamp_ns)"),
             Column("first_token_ns", I64, "first response token (start_ns + ttft_ns), ns on the trace timeline"),
@@ -366,10 +369,17 @@ TABLES: tuple[Table, ...] = (
             Column("chunks", I64, "response chunks after the first (inter_chunk_latency values; request_chunks rows)"),
             Column("icl_mean_ns", F64, "mean of the request's inter-chunk latencies (ns)"),
             Column("icl_max_ns", I64, "largest inter-chunk latency of the request (ns)"),
-            Column("input_tokens", I64, "input sequence length (tokens)"),
-            Column("output_tokens", I64, "output sequence length, reasoning tokens included (tokens)"),
+            Column("input_tokens", I64, "input sequence length (tokens; GenAI-Perf: usage.prompt_tokens, else NULL)"),
+            Column(
+                "output_tokens",
+                I64,
+                "output sequence length, reasoning tokens included (tokens; GenAI-Perf: usage.completion_tokens, "
+                "else NULL)",
+            ),
             Column("reasoning_tokens", I64, "reasoning tokens of the output when recorded"),
-            Column("credit_phase", STR, "the load generator's phase (AIPerf: warmup | profiling)"),
+            Column(
+                "credit_phase", STR, "the load generator's phase (AIPerf: warmup | profiling; GenAI-Perf: mode=value)"
+            ),
             Column(
                 "placement",
                 STR,

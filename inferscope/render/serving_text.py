@@ -14,10 +14,20 @@ def _ms(row: dict | None, stat: str) -> str:
     return "n/a" if not row or row.get(stat) is None else fmt_ns(row[stat] * 1e6)
 
 
+def _origin(al: dict) -> str:
+    """Which tool wrote the file and whether the bundle carried it: two files of the same name can differ."""
+    tool = {"aiperf": "AIPerf", "genai-perf": "GenAI-Perf"}.get(al.get("source", ""), "")
+    parts = [tool] if tool else []
+    if al.get("origin") == "carried in the bundle":
+        parts.append("carried in the bundle")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def lines(serving: dict) -> list[str]:
     s, sm, al = serving.get("serving") or {}, _summary(serving), serving.get("alignment") or {}
     out = [
-        f"Requests: {s.get('requests', 0)} from {al.get('file', 'the request file')} ({s.get('completed', 0)} completed, "
+        f"Requests: {s.get('requests', 0)} from {al.get('file', 'the request file')}{_origin(al)} "
+        f"({s.get('completed', 0)} completed, "
         f"{s.get('not_completed', 0)} cancelled or failed); {s.get('joined', 0)} inside the trace's span "
         f"({al.get('placement.before', '0')} before it, {al.get('placement.after', '0')} after, "
         f"{al.get('placement.partial', '0')} across an edge)",

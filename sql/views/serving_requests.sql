@@ -1,12 +1,13 @@
 -- serving_requests: every request the trace knows of, from either source, on one row shape: the load
--- generator's records attached beside the trace (the `requests` table, source 'aiperf') and the requests that the
--- program's own scope()/mark_event() annotations name (annotation_requests, source 'annotation'). Times are ns
+-- generator's records attached beside the trace (the `requests` table, source 'aiperf' or 'genai-perf': the
+-- file's format) and the requests that the program's own scope()/mark_event() annotations name
+-- (annotation_requests, source 'annotation'). Times are ns
 -- on the trace timeline; a column a source does not record is NULL (a load generator does not know the pid; an
 -- annotation has no client-side status). One request concept, two sources: views and reports that only need
 -- start, first token and end read this.
 -- Grain: one row per (source, request). No parameters.
 CREATE OR REPLACE VIEW serving_requests(
-    -- aiperf | annotation.
+    -- aiperf | genai-perf (the request file's format) | annotation.
     source,
     -- request id as the source names it.
     request_id,
@@ -20,12 +21,12 @@ CREATE OR REPLACE VIEW serving_requests(
     itl_ns,
     -- output tokens (AIPerf's output sequence length; the annotations' decode tokens + 1 for the first token).
     output_tokens,
-    -- ok | cancelled | error (aiperf); 'annotated' for the annotation source.
+    -- ok | cancelled | error (request files); 'annotated' for the annotation source.
     status,
-    -- where it lies against the trace's span (aiperf); 'inside' for annotations (they are in the trace).
+    -- where it lies against the trace's span (request files); 'inside' for annotations (they are in the trace).
     placement
 ) AS
-SELECT 'aiperf', request_id, CAST(NULL AS BIGINT), start_ns, first_token_ns, end_ns, dur_ns, ttft_ns, itl_ns,
+SELECT source, request_id, CAST(NULL AS BIGINT), start_ns, first_token_ns, end_ns, dur_ns, ttft_ns, itl_ns,
        output_tokens, status, placement
 FROM requests
 UNION ALL
