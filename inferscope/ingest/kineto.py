@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import duckdb_conn, model
 from ..errors import TraceInputError
@@ -205,11 +206,13 @@ def _convert(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File]) -> 
         name: model.conform(name, con.sql(read_sql(f"ingest/kineto/{file}")).to_arrow_table())
         for name, file in _TRANSFORMS.items()
     }
-    staging = model.conform("nvtx_ranges", con.sql(read_sql("ingest/kineto/nvtx_ranges.sql")).to_arrow_table())
+    ranges = con.sql(read_sql("ingest/kineto/nvtx_ranges.sql")).to_arrow_table()
+    cut = pc.sum(ranges.column("cut_at_recording_end")).as_py() or 0
+    staging = model.conform("nvtx_ranges", ranges)
     out["kernels"] = _with_short_names(out["kernels"])
     out["nvtx_ranges"] = model.conform("nvtx_ranges", nest(staging))
     out["devices"] = _devices(files)
-    out["trace_meta"] = _with_quality(con, _meta(con, path, files, counts, out["nvtx_ranges"]))
+    out["trace_meta"] = _with_quality(con, _meta(con, path, files, counts, out["nvtx_ranges"]), cut)
     return out
 
 
@@ -242,10 +245,11 @@ _CATEGORY_TABLE = {
 }
 
 
-def _with_quality(con: duckdb.DuckDBPyConnection, meta: pa.Table) -> pa.Table:
+def _with_quality(con: duckdb.DuckDBPyConnection, meta: pa.Table, cut: int) -> pa.Table:
     """trace_meta plus the counts of events left out as invalid (negative, NaN or enormous durations, unreadable
     times), filed under the model table each would have fed: without them a trace whose kernels were all invalid
-    read as one with no GPU work."""
+    read as one with no GPU work. `cut` is the number of ranges sql/ingest/kineto/nvtx_ranges.sql cut at the
+    recording's end (its cut_at_recording_end flag), so the window is defined once, there."""
     from .nsys import with_quality
 
     quality: dict[tuple[str, str], int] = {}
@@ -254,13 +258,7 @@ def _with_quality(con: duckdb.DuckDBPyConnection, meta: pa.Table) -> pa.Table:
     ).fetchall():
         key = (_CATEGORY_TABLE.get(cat, "events"), problem or "missing_time")
         quality[key] = quality.get(key, 0) + n
-    cut = con.execute(
-        "WITH w AS (SELECT file_idx, max(start_ns + dur_ns) AS end_ns FROM _kineto_events WHERE kind = 'trace' "
-        "GROUP BY file_idx) SELECT count(*) FROM _kineto_events e JOIN w USING (file_idx) "
-        "WHERE e.kind IN ('cpu_op', 'user_annotation', 'gpu_user_annotation', 'python_function') "
-        "AND e.start_ns < w.end_ns AND e.start_ns + e.dur_ns > w.end_ns"
-    ).fetchone()[0]
-    if cut:  # sql/ingest/kineto/nvtx_ranges.sql cuts them at the recording's end
+    if cut:
         quality[("nvtx_ranges", "ends_after_recording")] = cut
     return with_quality(meta, quality)
 
