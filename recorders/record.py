@@ -9,6 +9,8 @@ Bundle layout (DIR/):
     procs/<pid>-*.json       one registration per Python process of the workload (sampling mode, clock anchor)
     procs/<pid>.threads.jsonl  thread names as the workload assigned them
     annotations/             inferscope.scope()/mark_event() events of the workload (docs/annotations.md)
+    requests/<name>          the load generator's request file (--requests PATH), copied when the workload ended;
+                             manifest `requests` says where it came from, or why it is missing
 
     profile.sqlite           `nsys export --type sqlite` of the report, made right after recording by the nsys that
                              recorded it, so that the bundle can be analysed where nsys is older (it refuses newer
@@ -67,6 +69,7 @@ class RecordOptions:
     gpu_metrics: str | None = None  # --gpu-metrics DEVICES: nsys samples these GPUs' hardware counters
     gpu_metrics_frequency: int | None = None  # --gpu-metrics-frequency HZ (nsys's range; default 10 kHz)
     gpu_metrics_set: str | None = None  # --gpu-metrics-set NAME (nsys's default set for the GPU when None)
+    requests: Path | None = None  # --requests PATH: the load generator's request file, copied in at the end
     log: object = field(default=None)
 
 
@@ -196,6 +199,9 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
     elif user_args:
         raise RecordError("--nsys-args given together with --no-nsys")
     metric_args, metric_request = _gpu_metrics_request(opts, caps, user_args)
+    requests = Path(opts.requests).absolute() if opts.requests else None  # the workload may change directory
+    if requests is not None and requests.is_dir():
+        raise RecordError(f"--requests {opts.requests}: a directory; name the request file itself")
     out = Path(opts.out) if opts.out else _default_out()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RecordError(f"{out}: already exists and is not an empty directory; choose another -o")
@@ -263,6 +269,8 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
             )
         else:
             lost = _lost_reason(returncode, run, len(received))
+    if requests is not None:
+        manifest["requests"] = _carry_requests(out, requests, manifest["clock_pairs"]["start"], opts)
     _finish_manifest(
         out, manifest, end_pair, returncode, received, stopped_by, sampler_summary, signalled_agents, incomplete=lost
     )
@@ -282,6 +290,41 @@ def record(cmd: list[str], opts: RecordOptions) -> int:
     if stopped_by == "duration" and code in (0, 128 + signal.SIGINT, 128 + signal.SIGTERM):
         return 0
     return code
+
+
+def _carry_requests(out: Path, given: Path, start: dict, opts: RecordOptions) -> dict:
+    """Copy the load generator's request file into the bundle, so that the bundle alone answers which request
+    waited for what. The file is looked for once the workload has ended (load generators write it last); a missing
+    one costs a warning, not the recording. A file older than the recording is copied but said to be so: it may be
+    a previous run's."""
+    entry: dict = {"given": str(given), "file": None}
+    try:
+        stat = given.stat()
+    except OSError as exc:
+        entry["why"] = f"it did not exist when the workload ended ({exc.strerror or exc})"
+        _say(opts, f"inferscope: warning: --requests {given}: {entry['why']}; the bundle is written without it")
+        return entry
+    if not given.is_file():
+        entry["why"] = "it is not a regular file"
+        _say(opts, f"inferscope: warning: --requests {given}: {entry['why']}; the bundle is written without it")
+        return entry
+    (out / "requests").mkdir(exist_ok=True)
+    target = out / "requests" / given.name
+    try:
+        shutil.copyfile(given, target)
+    except OSError as exc:
+        entry["why"] = f"it could not be copied ({exc.strerror or exc})"
+        _say(opts, f"inferscope: warning: --requests {given}: {entry['why']}; the bundle is written without it")
+        return entry
+    entry.update(
+        file=str(target.relative_to(out)),
+        bytes=stat.st_size,
+        # 2 s of slack: some file systems keep whole seconds
+        modified_during_recording=stat.st_mtime_ns >= start["realtime_ns"] - 2_000_000_000,
+    )
+    if not entry["modified_during_recording"]:
+        _say(opts, f"inferscope: warning: --requests {given}: not written during this recording (a previous run's?)")
+    return entry
 
 
 def _gpu_metrics_request(opts: RecordOptions, caps, user_args: list[str]) -> tuple[list[str], dict | None]:

@@ -110,6 +110,17 @@ def record(
             show_default=False,
         ),
     ] = None,
+    requests: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--requests",
+            metavar="FILE",
+            help="The load generator's request file (AIPerf profile_export.jsonl, GenAI-Perf profile_export.json) "
+            "that CMD writes: copied into the bundle when CMD ends, and joined to the trace by `inferscope analyze "
+            "BUNDLE`. A file missing then costs a warning, not the bundle.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run CMD under nsys and the Python sampler and write a bundle that `inferscope analyze` reads.
 
@@ -134,6 +145,7 @@ def record(
         gpu_metrics=gpu_metrics,
         gpu_metrics_frequency=gpu_metrics_frequency,
         gpu_metrics_set=gpu_metrics_set,
+        requests=requests,
     )
     try:
         code = run_record(list(cmd), opts)
