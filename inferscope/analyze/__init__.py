@@ -55,12 +55,16 @@ def prepare(
     step_patterns: Sequence[str] | None = None,
     phase_patterns: Mapping[str, Sequence[str]] | None = None,
     comm_patterns: Mapping[str, Sequence[str]] | None = None,
+    serving_patterns: Sequence[str] | None = None,
 ) -> None:
     con = trace.engine.con
     for name in reversed(MATERIALIZE):
         con.execute(f"DROP TABLE IF EXISTS temp.{name}")
     con.execute("DROP TABLE IF EXISTS temp.phase_ranges")
     con.execute("DROP TABLE IF EXISTS temp.comm_kernel_patterns")
+    con.execute("DROP TABLE IF EXISTS temp.serving_step_names")
+    if serving_patterns:  # read only by the serving views, none of them stored: not part of the cache key
+        con.execute(_custom_serving_step_names(con, serving_patterns))
     if comm_patterns:  # before gpu_ops, which reads it through comm_kernels
         con.execute(_custom_comm_patterns(con, comm_patterns))
     if phase_patterns:
@@ -123,6 +127,45 @@ def _custom_comm_patterns(con, patterns: Mapping[str, Sequence[str]]) -> str:
     )
 
 
+def _custom_serving_step_names(con, patterns: Sequence[str]) -> str:
+    """A temporary serving_step_names (columns of sql/views/serving_step_names.sql): the built-in engines' steps,
+    less the ranges a user pattern matches, plus one row per such range from the first pattern that matches it, so
+    a project's own naming wins over a built-in one that happens to match the same range. Each pattern is checked
+    first (Python's parser for its group names, RE2 for what DuckDB will run), so a bad one is named up front."""
+    from ..config import SERVING_GROUPS, SERVING_KIND_WORDS, serving_pattern_groups
+
+    def q(text: str) -> str:
+        return "'" + str(text).replace("'", "''") + "'"
+
+    kinds = " ".join(f"WHEN {q(word)} THEN {q(kind)}" for word, kind in SERVING_KIND_WORDS.items())
+    selects, tests = [], []
+    for p in patterns:
+        try:
+            groups = serving_pattern_groups(p)
+        except ValueError as exc:
+            raise QueryError(f"serving step pattern: {exc}") from None
+        test = _regex_test(con, [p], "serving step pattern")
+        field = {}
+        for group, column in SERVING_GROUPS.items():
+            idx = groups.get(group)
+            field[column] = f"nullif(regexp_extract(name, {q(p)}, {idx}), '')" if idx else "CAST(NULL AS VARCHAR)"
+        mode = f"CASE lower({field['mode']}) {kinds} END" if "kind" in groups else "CAST(NULL AS VARCHAR)"
+        earlier = "".join(f" AND NOT {t}" for t in tests)
+        # a kind group that captured a word outside SERVING_KIND_WORDS labels nothing: the range is left out
+        known = f" AND ({mode}) IS NOT NULL" if "kind" in groups else ""
+        selects.append(
+            f"SELECT range_id, pid, tid, start_ns, end_ns, dur_ns, {field['n']}, {field['t']}, {field['m']}, "
+            f"{field['g']}, {mode}, {q(f'user serving step pattern {p!r}')} "
+            f"FROM nvtx_ranges WHERE category IS DISTINCT FROM 'gpu_user_annotation' AND dur_ns > 0 AND {test}"
+            f"{earlier}{known}"
+        )
+        tests.append(test)
+    return (
+        "CREATE TEMP TABLE serving_step_names AS SELECT * FROM main.serving_step_names WHERE range_id NOT IN "
+        f"(SELECT range_id FROM nvtx_ranges WHERE {' OR '.join(tests)}) UNION ALL " + " UNION ALL ".join(selects)
+    )
+
+
 def _custom_step_matches(con, patterns: Sequence[str]) -> str:
     """User patterns all share priority 1: every range matching any of them is a step."""
     test = _regex_test(con, patterns, "--step-pattern")
@@ -168,11 +211,12 @@ def run(
     evidence_rows: int = 50,
     phase_patterns: Mapping[str, Sequence[str]] | None = None,
     comm_patterns: Mapping[str, Sequence[str]] | None = None,
+    serving_patterns: Sequence[str] | None = None,
 ) -> Analysis:
     con = trace.engine.con
     rules, errors = _rules.discover(rules_dirs, builtin_extra=_serving.rule_dirs(con))
     values = _rules.resolve_params(rules, params)
-    prepare(trace, step_patterns, phase_patterns, comm_patterns)
+    prepare(trace, step_patterns, phase_patterns, comm_patterns, serving_patterns)
     metrics = _metrics.compute(con)
     devices = con.sql("SELECT * FROM gpu_device_summary ORDER BY device_id").to_arrow_table()
     basis = _rules.Basis(

@@ -15,6 +15,7 @@ Keys (docs/configuration.md):
     [tool.inferscope.rules.gpu_gaps]    gap_ns = 20000000         # any rule parameter
     [tool.inferscope.steps]             patterns = ["^decode_step$"]
     [tool.inferscope.phases]            prefill = ["(?i)^prefill"]  decode = ["(?i)^decode"]
+    [tool.inferscope.serving]           step_patterns = ["^engine_step (?P<kind>prefill|decode)"]
     [tool.inferscope.analyze]           rules_dirs = ["perf/rules"]
     [tool.inferscope.compare]           threshold = "3%"  metrics = ["step_time_ns"]  confidence = 0.9 ...
 
@@ -35,10 +36,13 @@ from .schema import (
     ENV_PREFIX,
     PHASE_DEFAULTS,
     SCHEMA,
+    SERVING_GROUPS,
+    SERVING_KIND_WORDS,
     _toml,  # noqa: F401 - the TOML reader in use (tomllib, or tomli on Python 3.10); tests check the fallback
     default_step_patterns,
     known_rules,
     literal,
+    serving_pattern_groups,
 )
 from .settings import Config, Setting
 from .trust import remember_trust, trust_state, trust_store
@@ -49,6 +53,8 @@ __all__ = [
     "FILE_NAMES",
     "PHASE_DEFAULTS",
     "SCHEMA",
+    "SERVING_GROUPS",
+    "SERVING_KIND_WORDS",
     "Config",
     "ConfigError",
     "Setting",
@@ -58,6 +64,7 @@ __all__ = [
     "literal",
     "load_config",
     "parse_assignments",
+    "serving_pattern_groups",
     "remember_trust",
     "trust_state",
     "trust_store",

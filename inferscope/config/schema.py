@@ -73,6 +73,59 @@ def _regex_list(v: Any) -> list[str]:
     return items
 
 
+# The named groups a [serving] step pattern may use, and the serving_step_names field each fills.
+SERVING_GROUPS = {
+    "prefill_requests": "n",
+    "prefill_tokens": "t",
+    "decode_requests": "m",
+    "decode_tokens": "g",
+    "kind": "mode",
+}
+# What a `kind` group may capture (case-insensitive), as the kind serving_steps gives the step.
+SERVING_KIND_WORDS = {
+    "prefill": "prefill",
+    "context": "prefill",
+    "ctx": "prefill",
+    "extend": "prefill",
+    "decode": "decode",
+    "generation": "decode",
+    "gen": "decode",
+    "generate": "decode",
+    "mixed": "mixed",
+    "idle": "idle",
+}
+
+
+def serving_pattern_groups(pattern: Any) -> dict[str, int]:
+    """{group name: group number} of one serving-step pattern, or ValueError saying what is wrong with it.
+
+    A step's kind must be readable from every match, so the pattern names a `kind` group or both request counts;
+    a misspelt group name would otherwise leave a count silently empty."""
+    if not isinstance(pattern, str) or not pattern:
+        raise ValueError("expected a regular expression (text)")
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"{pattern!r} is not a regular expression ({exc})") from None
+    groups = dict(compiled.groupindex)
+    unknown = sorted(set(groups) - set(SERVING_GROUPS))
+    if unknown:
+        raise ValueError(f"{pattern!r}: unknown group name {', '.join(unknown)} (known: {', '.join(SERVING_GROUPS)})")
+    if "kind" not in groups and not {"prefill_requests", "decode_requests"} <= set(groups):
+        raise ValueError(
+            f"{pattern!r} names neither a (?P<kind>...) group nor both (?P<prefill_requests>...) and "
+            "(?P<decode_requests>...), so a step's kind could not be read from it"
+        )
+    return groups
+
+
+def _serving_patterns(v: Any) -> list[str]:
+    items = _str_list(v)
+    for p in items:
+        serving_pattern_groups(p)
+    return items
+
+
 def _scalar(v: Any) -> Any:
     if isinstance(v, (bool, int, float, str)):
         return v
@@ -86,6 +139,9 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     # communication kernel families: FAMILY = [regex, ...] replaces that family's patterns in
     # sql/views/comm_kernel_patterns.sql (an empty list drops the family); a new name adds one
     "communication": {"*": _regex_list},
+    # a serving engine's own step naming, beside the built-in vLLM / TensorRT-LLM / SGLang ones (docs/serving.md):
+    # regexes with named groups prefill_requests, prefill_tokens, decode_requests, decode_tokens, kind
+    "serving": {"step_patterns": _serving_patterns},
     "analyze": {"rules_dirs": _str_list},
     "compare": {
         "threshold": _fraction,

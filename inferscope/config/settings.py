@@ -65,6 +65,12 @@ class Config:
         }
 
     @property
+    def serving_patterns(self) -> list[str]:
+        """The [serving] step_patterns: the project's own engine's step naming (empty: the built-in namings)."""
+        s = self.settings.get("serving.step_patterns")
+        return [] if s is None or s.source == "default" else list(s.value)
+
+    @property
     def phase_patterns(self) -> dict[str, list[str]]:
         """{phase: [regex, ...]} from the [phases] table (empty: the built-in sql/views/phase_ranges.sql)."""
         return {

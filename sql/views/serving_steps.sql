@@ -1,16 +1,16 @@
--- serving_steps: the scheduler steps (iterations) of a serving engine, read from what each engine emits:
---   vLLM           annotation `execute_context_N(T)_generation_M(G)`: N requests in prefill (context) with T prompt
---                  tokens, M requests in decode (generation) with G tokens; extra text after it (emit_nvtx's
---                  `, op_id = ...`, `, sizes = ...`) is ignored; a T or G that is not one number (the B200 vLLM
---                  trace writes `execute_context_1(888_788544)`) leaves the token count NULL, the requests stand;
---   TensorRT-LLM   the PyTorch executor's NVTX range `[Executor] _forward_step I: N ctx reqs, M gen reqs` (older
---                  releases: without `[Executor] ` or the iteration I): requests only, no token counts;
---   SGLang         the model runner's Python frames under the profiler's stack recording (`...model_runner.py(L):
---                  forward_extend` = prefill, `forward_decode` = decode, `forward_idle`): the mode only, no counts.
--- kind: 'prefill' (N > 0, M = 0), 'decode' (N = 0, M > 0), 'mixed' (both), 'idle' (neither); for SGLang the frame's
--- mode. GPU busy is the time any GPU operation ran on the device inside the step's host range (an interval union
--- per device: gpu_busy kind 'all'; the busiest device when there are several). GPU-timeline copies of an annotation
--- (Kineto gpu_user_annotation) are not steps. evidence names the engine and the pattern each label came from.
+-- serving_steps: the scheduler steps (iterations) of a serving engine, with their kind, batch and GPU busy.
+-- Where the steps come from, best evidence first:
+--   1. what the engine names them (view serving_step_names: vLLM, TensorRT-LLM, SGLang, and the project's own
+--      [serving] step_patterns): kind 'prefill' (N > 0, M = 0), 'decode' (N = 0, M > 0), 'mixed' (both), 'idle'
+--      (neither), or the kind the naming states outright (SGLang's frame, a pattern's `kind` group); a T or G that is
+--      not one number (the B200 vLLM trace writes `execute_context_1(888_788544)`) leaves the token count NULL;
+--   2. only when nothing in the trace names a serving step: the trace's step ranges (step_ranges: ProfilerStep#,
+--      step / iteration / forward ranges), labelled from the attention kernels launched inside them
+--      (attention_phase_kernels): 'prefill' or 'decode' when the phase-naming families there all say so, 'mixed'
+--      when both phases ran, NULL (unlabelled) when no kernel names a phase; no request or token counts.
+-- GPU busy is the time any GPU operation ran on the device inside the step's host range (an interval union per
+-- device: gpu_busy kind 'all'; the busiest device when there are several). evidence names the engine and pattern,
+-- or the kernel families (with how many of their kernels), each label came from.
 -- Grain: one row per step range. No parameters.
 CREATE OR REPLACE VIEW serving_steps(
     -- 1, 2, ... in start order.
@@ -19,7 +19,7 @@ CREATE OR REPLACE VIEW serving_steps(
     range_id, pid, tid,
     -- the step's host range, ns.
     start_ns, end_ns, dur_ns,
-    -- prefill | decode | mixed | idle.
+    -- prefill | decode | mixed | idle; NULL for a step range that no attention kernel family labels.
     kind,
     -- requests in prefill and their prompt tokens; requests in decode and their tokens.
     context_requests, context_tokens, generation_requests, generation_tokens,
@@ -28,42 +28,49 @@ CREATE OR REPLACE VIEW serving_steps(
     -- what the label was read from.
     evidence
 ) AS
-WITH named AS (
-    SELECT range_id, pid, tid, start_ns, end_ns, dur_ns,
-           regexp_extract(name, '^execute_context_([0-9]+)\(([0-9_]*)\)_generation_([0-9]+)\(([0-9_]*)\)',
-                          ['n', 't', 'm', 'g']) AS f,
-           CAST(NULL AS VARCHAR) AS mode,
-           'annotation execute_context_N(T)_generation_M(G) (vLLM step naming)' AS evidence
-    FROM nvtx_ranges
-    WHERE category IS DISTINCT FROM 'gpu_user_annotation' AND dur_ns > 0
-      AND starts_with(name, 'execute_context_')
+WITH windows AS (  -- nothing names a serving step: the trace's own step ranges, to label from their kernels
+    SELECT range_id, pid, tid, start_ns, end_ns, dur_ns, name FROM step_ranges
+    WHERE NOT EXISTS (SELECT 1 FROM serving_step_names)
+),
+families AS (
+    SELECT w.range_id, k.phase, k.family, count(*) AS kernels
+    FROM windows w
+    JOIN cuda_launches l ON coalesce(l.api_pid, l.pid) = w.pid AND l.launch_ns >= w.start_ns AND l.launch_ns < w.end_ns
+    JOIN attention_phase_kernels k ON k.name = l.op_name
+    GROUP BY w.range_id, k.phase, k.family
+),
+labelled AS (
+    SELECT w.range_id, any_value(w.pid) AS pid, any_value(w.tid) AS tid, any_value(w.start_ns) AS start_ns,
+           any_value(w.end_ns) AS end_ns, any_value(w.dur_ns) AS dur_ns, any_value(w.name) AS name,
+           bool_or(f.phase = 'prefill') AS p, bool_or(f.phase = 'decode') AS d,
+           string_agg(f.family || ' (' || f.phase || ', ' || f.kernels || ' kernel'
+                      || CASE WHEN f.kernels > 1 THEN 's' ELSE '' END || ')', ', ' ORDER BY f.phase DESC, f.family)
+               AS seen
+    FROM windows w
+    LEFT JOIN families f USING (range_id)
+    GROUP BY w.range_id
+),
+named AS (
+    SELECT range_id, pid, tid, start_ns, end_ns, dur_ns, n, t, m, g, mode, evidence, false AS from_kernels
+    FROM serving_step_names
     UNION ALL
-    SELECT range_id, pid, tid, start_ns, end_ns, dur_ns,
-           {'n': x.n, 't': CAST(NULL AS VARCHAR), 'm': x.m, 'g': CAST(NULL AS VARCHAR)},
-           NULL, 'annotation _forward_step: N ctx reqs, M gen reqs (TensorRT-LLM PyTorch executor)'
-    FROM (SELECT *, regexp_extract(name,
-                                   '^(\[Executor\] )?_forward_step( [0-9]+)?: ([0-9]+) ctx reqs, ([0-9]+) gen reqs',
-                                   ['p', 'i', 'n', 'm']) AS x
-          FROM nvtx_ranges
-          WHERE category IS DISTINCT FROM 'gpu_user_annotation' AND dur_ns > 0 AND contains(name, '_forward_step'))
-    WHERE x.n <> ''
-    UNION ALL
-    SELECT range_id, pid, tid, start_ns, end_ns, dur_ns, {'n': CAST(NULL AS VARCHAR), 't': CAST(NULL AS VARCHAR),
-                                                'm': CAST(NULL AS VARCHAR), 'g': CAST(NULL AS VARCHAR)},
-           mode, 'Python frame model_runner.py: forward_' || mode || ' (SGLang ModelRunner)'
-    FROM (SELECT *, regexp_extract(name, 'model_runner\.py\([0-9]+\): forward_(extend|decode|idle)$', 1) AS mode
-          FROM nvtx_ranges
-          WHERE category = 'python_function' AND dur_ns > 0 AND contains(name, 'model_runner.py'))
-    WHERE mode <> ''
+    SELECT range_id, pid, tid, start_ns, end_ns, dur_ns, NULL, NULL, NULL, NULL,
+           CASE WHEN p AND d THEN 'mixed' WHEN p THEN 'prefill' WHEN d THEN 'decode' END,
+           CASE WHEN seen IS NULL
+                THEN 'no engine step names, and no attention kernel family that names a phase ran in step range '''
+                     || name || ''' (unlabelled)'
+                ELSE 'attention kernel families ' || seen || ' launched in step range ''' || name
+                     || ''' (no engine step names)' END,
+           true
+    FROM labelled
 ),
 steps AS (
     SELECT row_number() OVER (ORDER BY start_ns, range_id) AS step_id, range_id, pid, tid, start_ns, end_ns, dur_ns,
            -- DuckDB would read 888_788544 as one number (underscores are digit separators to it): not a count
-           TRY_CAST(f.n AS BIGINT) AS n, CASE WHEN NOT contains(f.t, '_') THEN TRY_CAST(f.t AS BIGINT) END AS t,
-           TRY_CAST(f.m AS BIGINT) AS m, CASE WHEN NOT contains(f.g, '_') THEN TRY_CAST(f.g AS BIGINT) END AS g,
-           mode, evidence
+           TRY_CAST(n AS BIGINT) AS n, CASE WHEN NOT contains(t, '_') THEN TRY_CAST(t AS BIGINT) END AS t,
+           TRY_CAST(m AS BIGINT) AS m, CASE WHEN NOT contains(g, '_') THEN TRY_CAST(g AS BIGINT) END AS g,
+           mode, evidence, from_kernels
     FROM named
-    WHERE f.n <> '' OR mode IS NOT NULL
 ),
 busy AS (
     SELECT s.step_id, b.device_id,
@@ -73,9 +80,9 @@ busy AS (
     GROUP BY s.step_id, b.device_id
 )
 SELECT s.step_id, s.range_id, s.pid, s.tid, s.start_ns, s.end_ns, s.dur_ns,
-       CASE s.mode WHEN 'extend' THEN 'prefill' WHEN 'decode' THEN 'decode' WHEN 'idle' THEN 'idle' ELSE
-           CASE WHEN s.n > 0 AND s.m = 0 THEN 'prefill' WHEN s.n = 0 AND s.m > 0 THEN 'decode'
-                WHEN s.n > 0 THEN 'mixed' ELSE 'idle' END END,
+       CASE WHEN s.from_kernels OR s.mode IS NOT NULL THEN s.mode
+            WHEN s.n > 0 AND s.m = 0 THEN 'prefill' WHEN s.n = 0 AND s.m > 0 THEN 'decode'
+            WHEN s.n > 0 THEN 'mixed' ELSE 'idle' END,
        s.n, s.t, s.m, s.g,
        coalesce(b.busy_ns, 0), 100.0 * coalesce(b.busy_ns, 0) / s.dur_ns,
        s.evidence
