@@ -250,7 +250,6 @@ def analyze(
             phase_patterns=parse_phase_patterns(phase_pattern or []) or cfg.phase_patterns or None,
             comm_patterns=cfg.comm_patterns or None,
             serving_patterns=cfg.serving_patterns or None,
-            serving_patterns=cfg.serving_patterns or None,
         )
         if used is not None:
             analysis.window = used.to_dict()
