@@ -382,6 +382,7 @@ def test_saved_result_schema_policy(work, cache_dir, tmp_path):
     # given where a trace belongs: one line, exit 2
     r = run_cli("compare", out, PINNED, "--cache-dir", cache_dir)
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
-        f"inferscope: error: base: {out} is a saved compare result, not a trace; compare the traces themselves "
-        "(a result holds verdicts, not the samples they came from)"
+        f"inferscope: error: base: {out} is a saved compare result, not a trace; a result holds verdicts, not the "
+        "samples they came from: compare the traces themselves, or save a baseline of them once (inferscope compare "
+        "BASE NEW --save-base FILE) and give that FILE"
     ]

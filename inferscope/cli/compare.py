@@ -286,6 +286,25 @@ def compare(
         Optional[int],
         typer.Option("--workers", metavar="N", min=1, help="--fleet: local Dask worker processes.", show_default=False),
     ] = None,
+    save_base: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--save-base",
+            metavar="FILE",
+            help="Also save the base side's samples here as a baseline (Parquet), which a later compare takes as "
+            "BASE in place of the traces.",
+            show_default=False,
+        ),
+    ] = None,
+    save_new: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--save-new",
+            metavar="FILE",
+            help="Also save the new side's samples here as a baseline: the next run's BASE once this one is merged.",
+            show_default=False,
+        ),
+    ] = None,
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
 ) -> None:
@@ -297,6 +316,9 @@ def compare(
     included), 1 regression beyond the threshold and the noise, 2 bad input, or not comparable (GPU model or
     count changed without --allow-hardware-change; the report is still written). Options left out come from the
     compare section of the configuration file or INFERSCOPE_COMPARE__* variables (`inferscope config`).
+
+    BASE (or NEW) may also be a baseline saved with --save-base or --save-new: a small file of that side's samples
+    that compares as its traces would.
 
     Example: inferscope compare --base main1.nsys-rep main2.nsys-rep main3.nsys-rep --new pr1.nsys-rep pr2.nsys-rep pr3.nsys-rep --threshold 5% --format github --junit compare.xml
     """
@@ -320,6 +342,8 @@ def compare(
                 ("--new-requests", new_requests),
                 ("--junit", junit),
                 ("--no-cache", no_cache),
+                ("--save-base", save_base),
+                ("--save-new", save_new),
             )
             if value
         ]
@@ -346,7 +370,9 @@ def compare(
         format = format_for_suffix(output, _SUFFIXES) if output is not None else "md"
     if format not in ("md", "json", "github"):
         raise CompareError(f"unknown format {format!r}; use md, json or github")
-    for target in (junit, output):
+    if save_base is not None and save_base == save_new:
+        raise CompareError(f"--save-base and --save-new both name {save_base}; give each side its own file")
+    for target in (junit, output, save_base, save_new):
         if target is not None and not target.expanduser().parent.is_dir():
             raise CompareError(f"{target}: directory {target.expanduser().parent} does not exist")
     cfg = load_config(config_file=config)
@@ -373,7 +399,14 @@ def compare(
         skip_warmup=skip_warmup,
         base_requests=base_requests or None,
         new_requests=new_requests or None,
+        save_base=save_base,
+        save_new=save_new,
     )
+    from ..outputs import say_written
+
+    for saved in (save_base, save_new):
+        if saved is not None:
+            say_written(saved.expanduser())
     _emit(result, format, output, junit)
     if not result.comparable:
         sys.stderr.write(f"inferscope: not comparable: {visible(result.summary)}\n")  # GPU names come from the traces

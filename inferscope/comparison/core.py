@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Sequence, Union
 
 from ..errors import CompareError
+from . import baseline, explain, sides
 from . import environment as env
-from . import explain, sides
 from .gating import kernel_shares, measure_rows
 from .notes import add_notes, check_common, serving_on_both_sides
-from .quality import quality_notes
+from .quality import note as quality_note
 from .result import Comparison, row_order
 from .samples import add_analysis_series, extract
 
@@ -45,6 +45,8 @@ def compare(
     skip_warmup: bool = False,
     base_requests=None,
     new_requests=None,
+    save_base: str | Path | None = None,
+    save_new: str | Path | None = None,
 ) -> Comparison:
     """Compare a new build's trace(s) against a base: the primary metrics gate, the rest explains them.
 
@@ -60,8 +62,12 @@ def compare(
     and `skip_warmup` (each process from the end of its warm-up window) compare that part of every trace; the
     notes say which part. `base_requests` / `new_requests` (a load generator's request file, AIPerf
     profile_export.jsonl: one per side or one per trace) join each side's requests to its traces, and TTFT,
-    inter-token latency (p50, p99) and output tokens/s then gate too. Raises CompareError when nothing can be compared and TraceInputError for unreadable
-    input.
+    inter-token latency (p50, p99) and output tokens/s then gate too.
+
+    A side may be a saved baseline (`baseline`: a Parquet file of its samples) instead of its traces, and
+    `save_base` / `save_new` write one for that side once the comparison succeeded, so CI can keep main's samples
+    rather than main's traces. Raises CompareError when nothing can be compared, for a baseline saved with other
+    settings, and TraceInputError for unreadable input.
     """
     if allow_different_gpus is not None:
         allow_hardware_change = allow_hardware_change or allow_different_gpus
@@ -69,40 +75,127 @@ def compare(
         raise CompareError(f"threshold {threshold:g} is out of range; give a fraction such as 0.05 (5 %)")
     if not 0.5 <= confidence < 1:
         raise CompareError(f"confidence {confidence:g} is out of range; use e.g. 0.95")
-    base_items, new_items = sides.as_list(base, "base"), sides.as_list(new, "new")
-    base_traces = sides.open_traces(base_items, "base", cache_dir, use_cache)
-    new_traces = sides.open_traces(new_items, "new", cache_dir, use_cache)
-    sides.attach_requests(base_traces, base_requests, "base")
-    sides.attach_requests(new_traces, new_requests, "new")
-    if window is not None or skip_warmup:  # every trace clipped for the whole comparison, then whole again
-        from contextlib import ExitStack
+    wanted = baseline.settings(strip_templates, analysis_metrics, step_patterns, phase_patterns, window, skip_warmup)
+    inputs = []
+    for role, side, requests in (("base", base, base_requests), ("new", new, new_requests)):
+        items = sides.as_list(side, role)
+        saved = baseline.from_side(items, role, wanted, requests)
+        traces = [] if saved else sides.open_traces(items, role, cache_dir, use_cache)
+        sides.attach_requests(traces, requests, role)
+        inputs.append(_Input(role, traces, saved))
+    options = dict(
+        threshold=threshold,
+        metrics=metrics,
+        strip_templates=strip_templates,
+        min_share=min_share,
+        confidence=confidence,
+        allow_hardware_change=allow_hardware_change,
+        analysis_metrics=analysis_metrics,
+        step_patterns=list(step_patterns) if step_patterns else None,
+        phase_patterns=dict(phase_patterns) if phase_patterns else None,
+        resamples=resamples,
+        saves={"base": save_base, "new": save_new},
+        wanted=wanted,
+    )
+    if window is None and not skip_warmup:
+        return _judge(*inputs, **options)
+    from contextlib import ExitStack
 
-        with ExitStack() as stack:
-            used = []
-            for role, traces in (("base", base_traces), ("new", new_traces)):
-                for t in traces:
-                    w = stack.enter_context(t.window(window, skip_warmup))
-                    used.append(f"{role} {t.path.name}: {w.describe()}")
-            result = compare(
-                base_traces,
-                new_traces,
-                threshold=threshold,
-                metrics=metrics,
-                strip_templates=strip_templates,
-                min_share=min_share,
-                confidence=confidence,
-                allow_hardware_change=allow_hardware_change,
-                analysis_metrics=analysis_metrics,
-                step_patterns=step_patterns,
-                phase_patterns=phase_patterns,
-                resamples=resamples,
-            )
-        result.notes.extend(f"window: {u}" for u in used)
-        return result
-    b_env, n_env = [env.environment(t) for t in base_traces], [env.environment(t) for t in new_traces]
+    with ExitStack() as stack:  # every trace clipped for the whole comparison, then whole again
+        for inp in inputs:
+            for t in inp.traces:
+                w = stack.enter_context(t.window(window, skip_warmup))
+                inp.windows.append(w.describe() if w is not None else None)
+        result = _judge(*inputs, **options)
+    result.notes.extend(f"window: {inp.role} {name}: {w}" for inp in inputs for name, w in inp.described() if w)
+    return result
+
+
+class _Input:
+    """One side as given: opened traces, or a saved baseline standing in for them."""
+
+    def __init__(self, role: str, traces: list, saved: baseline.Baseline | None):
+        self.role, self.traces, self.saved = role, traces, saved
+        self.windows: list[str | None] = []  # per trace, the part compared in words (set under --window)
+
+    def environments(self) -> list[dict]:
+        if self.saved:
+            return [s.environment for s in self.saved.runs]
+        return [env.environment(t) for t in self.traces]
+
+    def quality(self) -> list[dict]:
+        if self.saved:
+            return [s.quality for s in self.saved.runs]
+        return [t.quality() for t in self.traces]
+
+    def names(self) -> list[str]:
+        if self.saved:
+            return [Path(s.run.path).name for s in self.saved.runs]
+        return [t.path.name for t in self.traces]
+
+    def described(self) -> list[tuple[str, str | None]]:
+        """(trace name, the part of it compared), for the window notes."""
+        if self.saved:
+            return [(Path(s.run.path).name, s.window) for s in self.saved.runs]
+        return list(zip(self.names(), self.windows or [None] * len(self.traces)))
+
+    def counts(self):
+        return self.saved.fresh_runs() if self.saved else sides.counts_only(self.traces)
+
+    def runs(self, options: dict) -> tuple[list, baseline.Snapshot | None]:
+        """The side's samples, and a snapshot of them when the side is to be saved as a baseline."""
+        if self.saved:
+            runs = self.saved.fresh_runs()
+        else:
+            o = options
+            runs = [
+                extract(t, o["strip_templates"], o["analysis_metrics"], o["step_patterns"], o["phase_patterns"])
+                for t in self.traces
+            ]
+        if not options["saves"].get(self.role):
+            return runs, None
+        windows = [w for _, w in self.described()]
+        return runs, baseline.Snapshot(runs, self.environments(), self.quality(), windows, options["wanted"])
+
+
+def _save(snapshots: list, options: dict) -> None:
+    for role, snap in snapshots:
+        if snap is not None:
+            snap.write(options["saves"][role])
+
+
+def _judge(
+    b_in: _Input,
+    n_in: _Input,
+    *,
+    threshold,
+    metrics,
+    strip_templates,
+    min_share,
+    confidence,
+    allow_hardware_change,
+    analysis_metrics,
+    step_patterns,
+    phase_patterns,
+    resamples,
+    saves,
+    wanted,
+) -> Comparison:
+    """The comparison proper, over sides already opened (and clipped to their window)."""
+    options = dict(
+        strip_templates=strip_templates,
+        analysis_metrics=analysis_metrics,
+        step_patterns=step_patterns,
+        phase_patterns=phase_patterns,
+        saves=saves,
+        wanted=wanted,
+    )
+    b_env, n_env = b_in.environments(), n_in.environments()
     hardware = env.hardware_change(b_env, n_env)
     notes: list[str] = [n for n in (env.unrecorded(b_env, n_env),) if n]
-    notes.extend(quality_notes(base_traces, new_traces))  # rows left out as impossible, per side
+    notes.extend(inp.saved.note(inp.role) for inp in (b_in, n_in) if inp.saved)
+    for inp in (b_in, n_in):  # rows left out as impossible, per side
+        notes.extend(n for name, q in zip(inp.names(), inp.quality()) if (n := quality_note(inp.role, name, q)))
     common = dict(
         threshold=threshold,
         confidence=confidence,
@@ -113,9 +206,11 @@ def compare(
         hardware_change_allowed=bool(hardware and allow_hardware_change),
     )
     if hardware and not allow_hardware_change:
+        # a side to be saved is still sampled: a baseline of a run on other hardware is a baseline all the same
+        _save([(inp.role, inp.runs(options)[1]) for inp in (b_in, n_in) if saves.get(inp.role)], options)
         c = Comparison(
-            sides.summary(sides.counts_only(base_traces)),
-            sides.summary(sides.counts_only(new_traces)),
+            sides.summary(b_in.counts()),
+            sides.summary(n_in.counts()),
             metric_confidence=confidence,
             tests=0,
             metrics=[],
@@ -126,10 +221,8 @@ def compare(
         return c
     if hardware:
         notes.append(f"hardware changed ({hardware}): compared as declared intended (--allow-hardware-change)")
-    patterns = list(step_patterns) if step_patterns else None
-    phases = dict(phase_patterns) if phase_patterns else None
-    b_runs = [extract(t, strip_templates, analysis_metrics, patterns, phases) for t in base_traces]
-    n_runs = [extract(t, strip_templates, analysis_metrics, patterns, phases) for t in new_traces]
+    b_runs, b_snap = b_in.runs(options)
+    n_runs, n_snap = n_in.runs(options)
     serving_on_both_sides(b_runs, n_runs, notes)
     per_step = all(r.steps for r in b_runs + n_runs)
     for r in b_runs + n_runs:
@@ -168,4 +261,5 @@ def compare(
         **common,
     )
     c.summary = explain.summary(rows, per_step_totals, work)
+    _save([("base", b_snap), ("new", n_snap)], options)
     return c

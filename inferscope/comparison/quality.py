@@ -11,16 +11,18 @@ from __future__ import annotations
 
 def quality_notes(base: list, new: list) -> list[str]:
     """One note per trace whose conversion left rows out, naming the side, the file and each problem's count."""
-    notes = []
-    for role, traces in (("base", base), ("new", new)):
-        for t in traces:
-            found = t.quality()
-            if not found:
-                continue
-            total = sum(q["count"] for q in found.values())
-            parts = ", ".join(f"{k} {q['count']:,}" for k, q in sorted(found.items()))
-            notes.append(
-                f"data quality: {role} {t.path.name}: {total:,} rows with impossible values left out of every "
-                f"figure ({parts})"
-            )
-    return notes
+    return [
+        text
+        for role, traces in (("base", base), ("new", new))
+        for t in traces
+        if (text := note(role, t.path.name, t.quality()))
+    ]
+
+
+def note(role: str, name: str, found: dict) -> str | None:
+    """The note for one trace from its `Trace.quality()` counts (a saved baseline keeps them), or None."""
+    if not found:
+        return None
+    total = sum(q["count"] for q in found.values())
+    parts = ", ".join(f"{k} {q['count']:,}" for k, q in sorted(found.items()))
+    return f"data quality: {role} {name}: {total:,} rows with impossible values left out of every figure ({parts})"

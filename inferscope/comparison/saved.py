@@ -8,7 +8,7 @@ Anything else fails with one line that says how to regenerate the result.
 
 A saved result holds verdicts and summaries, not the samples they came from, so it cannot stand in for a trace
 as the base of a new comparison: `inferscope compare` says so in one line instead of failing to parse it as a
-trace.
+trace, and points to the saved baseline (`baseline`), which holds the samples.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def refuse_as_trace(path: Path, role: str) -> None:
     """One clear line when a saved result is given where a trace is expected."""
     if is_saved_result(path):
         raise CompareError(
-            f"{role}: {path} is a saved compare result, not a trace; compare the traces themselves (a result holds "
-            "verdicts, not the samples they came from)"
+            f"{role}: {path} is a saved compare result, not a trace; a result holds verdicts, not the samples they "
+            "came from: compare the traces themselves, or save a baseline of them once (inferscope compare BASE NEW "
+            "--save-base FILE) and give that FILE"
         )
