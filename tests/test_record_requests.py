@@ -142,3 +142,17 @@ def test_a_directory_is_refused_before_anything_is_written(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "a directory; name the request file itself" in proc.stderr
     assert not bundle.exists()
+
+
+@needs_nsys
+def test_the_python_api_joins_the_bundled_file_too(recorded, cache_dir):
+    bundle, _, written = recorded
+    import inferscope
+
+    with inferscope.open(bundle, cache_dir=cache_dir) as t:
+        assert t.bundled_requests() == (bundle / "requests" / "profile_export.jsonl").resolve()
+        serving = t.analyze().to_dict()["serving"]
+    assert serving["alignment"]["origin"] == "carried in the bundle"
+    assert serving["serving"]["requests"] == len(_lines(written))
+    with inferscope.open(REPO / "sample_traces" / "annotated_inference_nsys2022.4.sqlite", cache_dir=cache_dir) as t:
+        assert t.bundled_requests() is None  # not a bundle: nothing to join
