@@ -62,13 +62,16 @@ def main() -> None:
         except corpus.Unavailable as why:
             rows.append((exp["case"], None, str(why)))
             continue
+        requests = corpus.requests_path(exp, TRACES, work / "edits")
         t0 = time.perf_counter()
         try:
-            docs = [json.loads(inferscope.open(p, cache_dir=cache).analyze().to_json()) for p in traces]
+            docs = [
+                json.loads(inferscope.open(p, cache_dir=cache).analyze(requests=requests).to_json()) for p in traces
+            ]
         except Exception as exc:  # an older product may fail on a trace: that is a miss of every check
             docs = None
             failure = f"{type(exc).__name__}: {exc}"
-        facts = [read(p) for p in traces]
+        facts = [read(p, requests) for p in traces]
         score = dict(checks=0, hits=0, misses=0, false=0, known=0, premises_broken=0)
         headline = ""
         for check in corpus.checks(exp):

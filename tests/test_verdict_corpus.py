@@ -33,6 +33,7 @@ def subject(tmp_path_factory, cache_dir):
     paths: dict[str, list] = {}
     facts: dict[str, list] = {}
     docs: dict[str, list] = {}
+    requests: dict[str, object] = {}
 
     def _get(case: str, need_product: bool) -> list:
         if case not in paths:
@@ -42,10 +43,15 @@ def subject(tmp_path_factory, cache_dir):
                 paths[case] = str(why)
         if isinstance(paths[case], str):
             pytest.skip(paths[case])
+        if case not in requests:
+            requests[case] = corpus.requests_path(BY_CASE[case], TRACES, edited_dir)
         if case not in facts:
-            facts[case] = [read(p) for p in paths[case]]
+            facts[case] = [read(p, requests[case]) for p in paths[case]]
         if need_product and case not in docs:
-            docs[case] = [json.loads(inferscope.open(p, cache_dir=cache_dir).analyze().to_json()) for p in paths[case]]
+            docs[case] = [
+                json.loads(inferscope.open(p, cache_dir=cache_dir).analyze(requests=requests[case]).to_json())
+                for p in paths[case]
+            ]
         return list(zip(docs[case] if need_product else [None] * len(facts[case]), facts[case]))
 
     return _get

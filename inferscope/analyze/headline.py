@@ -158,7 +158,41 @@ def _communication(a: Analysis, gpus: str, was: str, busy: float, span: str, tai
     )
 
 
+# The serving headline names head-of-line blocking for inter-token latency only when the slowest 1 % of token gaps
+# mostly overlapped another request's prefill (at least this share) and did so clearly more often than the other
+# gaps (at least _HOL_LIFT times their share): then the prefills, not the decode loop itself, make the tail.
+_HOL_TAIL_SHARE = 50.0
+_HOL_LIFT = 2.0
+
+
+def _inter_token_tail(a: Analysis) -> str:
+    """A second sentence when requests are attached and head-of-line blocking explains the slowest token gaps
+    (view request_tail, rule serving_head_of_line): a limiter sentence about GPU time alone would hide the one
+    thing a serving user sees, the stalls in the token stream. Empty when the tail overlaps prefills no more than
+    the rest: then something else makes the slow gaps, and naming the prefills would be a false lead."""
+    serving = a.serving or {}
+    if not any(f.rule_id == "serving_head_of_line" for f in a.findings):
+        return ""
+    parts = {r["part"]: r for r in serving.get("tail", []) if r.get("metric") == "chunk_gap"}
+    tail, rest = parts.get("tail"), parts.get("rest")
+    if not tail or not rest or tail.get("prefill_overlap_pct") is None:
+        return ""
+    share, other = tail["prefill_overlap_pct"], rest.get("prefill_overlap_pct") or 0.0
+    if share < _HOL_TAIL_SHARE or share < _HOL_LIFT * other:
+        return ""
+    return (
+        f" Inter-token latency: the slowest 1 % of token gaps ({int(tail['n']):,}, each {fmt_ns(tail['p99_ns'])} or longer) "
+        f"overlapped another request's prefill in {fmt_pct(share)} of cases vs {fmt_pct(other)} of the others "
+        "(head-of-line blocking)."
+    )
+
+
 def sentence(a: Analysis) -> str:
+    """The limiter sentence, followed where requests are attached by what made the token stream stall."""
+    return _limiter(a) + _inter_token_tail(a)
+
+
+def _limiter(a: Analysis) -> str:
     v = a.value
     ops = (v("kernel_count") or 0) + (v("memcpy_count") or 0) + (v("memset_count") or 0)
     if ops == 0:

@@ -21,7 +21,11 @@ independent reader (tests/verdicts/reader.py) shows. Checks, each optionally `kn
 * ledger: the GPU idle claimed by the idle-owning rules adds up to at most the idle time the reader measures
   (issue 19's "one owner per idle nanosecond");
 * mentions: some finding names one of the reader's strings (e.g. the NVTX range around the largest gap);
-* devices: each active device's compute capability is the one the trace's device table states, or unknown.
+* devices: each active device's compute capability is the one the trace's device table states, or unknown;
+* serving_headline: with a request file (`requests`, relative to the shared traces, or `requests_edit`, a function
+  of tests/verdicts/edits.py that builds an edited copy of one), whether the headline names head-of-line blocking
+  for inter-token latency ({"claims": true}: the slowest 1 % of token gaps, their count and both prefill-overlap
+  shares as the reader measures them; {"claims": false}: no such sentence).
 """
 
 from __future__ import annotations
@@ -142,7 +146,7 @@ def checks(exp: dict) -> list[Check]:
     out += [Check(case, "must_not", m["rule"], m) for m in exp.get("must_not", [])]
     out += [Check(case, "says", f"{m['rule']}~{m['text']}", m) for m in exp.get("says", [])]
     out += [Check(case, "numbers", n["metric"], n) for n in exp.get("numbers", [])]
-    for kind in ("ledger", "mentions", "devices"):
+    for kind in ("ledger", "mentions", "devices", "serving_headline"):
         if kind in exp:
             out.append(Check(case, kind, kind, exp[kind]))
     return out
@@ -167,6 +171,22 @@ def trace_paths(exp: dict, traces: Path, repo: Path, edited_dir: Path) -> list[P
     if not found:
         raise FileNotFoundError(f"{exp['case']}: no trace matches {exp['trace']} under {root}")
     return found
+
+
+def requests_path(exp: dict, traces: Path, edited_dir: Path) -> Path | None:
+    """The request file a case joins to its trace (analyze --requests), or None for a case without one."""
+    if "requests_edit" in exp:
+        out = edited_dir / f"{exp['case']}-requests"
+        out.mkdir(parents=True, exist_ok=True)
+        return edits.REQUEST_BUILDERS[exp["requests_edit"]](traces, out)
+    return traces / exp["requests"] if "requests" in exp else None
+
+
+# The headline's head-of-line sentence (inferscope/analyze/headline.py), read back for its numbers.
+_HOL_SENTENCE = re.compile(
+    r"slowest 1 % of token gaps \(([\d,]+)[^)]*\) overlapped another request's prefill in ([\d.]+)% of cases vs "
+    r"([\d.]+)% of the others \(head-of-line blocking\)"
+)
 
 
 def findings_of(doc: dict, rule: str) -> list[dict]:
@@ -244,4 +264,17 @@ def judge(check: Check, doc: dict | None, facts) -> tuple[bool, str]:
             if (stated is None and got != (None, None)) or (stated is not None and got != stated):
                 wrong.append(f"device {d['device_id']}: {got}, trace states {stated or 'nothing'}")
         return not wrong, "; ".join(wrong) or "every active device's compute capability is as stated"
+    if check.kind == "serving_headline":
+        m = _HOL_SENTENCE.search(doc["headline"])
+        if not s["claims"]:
+            return m is None and "head-of-line" not in doc["headline"], f"headline: {doc['headline']!r}"
+        if m is None:
+            return False, f"no head-of-line sentence in the headline: {doc['headline']!r}"
+        n, tail, rest = int(m.group(1).replace(",", "")), float(m.group(2)), float(m.group(3))
+        want = (facts.tail_gap_count, facts.tail_gap_prefill_pct, facts.rest_gap_prefill_pct)
+        ok = n == want[0] and abs(tail - want[1]) <= 0.051 and abs(rest - want[2]) <= 0.051
+        return (
+            ok,
+            f"headline says {n} gaps, {tail}% vs {rest}%; reader {want[0]} gaps, {want[1]:.2f}% vs {want[2]:.2f}%",
+        )
     raise ValueError(f"unknown check kind {check.kind}")

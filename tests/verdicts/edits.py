@@ -62,4 +62,37 @@ def pinned_bf16_healthy(traces: Path, out_dir: Path) -> Path:
     return out
 
 
+def serving_stalls_after_last_prefill(traces: Path, out_dir: Path) -> Path:
+    """The H200 serving loop's request file with every token gap that began after the loop's last prefill step
+    stretched 20-fold (request_latency grown by the same time): a stall in the stream (a slow detokenizer or
+    network, say) where no prefill can be the cause. The slowest token gaps are then these, not the gaps the
+    prefills held back, while the trace, and the head-of-line blocking it shows, stay as they were.
+    Returns the edited request file; the trace is the shared one."""
+    from tests.verdicts.reader import kineto_prefill_steps
+
+    zero, prefills = kineto_prefill_steps(traces / "h200" / "h200_serving_continuous_batching.json.gz")
+    last = max(e for _, e in prefills)
+    lines = []
+    for line in (traces / "h200" / "h200_serving_requests.jsonl").read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        m = r["metrics"]
+        t = r["metadata"]["timestamp_ns"] - zero + round(m["ttft"]["value"] * 1e6)
+        gaps, added = [], 0.0
+        for gap in m["inter_chunk_latency"]["value"]:
+            begins = t
+            t += round(gap * 1e6)
+            if begins > last:
+                added += 19 * gap
+                gap *= 20
+            gaps.append(round(gap, 6))
+        m["inter_chunk_latency"]["value"] = gaps
+        m["request_latency"]["value"] = round(m["request_latency"]["value"] + added, 6)
+        lines.append(json.dumps(r))
+    out = out_dir / "h200_serving_requests_stalls_after_last_prefill.jsonl"
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
 BUILDERS = {f.__name__: f for f in (h100_no_pids, cloverleaf_no_device_table, pinned_bf16_healthy)}
+# Edited request files (an expectation's `requests_edit`), joined to the case's trace.
+REQUEST_BUILDERS = {f.__name__: f for f in (serving_stalls_after_last_prefill,)}

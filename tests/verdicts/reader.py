@@ -67,6 +67,11 @@ class Facts:
     launch_call_ns: int = 0  # host time inside launch calls
     module_load_ns: int = 0  # host time inside module/library load calls (cuModuleLoad*, cuLibraryLoad*)
     nvtx_over_largest_gap: list[str] = field(default_factory=list)  # nsys: NVTX ranges spanning the largest gap
+    # with a request file (read_requests): the slowest 1 % of streamed-token gaps against the rest, and the share of
+    # each that overlapped a prefill step (None without requests)
+    tail_gap_count: int | None = None
+    tail_gap_prefill_pct: float | None = None
+    rest_gap_prefill_pct: float | None = None
 
     # derived -----------------------------------------------------------------------------------------------
     @property
@@ -368,6 +373,62 @@ def read_kineto(path: Path) -> Facts:
     return f
 
 
+# -------------------------------------------------------------------------------------------- request files
+# vLLM's scheduler-step naming, the one the shared serving recordings use: N requests in prefill, M in decode.
+_VLLM_STEP = re.compile(r"^execute_context_(\d+)\(([\d_]*)\)_generation_(\d+)\(([\d_]*)\)")
+
+
+def kineto_prefill_steps(path: Path) -> tuple[int, list[tuple[int, int]]]:
+    """(the trace clock's zero in UTC ns, [(start, end)] of the prefill steps on that clock): host annotations in
+    vLLM's step naming with N > 0 requests in prefill."""
+    opener = gzip.open if Path(path).name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        doc = json.load(fh)
+    steps = []
+    for e in doc["traceEvents"]:
+        m = _VLLM_STEP.match(str(e.get("name", "")))
+        if m and e.get("ph") == "X" and e.get("cat") == "user_annotation" and int(m.group(1)) > 0:
+            start = round(float(e["ts"]) * 1000)
+            steps.append((start, start + round(float(e["dur"]) * 1000)))
+    return int(doc["baseTimeNanoseconds"]), sorted(steps)
+
+
+def _p99(values: list[float]) -> float:
+    """The 99th percentile with linear interpolation between closest ranks (numpy's default)."""
+    v = sorted(values)
+    pos = 0.99 * (len(v) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
+
+
+def read_requests(f: Facts, trace: Path, requests: Path) -> Facts:
+    """Adds the token-gap facts of an AIPerf request file joined to a Kineto serving trace: every streamed token's
+    gap (previous token -> this one, first token + running sum of inter_chunk_latency, ms -> ns) of the completed
+    requests, the slowest 1 % (at or above the p99 of all gaps, at least the slowest one) against the rest, and per
+    part the share of gaps whose interval overlapped a prefill step."""
+    zero, prefills = kineto_prefill_steps(trace)
+    gaps = []
+    for line in Path(requests).read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        m = r.get("metrics") or {}
+        if r.get("error") or "ttft" not in m:
+            continue
+        t = r["metadata"]["timestamp_ns"] - zero + round(m["ttft"]["value"] * 1e6)
+        for gap in m["inter_chunk_latency"]["value"]:
+            g = round(gap * 1e6)
+            gaps.append((g, t, t + g))
+            t += g
+    cut = min(_p99([g for g, _, _ in gaps]), max(g for g, _, _ in gaps))
+    parts: dict[str, list[bool]] = {"tail": [], "rest": []}
+    for g, lo, hi in gaps:
+        parts["tail" if g >= cut else "rest"].append(any(s < hi and e > lo for s, e in prefills))
+    f.tail_gap_count = len(parts["tail"])
+    f.tail_gap_prefill_pct = 100.0 * sum(parts["tail"]) / len(parts["tail"])
+    f.rest_gap_prefill_pct = 100.0 * sum(parts["rest"]) / len(parts["rest"]) if parts["rest"] else 0.0
+    return f
+
+
 # ------------------------------------------------------------------------------------------------------ entry
 def read_nsys_rep(path: Path) -> Facts:
     """A .nsys-rep through NVIDIA's own exporter (`nsys export`, not InferScope's), then as an export."""
@@ -385,8 +446,10 @@ def read_nsys_rep(path: Path) -> Facts:
         return read_nsys(out)
 
 
-def read(path: Path) -> Facts:
-    """The facts of one trace file, by its suffix."""
+def read(path: Path, requests: Path | None = None) -> Facts:
+    """The facts of one trace file, by its suffix (with a request file: its token-gap facts too)."""
+    if requests is not None:
+        return read_requests(read(path), path, requests)
     name = Path(path).name
     if name.endswith(".nsys-rep"):
         return read_nsys_rep(path)
