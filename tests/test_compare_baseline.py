@@ -41,8 +41,9 @@ def same_comparison(a: dict, b: dict) -> None:
     [
         (PAGEABLE, PINNED, ()),  # nsys-free H200 pair: copies 8x faster pinned, steps ~2.3x faster
         (KINETO_A100, KINETO_V100, ("--allow-hardware-change",)),  # the Kineto A/B pair, hardware change declared
+        (PAGEABLE, PINNED, ("--window", "50ms:")),  # part of each trace: the baseline keeps the part it covers
     ],
-    ids=["h200-pageable->pinned", "kineto-a100->v100"],
+    ids=["h200-pageable->pinned", "kineto-a100->v100", "h200-window"],
 )
 def test_baseline_compares_as_its_traces(base, new, flags, cache_dir, tmp_path):
     saved_base, saved_new = tmp_path / "base.parquet", tmp_path / "new.parquet"
@@ -50,7 +51,12 @@ def test_baseline_compares_as_its_traces(base, new, flags, cache_dir, tmp_path):
         base, new, *flags, "--save-base", saved_base, "--save-new", saved_new, cache_dir=cache_dir
     )
     assert f"wrote {saved_base}" in err and f"wrote {saved_new}" in err
-    assert row(direct, "step_time_ns")["delta_pct"] == pytest.approx(expected_change(base, new), abs=0.1)
+    if "--window" not in flags:  # the whole traces: the step change is the raw files' own
+        assert row(direct, "step_time_ns")["delta_pct"] == pytest.approx(expected_change(base, new), abs=0.1)
+    else:
+        assert [n for n in direct["notes"] if n.startswith("window: base ")] == [
+            f"window: base {base.name}: from 50 ms to the trace end on the trace clock (--window 50ms:)"
+        ]
     # the saved base as BASE, and the saved new as NEW: the same comparison
     code_b, from_base, _ = compare_json(saved_base, new, *flags, cache_dir=cache_dir)
     assert code_b == code
