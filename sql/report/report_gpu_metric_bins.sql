@@ -1,6 +1,6 @@
 -- report_gpu_metric_bins: the GPU hardware metrics downsampled for the report's chart under the GPU timeline: the
--- time-weighted mean of each metric over each bin of the timeline's own grid (report_n_bins bins across
--- report_gpu_window, the bins of report_timeline_bins), so the two charts share their x axis bin for bin and a
+-- time-weighted mean of each metric over each bin of the timeline's own grid (report_bin_grid: report_n_bins bins
+-- across report_gpu_window, the bins of report_timeline_bins), so the two charts share their x axis bin for bin and a
 -- 10 kHz series of an hour-long capture becomes a few hundred points. One streaming pass over the samples: each
 -- sample is split at the bin edges it crosses (a 100 us sample mostly lies in one bin) and summed per bin, so the
 -- cost is a hash aggregate over the samples. (Two ASOF lookups per bin through gpu_metrics_during took 125 s of
@@ -23,14 +23,7 @@ CREATE OR REPLACE VIEW report_gpu_metric_bins(
     -- Time-weighted mean over the sampled part of the bin (NULL where the bin holds no sample).
     mean_value
 ) AS
-WITH grid AS (
-    SELECT start_ns AS t0_ns,
-           greatest(1, CAST(ceil(dur_ns / getvariable('report_n_bins')) AS BIGINT)) AS bin_ns,
-           CAST(getvariable('report_n_bins') AS BIGINT) AS n_bins
-    FROM report_gpu_window
-    WHERE start_ns IS NOT NULL
-),
-drawn AS (
+WITH drawn AS (
     SELECT device_id, metric_id FROM gpu_metric_info
     WHERE metric_id IN ('sm_active_pct', 'tensor_active_pct', 'dram_read_bw_pct', 'dram_write_bw_pct',
                         'pcie_rx_bw_pct', 'pcie_tx_bw_pct')
@@ -39,7 +32,7 @@ spread AS (
     SELECT m.device_id, m.metric_id, m.ts_ns, m.end_ns, m.value, g.t0_ns, g.bin_ns,
            unnest(range(greatest(0, (m.ts_ns - g.t0_ns) // g.bin_ns),
                         least(g.n_bins, (m.end_ns - 1 - g.t0_ns) // g.bin_ns + 1))) AS bin
-    FROM gpu_metrics m, grid g
+    FROM gpu_metrics m, report_bin_grid g
     WHERE m.metric_id IN (SELECT metric_id FROM drawn)
       AND m.end_ns > g.t0_ns AND m.ts_ns < g.t0_ns + g.n_bins * g.bin_ns
 ),
@@ -52,7 +45,7 @@ pieces AS (
 ),
 cells AS (
     SELECT d.device_id, d.metric_id, b.bin, g.t0_ns + b.bin * g.bin_ns AS bin_start_ns, g.bin_ns
-    FROM drawn d, grid g, (SELECT unnest(range(n_bins)) AS bin FROM grid) b
+    FROM drawn d, report_bin_grid g, (SELECT unnest(range(n_bins)) AS bin FROM report_bin_grid) b
 )
 SELECT c.device_id, c.bin, c.bin_start_ns, c.bin_ns, c.metric_id, p.v_ns / nullif(p.covered_ns, 0)
 FROM cells c

@@ -1,6 +1,6 @@
 -- report_timeline_bins: GPU utilisation over time, aggregated into equal bins so a chart of a million-kernel
 -- trace stays a few hundred points. Busy time per bin is the interval union clipped to the bin.
--- params: report_n_bins (SET VARIABLE report_n_bins = 240), number of bins across report_gpu_window.
+-- params: report_n_bins (SET VARIABLE report_n_bins = 240), number of bins across report_gpu_window (report_bin_grid).
 -- Grain: one row per (device, bin), empty bins included.
 CREATE OR REPLACE VIEW report_timeline_bins(
     -- GPU id.
@@ -18,17 +18,10 @@ CREATE OR REPLACE VIEW report_timeline_bins(
     -- Time in the bin with any GPU work, ns.
     busy_ns
 ) AS
-WITH grid AS (
-    SELECT start_ns AS t0_ns,
-           greatest(1, CAST(ceil(dur_ns / getvariable('report_n_bins')) AS BIGINT)) AS bin_ns,
-           CAST(getvariable('report_n_bins') AS BIGINT) AS n_bins
-    FROM report_gpu_window
-    WHERE start_ns IS NOT NULL
-),
-spread AS (
+WITH spread AS (
     SELECT i.device_id, i.kind, i.start_ns, i.end_ns, g.t0_ns, g.bin_ns,
            unnest(range((i.start_ns - g.t0_ns) // g.bin_ns, (i.end_ns - 1 - g.t0_ns) // g.bin_ns + 1)) AS bin
-    FROM gpu_busy i, grid g
+    FROM gpu_busy i, report_bin_grid g
     WHERE i.kind IN ('all', 'compute', 'copy')
 ),
 pieces AS (
@@ -40,8 +33,8 @@ pieces AS (
 ),
 cells AS (
     SELECT d.device_id, b.bin, g.t0_ns + b.bin * g.bin_ns AS bin_start_ns, g.bin_ns
-    FROM (SELECT DISTINCT device_id FROM gpu_busy WHERE kind = 'all') d, grid g,
-         (SELECT unnest(range(n_bins)) AS bin FROM grid) b
+    FROM (SELECT DISTINCT device_id FROM gpu_busy WHERE kind = 'all') d, report_bin_grid g,
+         (SELECT unnest(range(n_bins)) AS bin FROM report_bin_grid) b
 )
 SELECT c.device_id, c.bin, c.bin_start_ns, c.bin_ns,
        CAST(coalesce(sum(p.ns) FILTER (WHERE p.kind = 'compute'), 0) AS BIGINT),
