@@ -304,6 +304,20 @@ def test_pageable_to_pinned_is_explained_by_the_copies(cache_dir):
     assert 80 <= int(m.group(3)) <= 120
 
 
+def test_labels_read_as_a_person_writes_them(cache_dir):
+    """Analysis rows are labelled without their unit word (the value shows it): "memcpy time per step -33.9 ms",
+    not "memcpy time ns per step"; a percentage reads as a share, and a byte count keeps its noun."""
+    code, report, _ = compare_json(PAGEABLE, PINNED, cache_dir=cache_dir)
+    assert ": memcpy time per step -" in report["summary"], report["summary"]
+    labels = {m["id"]: m["label"] for m in report["metrics"] if m["id"].startswith("metric:")}
+    assert labels["metric:memcpy_time_ns/step"] == "memcpy time per step"
+    assert labels["metric:gpu_busy_pct"] == "GPU busy share"
+    assert labels["metric:h2d_bytes/step"] == "H2D bytes per step"
+    assert not [label for label in labels.values() if re.search(r"\b(ns|pct)\b", label)]
+    md = run_cli("compare", PAGEABLE, PINNED, "--cache-dir", cache_dir).stdout
+    assert "memcpy time per step" in md and "ns per step" not in md and not re.search(r"\d pct\b", md)
+
+
 def test_kineto_ab_pair_declared_hardware_change(cache_dir):
     """A100 -> V100: not comparable; declared, the V100's slower step is what the gate reports (and the reverse
     must not fail)."""

@@ -403,8 +403,25 @@ def add_analysis_series(run: RunData, per_step: bool) -> None:
                 value, unit, polarity, mid = value / seconds, f"{unit}/s", "none", mid + "/s"
             else:
                 continue
-        label = m.id.replace("_", " ") + (
+        label = analysis_label(m.id) + (
             " per step" if mid.endswith("/step") else " per s" if mid.endswith("/s") else ""
         )
         run.defs.setdefault(mid, MetricDef(mid, label, unit, polarity, m.description))
         run.series[(mid, m.scope or "trace", m.key or "", m.device_id)] = np.array([value])
+
+
+# Words of an analysis metric id as a person writes them: the unit suffix goes (the formatter shows the unit beside
+# the value: "memcpy time per step -33.9 ms", not "memcpy time ns per step"), a percentage is a share, and
+# abbreviations are capitalised.
+_UNIT_WORDS = {"ns": None, "pct": "share"}
+_ACRONYMS = {"gpu", "cpu", "api", "h2d", "d2h", "d2d", "hta", "sm", "nccl", "cv", "nvtx", "kv"}
+
+
+def analysis_label(metric_id: str) -> str:
+    """A label for an analysis metric's rows, from its id (see _UNIT_WORDS)."""
+    words = []
+    for w in metric_id.split("_"):
+        w = _UNIT_WORDS.get(w, w)
+        if w:
+            words.append(w.upper() if w in _ACRONYMS else w)
+    return " ".join(words) or metric_id

@@ -54,6 +54,8 @@ def fmt_value(value: float | None, unit: str) -> str:
             if abs(value) >= scale:
                 return f"{value / scale:,.3g} {name}" if abs(value) < 1000 * scale else f"{value / scale:,.0f} {name}"
         return f"{value:,.0f} ns"
+    if unit in SHARE_UNITS:  # a share: "45.2 %", as a person writes it
+        return f"{value:,.4g} %"
     if unit in ("calls", "count", ""):
         return f"{value:,.2f}".rstrip("0").rstrip(".") + (f" {unit}" if unit else "")
     return f"{value:,.4g} {unit}"
