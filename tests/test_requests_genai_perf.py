@@ -235,3 +235,22 @@ def test_an_error_event_and_a_silent_request_are_errors_not_latencies(trace, tmp
     assert rows["#1"] == ("error", 503, "error event", "KV cache full", None)
     assert rows["#2"][:3] == ("error", None, "no response") and rows["#2"][4] is None
     assert "no response carried text" in rows["#2"][3]
+
+
+def test_a_sweep_keeps_each_experiment_apart_by_label(trace, tmp_path):
+    """EDIT of the conversion: the run split into two experiments (a sweep), the second labelled request_rate 2.0."""
+    t, _ = trace
+    doc = genai_perf_conversion(_records())
+    reqs = doc["experiments"][0]["requests"]
+    doc["experiments"] = [
+        {"experiment": {"mode": "concurrency", "value": 100}, "requests": reqs[:40]},
+        {"experiment": {"mode": "request_rate", "value": 2.0}, "requests": reqs[40:]},
+    ]
+    path = tmp_path / "sweep.profile_export.json"
+    path.write_text(json.dumps(doc))
+    t.attach_requests(path)
+    rows = t.rows("SELECT credit_phase, count(*), min(request_id), max(request_id) FROM requests GROUP BY 1 ORDER BY 1")
+    assert rows.rows == [
+        ("concurrency=100", 40, "concurrency=100#1", "concurrency=100#9"),
+        ("request_rate=2.0", len(reqs) - 40, "request_rate=2.0#1", "request_rate=2.0#9"),
+    ]
