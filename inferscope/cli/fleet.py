@@ -43,15 +43,19 @@ def run_fleet(
         raise QueryError(f"unknown format {chosen!r} for a fleet; choose from {', '.join(render_fleet.FORMATS)}")
 
     result = analyze_fleet(traces, cache_dir=cache_dir, scheduler=scheduler, workers=workers, progress=_progress())
-    text = render_fleet.render(result, chosen)
-    if output is not None:
-        from ..outputs import atomic_write, say_written
+    _emit(render_fleet.render(result, chosen), output)
 
-        with atomic_write(output.expanduser()) as fh:
-            fh.write(text.encode("utf-8"))
-        say_written(output.expanduser())
-    else:
+
+def _emit(text: str, output: Path | None) -> None:
+    """The report to -o's file, all or nothing and said on stderr, else to stdout: both fleet commands end so."""
+    if output is None:
         sys.stdout.write(text)
+        return
+    from ..outputs import atomic_write, say_written
+
+    with atomic_write(output.expanduser()) as fh:
+        fh.write(text.encode("utf-8"))
+    say_written(output.expanduser())
 
 
 def _progress(side: str | None = None):
@@ -103,15 +107,7 @@ def run_fleet_compare(
         new_label=label(new),
         allow_world_size_change=allow_world_size_change,
     )
-    text = fleet_compare.render(result, chosen)
-    if output is not None:
-        from ..outputs import atomic_write, say_written
-
-        with atomic_write(output.expanduser()) as fh:
-            fh.write(text.encode("utf-8"))
-        say_written(output.expanduser())
-    else:
-        sys.stdout.write(text)
+    _emit(fleet_compare.render(result, chosen), output)
     if not result.comparable:
         sys.stderr.write(f"inferscope: not comparable: {visible(result.notes[0])}\n")
     return result.exit_code()
