@@ -137,6 +137,8 @@ def _custom_serving_step_names(con, patterns: Sequence[str]) -> str:
     def q(text: str) -> str:
         return "'" + str(text).replace("'", "''") + "'"
 
+    if isinstance(patterns, str):  # one pattern passed bare would otherwise be read character by character
+        patterns = [patterns]
     kinds = " ".join(f"WHEN {q(word)} THEN {q(kind)}" for word, kind in SERVING_KIND_WORDS.items())
     selects, tests = [], []
     for p in patterns:

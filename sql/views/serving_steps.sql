@@ -32,12 +32,17 @@ WITH windows AS (  -- nothing names a serving step: the trace's own step ranges,
     SELECT range_id, pid, tid, start_ns, end_ns, dur_ns, name FROM step_ranges
     WHERE NOT EXISTS (SELECT 1 FROM serving_step_names)
 ),
-families AS (
-    SELECT w.range_id, k.phase, k.family, count(*) AS kernels
-    FROM windows w
-    JOIN cuda_launches l ON coalesce(l.api_pid, l.pid) = w.pid AND l.launch_ns >= w.start_ns AND l.launch_ns < w.end_ns
+phase_launches AS (  -- the few launches of phase-naming attention kernels, before the range join
+    SELECT coalesce(l.api_pid, l.pid) AS pid, l.launch_ns, k.phase, k.family
+    FROM cuda_launches l
     JOIN attention_phase_kernels k ON k.name = l.op_name
-    GROUP BY w.range_id, k.phase, k.family
+    WHERE EXISTS (SELECT 1 FROM windows)
+),
+families AS (
+    SELECT w.range_id, l.phase, l.family, count(*) AS kernels
+    FROM windows w
+    JOIN phase_launches l ON l.pid = w.pid AND l.launch_ns >= w.start_ns AND l.launch_ns < w.end_ns
+    GROUP BY w.range_id, l.phase, l.family
 ),
 labelled AS (
     SELECT w.range_id, any_value(w.pid) AS pid, any_value(w.tid) AS tid, any_value(w.start_ns) AS start_ns,
