@@ -58,6 +58,19 @@ def repo_env() -> dict:
     return dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
+# GNU time's last stderr line: peak RSS of the largest process (KB), user and system CPU seconds
+_GNU_TIME = ["/usr/bin/time", "-f", "%M %U %S"]
+
+
+def _gnu_time(cmd: list[str], returncode: int, stderr: str) -> tuple[int, float]:
+    """(peak RSS MB, CPU seconds) from a child run under _GNU_TIME; a failed child stops the benchmark, as a
+    timing of a command that did not finish means nothing."""
+    if returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {stderr[-2000:]}")
+    rss, user, sys_ = stderr.strip().splitlines()[-1].split()
+    return int(rss) // 1024, float(user) + float(sys_)
+
+
 def timed(cmd: list[str], env=None) -> tuple[float, int, float]:
     """Wall seconds, peak RSS (MB) and CPU seconds (user + system, all threads) of a child process.
 
@@ -65,18 +78,11 @@ def timed(cmd: list[str], env=None) -> tuple[float, int, float]:
     t0 = time.perf_counter()
     # run in the checkout: `python -m inferscope` imports the package from the current directory first
     proc = subprocess.run(
-        ["/usr/bin/time", "-f", "%M %U %S", *cmd],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=REPO,
+        [*_GNU_TIME, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
     )
     wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr[-2000:]}")
-    rss, user, sys_ = proc.stderr.strip().splitlines()[-1].split()
-    return wall, int(rss) // 1024, float(user) + float(sys_)
+    rss_mb, cpu_s = _gnu_time(cmd, proc.returncode, proc.stderr)
+    return wall, rss_mb, cpu_s
 
 
 def timed_tree(cmd: list[str], env=None, interval: float = 0.05) -> dict:
@@ -89,12 +95,7 @@ def timed_tree(cmd: list[str], env=None, interval: float = 0.05) -> dict:
 
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        ["/usr/bin/time", "-f", "%M %U %S", *cmd],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=REPO,
+        [*_GNU_TIME, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
     )
     root = psutil.Process(proc.pid)
     peak = 0
@@ -113,7 +114,5 @@ def timed_tree(cmd: list[str], env=None, interval: float = 0.05) -> dict:
         time.sleep(interval)
     stderr = proc.stderr.read()
     wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {stderr[-2000:]}")
-    rss, user, sys_ = stderr.strip().splitlines()[-1].split()
-    return {"wall_s": wall, "rss_mb": max(peak >> 20, int(rss) // 1024), "cpu_s": float(user) + float(sys_)}
+    rss_mb, cpu_s = _gnu_time(cmd, proc.returncode, stderr)
+    return {"wall_s": wall, "rss_mb": max(peak >> 20, rss_mb), "cpu_s": cpu_s}
