@@ -208,3 +208,17 @@ def test_engine_names_win_over_kernel_families(open_trace):
         "SELECT count(*) AS n, count(*) FILTER (WHERE evidence LIKE 'attention%') AS k FROM serving_steps"
     )
     assert got["n"][0] == len(oracle.kineto_raw()[0]) and got["k"][0] == 0
+
+
+@needs_b200
+def test_configured_pattern_reaches_the_analysis(tmp_path, open_trace):
+    """The [serving] table is read as Config.serving_patterns, the list `inferscope analyze` passes on."""
+    from inferscope.config import load_config
+
+    pattern = r"^batch#\d+ phase=(?P<kind>[A-Za-z]+)$"
+    (tmp_path / "inferscope.toml").write_text(f"[serving]\nstep_patterns = ['{pattern}']\n")  # a TOML literal string
+    cfg = load_config(tmp_path, environ={})
+    assert cfg.serving_patterns == [pattern]
+    t = open_trace(_b200(tmp_path, "batch#7 phase=generation"))
+    t.analyze(serving_patterns=cfg.serving_patterns)
+    assert t.sql("SELECT kind FROM serving_steps")["kind"].tolist() == ["decode"]
