@@ -172,3 +172,18 @@ def test_baseline_refuses_other_settings_and_company(saved_pageable, cache_dir, 
         run_cli("compare", PAGEABLE, PINNED, "--save-base", tmp_path / "x.p", "--save-new", tmp_path / "x.p")
     )
     assert "give each side its own file" in line
+
+
+def test_api_saves_from_an_opened_trace(cache_dir, tmp_path):
+    """From Python: a side given as an opened Trace can be saved, and the file compares as that trace."""
+    from dataclasses import asdict
+
+    import inferscope
+
+    saved = tmp_path / "pageable.parquet"
+    base = inferscope.open(PAGEABLE, cache_dir=cache_dir)
+    direct = inferscope.compare(base, PINNED, save_base=saved, cache_dir=cache_dir)
+    again = inferscope.compare(saved, PINNED, cache_dir=cache_dir)
+    assert direct.verdict == again.verdict == "improvement"
+    gated = [asdict(m) for m in direct.metrics if m.gated]
+    assert gated and gated == [asdict(m) for m in again.metrics if m.gated]

@@ -310,7 +310,9 @@ def _runs(table, header: dict) -> list[SavedRun]:
 
 def from_side(items: list, role: str, wanted: dict, requests) -> Baseline | None:
     """The side's baseline when it is given one (alone: it stands for the whole side), else None."""
-    found = [i for i in items if isinstance(i, Baseline) or looks_like_baseline(Path(i))]
+    found = [
+        i for i in items if isinstance(i, Baseline) or (isinstance(i, (str, Path)) and looks_like_baseline(Path(i)))
+    ]
     if not found:
         return None
     if len(items) > 1:
