@@ -77,6 +77,15 @@ def say_written(path: str | Path) -> None:
     sys.stderr.flush()
 
 
+def write_text(path: str | Path, text: str) -> None:
+    """What every command's -o does: `text` (UTF-8) to `path` (~ expanded) all or nothing, then `wrote PATH
+    (size)` on stderr, so that the commands cannot drift apart in how they write or what they say."""
+    out = Path(path).expanduser()
+    with atomic_write(out) as fh:
+        fh.write(text.encode("utf-8"))
+    say_written(out)
+
+
 def format_for_suffix(path: str | Path, suffixes: Mapping[str, str], option: str = "-o") -> str:
     """The format a file name asks for; an unknown suffix is refused (listing the known ones) rather than
     silently written as some default format under a misleading name."""

@@ -47,16 +47,6 @@ def parse_phase_patterns(items: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """All or nothing, with the usual file mode, and one-line errors for a missing or unwritable directory;
-    says what it wrote once the file is in place."""
-    from ..outputs import atomic_write, say_written
-
-    with atomic_write(path.expanduser()) as fh:
-        fh.write(text.encode("utf-8"))
-    say_written(path.expanduser())
-
-
 @app.command()
 def analyze(
     traces: TracesArg,
@@ -257,7 +247,9 @@ def analyze(
         _warn(t, analysis)
         text = render(analysis, fmt, color=output is None and sys.stdout.isatty(), trace=t)
     if output is not None:
-        write_atomic(output, text)
+        from ..outputs import write_text
+
+        write_text(output, text)
     else:
         sys.stdout.write(text)
 

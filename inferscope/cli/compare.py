@@ -55,20 +55,12 @@ def parse_fraction(text: str, what: str) -> float:
     return value
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    from ..outputs import atomic_write, say_written
-
-    path = path.expanduser()
-    with atomic_write(path) as fh:
-        fh.write(text.encode("utf-8"))
-    say_written(path)
-
-
 def _emit(result, format: str, output: Path | None, junit: Path | None) -> None:
+    from ..outputs import write_text
     from ..render import compare as shown
 
     if junit is not None:
-        _write_atomic(junit, shown.to_junit(result))
+        write_text(junit, shown.to_junit(result))
     report = shown.to_json(result) if format == "json" else shown.to_markdown(result)
     if format == "github":
         sys.stdout.write(shown.github_annotations(result))
@@ -78,7 +70,7 @@ def _emit(result, format: str, output: Path | None, junit: Path | None) -> None:
                 f.write(report + "\n")
             report = ""
     if output is not None:
-        _write_atomic(output, report)
+        write_text(output, report)
     elif report:
         sys.stdout.write(report)
 

@@ -51,11 +51,9 @@ def _emit(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    from ..outputs import atomic_write, say_written
+    from ..outputs import write_text
 
-    with atomic_write(output.expanduser()) as fh:
-        fh.write(text.encode("utf-8"))
-    say_written(output.expanduser())
+    write_text(output, text)
 
 
 def _progress(side: str | None = None):
