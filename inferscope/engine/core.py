@@ -30,6 +30,9 @@ _DEFINES = re.compile(
     re.I,
 )
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Comments and string literals, in one pass so that a quote inside a comment (or `--` inside a string) is read as
+# the SQL parser reads it: a catalog word in a message ('... traces that show ...') lists nothing.
+_NOT_CODE = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/", re.S)
 # A statement that lists the catalog should see every view and macro, created or not.
 _CATALOG_WORDS = frozenset(
     {
@@ -194,7 +197,7 @@ class Engine:
         form false cycles; the order therefore comes from trying: a file whose dependencies do not exist yet is
         retried after the others of the batch."""
         todo = [w.lower() for w in _WORD.findall(sql)]
-        if _CATALOG_WORDS.intersection(w.lower() for w in _WORD.findall(_COMMENT.sub(" ", sql))):
+        if _CATALOG_WORDS.intersection(w.lower() for w in _WORD.findall(_NOT_CODE.sub(" ", sql))):
             todo = list(self._files)
         batch: dict[Path, _SqlFile] = {}
         while todo:
