@@ -214,3 +214,21 @@ def test_default_pattern_rows_do_not_reach_the_analysis():
     cfg = load_config(environ={}, use_file=False)
     assert cfg.settings["steps.patterns"].source == "default"
     assert cfg.step_patterns is None and cfg.phase_patterns == {}
+
+
+def test_csv_and_json_written_in_pieces_are_the_whole_documents(cache_dir, open_trace):
+    """`stats -f csv/json` write long reports a piece at a time (long names would otherwise be held once more):
+    the text is still exactly one CSV / one JSON document of every row. The sample's nvtx_sum has over a
+    thousand rows, so it spans several pieces."""
+    from inferscope.cli._common import _CHUNK_ROWS
+
+    rows = open_trace(SAMPLE).stats("nvtx_sum").rows()
+    assert len(rows) > 2 * _CHUNK_ROWS
+    as_json = run_cli("stats", SAMPLE, "-r", "nvtx_sum", "-f", "json", "--cache-dir", cache_dir)
+    assert as_json.returncode == 0, as_json.stderr
+    assert as_json.stdout == json.dumps(rows, indent=1, default=str) + "\n"
+    as_csv = run_cli("stats", SAMPLE, "-r", "nvtx_sum", "-f", "csv", "--cache-dir", cache_dir)
+    assert as_csv.returncode == 0, as_csv.stderr
+    read = list(csv.reader(io.StringIO(as_csv.stdout)))
+    assert read[0] == list(rows[0]) and len(read) == len(rows) + 1
+    assert [r[-1] for r in read[1:]] == [r["Range"] for r in rows]

@@ -123,18 +123,38 @@ def print_table(table, fmt: str, title: str | None = None, decimals: int = 1, ou
     JSON are for programs and always carry every row."""
     out = out or sys.stdout
     if fmt == "json":
-        out.write(json.dumps(table.to_pylist(), indent=1, default=str) + "\n")
+        _write_json_rows(table.to_pylist(), out)
     elif fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(table.column_names)
-        for r in _row_values(table):
+        for i, r in enumerate(_row_values(table), 1):
             writer.writerow([_csv_cell(v) for v in r])
+            if i % _CHUNK_ROWS == 0:  # long names (kilobytes each) would otherwise be held once more, whole
+                out.write(buf.getvalue())
+                buf.seek(0)
+                buf.truncate()
         out.write(buf.getvalue())
     elif fmt == "table":
         _print_rich_table(table, title, decimals, out, limit)
     else:
         fail(f"unknown format {fmt!r}; use table, csv or json")
+
+
+_CHUNK_ROWS = 1000
+
+
+def _write_json_rows(rows: list[dict], out) -> None:
+    """The text `json.dumps(rows, indent=1)` gives, written a row at a time: with long names the whole document
+    was one more copy of every text."""
+    if not rows:
+        out.write("[]\n")
+        return
+    out.write("[\n")
+    for i, row in enumerate(rows):
+        text = json.dumps(row, indent=1, default=str).replace("\n", "\n ")  # one level deeper, as inside the list
+        out.write(" " + text + (",\n" if i < len(rows) - 1 else "\n"))
+    out.write("]\n")
 
 
 def _print_rich_table(table, title: str | None, decimals: int, out, limit: int) -> None:
