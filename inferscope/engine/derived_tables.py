@@ -89,11 +89,21 @@ def load(engine: "Engine", entry: Path | None, k: str | None) -> list[str] | Non
             if n != spec["rows"]:
                 raise ValueError(f"{name}: {n} rows, {spec['rows']} stored")
         return created
+    except _fatal():  # DuckDB closed the database: nothing later can run, so this error is the one to report
+        raise
     except Exception:  # damaged or partly deleted: recompute, and let the next save store it whole again
         for name in created:
             engine.raw.execute(f"DROP TABLE IF EXISTS temp.{name}")
         shutil.rmtree(folder, ignore_errors=True)
         return None
+
+
+def _fatal() -> type:
+    """DuckDB's error for a database it has invalidated: storing is optional, but swallowing this one hid the
+    real failure behind 'database has been invalidated' on the next query."""
+    import duckdb
+
+    return duckdb.FatalException
 
 
 def save(engine: "Engine", entry: Path | None, k: str | None, names: Iterable[str]) -> bool:
@@ -131,6 +141,8 @@ def save(engine: "Engine", entry: Path | None, k: str | None, names: Iterable[st
             shutil.rmtree(tmp, ignore_errors=True)
         _evict(parent)
         return True
+    except _fatal():
+        raise
     except Exception:
         shutil.rmtree(tmp, ignore_errors=True)
         return False
