@@ -40,6 +40,7 @@ MATERIALIZE = (
     "gpu_busy_by_pid",
     "steps",
     "step_summary",
+    "warmup",  # the warm-up window: read by idle_ledger, the cold_start rule, the steady-state split and the report
     "idle_ledger",  # reads the warm-up window, which reads the steps
     "gpu_exposed",
     # GPU hardware metrics (empty without them): the per-kernel figures several rules read
