@@ -20,7 +20,7 @@ import pytest
 import inferscope
 from inferscope.errors import TraceInputError
 from tests.conftest import run_cli
-from tests.test_requests_aiperf import BASE_TRACE, RECORDS, STATS, SUMMARY, _shifted_copy
+from tests.test_requests_aiperf import BASE_TRACE, RECORDS, SUMMARY, _shifted_copy, assert_summary_is_aiperfs
 
 pytestmark = pytest.mark.skipif(not RECORDS.exists() or not BASE_TRACE.exists(), reason="shared traces missing")
 
@@ -151,16 +151,7 @@ def test_per_request_numbers_equal_the_aiperf_records(trace, converted):
 def test_summary_equals_aiperfs_own(trace, converted):
     t, _ = trace
     t.attach_requests(converted["with_usage"])
-    got = {r["tag"]: r for r in t.rows("SELECT * FROM request_summary").to_pylist()}
-    expected = json.loads(SUMMARY.read_text())["records"]
-    assert set(got) == set(expected)
-    for tag, want in expected.items():
-        assert got[tag]["unit"] == want["unit"], tag
-        for stat in STATS:
-            if want[stat] is None:
-                assert got[tag][stat] is None, (tag, stat)
-            else:
-                assert got[tag][stat] == pytest.approx(want[stat], rel=1e-12, abs=0), (tag, stat)
+    assert_summary_is_aiperfs(t)
 
 
 def test_without_usage_token_counts_stay_null(trace, converted):
