@@ -3,24 +3,22 @@
 -- closes them that way). NVTX-origin ranges (category 'nvtx') are included, and on PyTorch profiler traces the
 -- record_function annotations that play NVTX's role (categories 'user_annotation' and 'profiler_step'; cpu_op and
 -- python_function ranges are operators and calls, not annotations). No parameters.
--- Groups are (domain, name, style) and the "domain:name" label is formed once per group after grouping, not per
--- range: with long, distinct names (a request id or a prompt in the text) a per-row concatenation held every text
--- a second time. (A domain and a name whose label collides with another pair's stay two rows.)
-WITH summary AS (
-    SELECT domain, name, style,
+WITH ranges AS (
+    SELECT CASE WHEN domain IS NOT NULL THEN domain || ':' || coalesce(name, '') ELSE name END AS range,
+           style, dur_ns
+    FROM nvtx_ranges
+    WHERE category IN ('nvtx', 'user_annotation', 'profiler_step')
+),
+summary AS (
+    SELECT range, style,
            CAST(sum(dur_ns) AS BIGINT) AS total, count(*) AS num, avg(dur_ns) AS avg_ns,
            quantile_cont(dur_ns, 0.5) AS med_ns, min(dur_ns) AS min_ns, max(dur_ns) AS max_ns,
            coalesce(stddev_samp(dur_ns), 0) AS std_ns
-    FROM nvtx_ranges
-    WHERE category IN ('nvtx', 'user_annotation', 'profiler_step')
-    GROUP BY domain, name, style
-),
-labelled AS (
-    SELECT CASE WHEN domain IS NOT NULL THEN domain || ':' || coalesce(name, '') ELSE name END AS range, *
-    FROM summary
+    FROM ranges
+    GROUP BY range, style
 )
 SELECT total * 100.0 / sum(total) OVER () AS "Time (%)",
        total AS "Total Time (ns)", num AS "Instances", avg_ns AS "Avg (ns)", med_ns AS "Med (ns)",
        min_ns AS "Min (ns)", max_ns AS "Max (ns)", std_ns AS "StdDev (ns)", style AS "Style", range AS "Range"
-FROM labelled
+FROM summary
 ORDER BY total DESC, range, style
