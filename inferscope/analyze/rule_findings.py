@@ -37,6 +37,8 @@ def execute(con: duckdb.DuckDBPyConnection, rule: Rule, values: dict) -> pa.Tabl
         table = con.sql(rule.sql, params=bound or None).to_arrow_table()
     except duckdb.OutOfMemoryException as exc:  # not one rule's fault: every later rule would fail the same way
         raise duckdb_conn.out_of_memory(exc, f"rule {rule.id}") from exc
+    except duckdb.FatalException:  # DuckDB closed the database: report this error, not the next rule's echo of it
+        raise
     except duckdb.Error as exc:
         raise RuleError(sql_error(rule, exc)) from exc
     table = _plain_numbers(table)
