@@ -241,7 +241,8 @@ def compare(
         typer.Option(
             "--base-requests",
             metavar="FILE",
-            help="The base's load-generator request file (AIPerf profile_export.jsonl): one for all base traces "
+            help="The base's load-generator request file (AIPerf profile_export.jsonl or GenAI-Perf "
+            "profile_export.json): one for all base traces "
             "or one per trace, repeated in order. With --new-requests, TTFT, inter-token latency (p50, p99) and "
             "output tokens/s gate too.",
             show_default=False,
