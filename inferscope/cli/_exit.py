@@ -124,14 +124,19 @@ def _is_interruption(exc: BaseException) -> bool:
     return isinstance(exc, Exception) and "Query interrupted" in str(exc)
 
 
-def _caused_by_interruption(exc: BaseException | None) -> bool:
+def _in_chain(exc: BaseException | None, test) -> BaseException | None:
+    """The first exception in `exc`'s cause chain (itself, then what caused it) that passes `test`."""
     seen = set()
     while exc is not None and id(exc) not in seen:
-        if _is_interruption(exc):
-            return True
+        if test(exc):
+            return exc
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
-    return False
+    return None
+
+
+def _caused_by_interruption(exc: BaseException | None) -> bool:
+    return _in_chain(exc, _is_interruption) is not None
 
 
 def traceback_dir() -> Path:
@@ -266,10 +271,4 @@ def _out_of_memory(exc: BaseException | None) -> BaseException | None:
     too small, which the user changes; not a bug to report."""
     duckdb = sys.modules.get("duckdb")
     oom_type = getattr(duckdb, "OutOfMemoryException", None) if duckdb else None
-    seen = set()
-    while oom_type is not None and exc is not None and id(exc) not in seen:
-        if isinstance(exc, oom_type):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
+    return None if oom_type is None else _in_chain(exc, lambda e: isinstance(e, oom_type))
