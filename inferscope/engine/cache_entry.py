@@ -222,6 +222,10 @@ def write_tables(directory: Path, tables: "Iterable[tuple[str, pa.Table]]") -> d
 
     rows: dict[str, int] = {}
     for name, table in tables:
+        if isinstance(table, pa.RecordBatchReader):  # streamed (GPU metric samples): written batch by batch
+            rows[name] = _write_stream(directory / f"{name}.parquet", name, table)
+            pa.default_memory_pool().release_unused()
+            continue
         # store_schema=False: dictionary-encoded string columns are written as Parquet's own dictionary-encoded
         # strings and read back as plain strings, the model's type
         table = model.conform(name, table)
@@ -239,6 +243,27 @@ def write_tables(directory: Path, tables: "Iterable[tuple[str, pa.Table]]") -> d
         if name not in rows:
             pq.write_table(model.empty_table(name), directory / f"{name}.parquet", compression="zstd")
             rows[name] = 0
+    return rows
+
+
+def _write_stream(path: Path, name: str, stream: "pa.RecordBatchReader") -> int:
+    """Write a streamed model table one batch (one row group) at a time; returns its rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows, writer = 0, None
+    try:
+        for batch in stream:
+            table = model.conform(name, pa.Table.from_batches([batch]))
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, compression="zstd", store_schema=False)
+            writer.write_table(table)
+            rows += table.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        pq.write_table(model.empty_table(name), path, compression="zstd")
     return rows
 
 
@@ -280,7 +305,9 @@ def get_or_build(
     """Return (cache entry, None) when cached (building the entry on a miss), or (None, tables) when use_cache
     is False. A damaged entry is removed and rebuilt; `on_damage` gets one line saying so (default: stderr)."""
     if not use_cache:
-        return None, dict(build())
+        from ..ingest import whole
+
+        return None, {name: whole(table) for name, table in build()}
     root = resolve_root(cache_dir)
     try:
         files = _files(path, root)

@@ -13,12 +13,21 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..errors import TraceInputError
 from .formats import ARROW_STREAM_MAGIC, GZIP_MAGIC, REP_SUFFIXES, SQLITE_MAGIC, detect
-from .nsys_files import NSYS_FORMATS, iter_nsys
+from .nsys_files import NSYS_FORMATS, iter_nsys, whole
 
 if TYPE_CHECKING:  # detecting a format (all a cache hit needs) must not load pyarrow
     import pyarrow as pa
 
-__all__ = ["ARROW_STREAM_MAGIC", "GZIP_MAGIC", "REP_SUFFIXES", "SQLITE_MAGIC", "detect", "iter_tables", "load"]
+__all__ = [
+    "ARROW_STREAM_MAGIC",
+    "GZIP_MAGIC",
+    "REP_SUFFIXES",
+    "SQLITE_MAGIC",
+    "detect",
+    "iter_tables",
+    "load",
+    "whole",
+]
 
 
 def load(path: Path, fmt: str | None = None, step: Callable[[str], None] | None = None) -> "dict[str, pa.Table]":
@@ -26,14 +35,15 @@ def load(path: Path, fmt: str | None = None, step: Callable[[str], None] | None 
     columns on dictionary-encoded)."""
     from .. import model
 
-    return {name: model.plain(table) for name, table in iter_tables(path, fmt, step)}
+    return {name: model.plain(whole(table)) for name, table in iter_tables(path, fmt, step)}
 
 
 def iter_tables(
     path: Path, fmt: str | None = None, step: Callable[[str], None] | None = None
-) -> "Iterator[tuple[str, pa.Table]]":
+) -> "Iterator[tuple[str, pa.Table | pa.RecordBatchReader]]":
     """Model tables of `path` one at a time (nsys exports stream, so the cache can write each table as it comes
-    and large traces never sit in memory whole)."""
+    and large traces never sit in memory whole). The GPU metric samples come as a RecordBatchReader, to be read
+    before the next table is asked for (`whole` reads one into a table)."""
     fmt = fmt or detect(path)
     step = step or (lambda _msg: None)
     if fmt in NSYS_FORMATS:

@@ -44,9 +44,9 @@ def load(path: Path, step: Callable[[str], None]) -> dict[str, pa.Table]:
     warnings = []
     if report.exists():
         from .formats import detect
-        from .nsys_files import iter_nsys
+        from .nsys_files import iter_nsys, whole
 
-        tables = dict(iter_nsys(report, detect(report), step))
+        tables = {k: whole(t) for k, t in iter_nsys(report, detect(report), step)}
         # the tables merged with samples and annotations below get plain strings; the large GPU tables pass
         # through to the cache as they come (names dictionary-encoded)
         tables = {k: t if k in _PASS_THROUGH else model.plain(t) for k, t in tables.items()}

@@ -11,7 +11,7 @@ metric InferScope does not know still gets an id, so nothing recorded is dropped
 The unit is the bracket at the end of the name: `[Throughput %]` -> pct (0-100 of the unit's peak), `[MHz]` ->
 MHz, `[Avg]` -> warps (average warps resident), `[Avg Warps per Cycle]` -> warps/cycle, `[Requests]` ->
 requests, `[Cycles Active]` -> cycles. nsys 2025.3 stores the clocks in Hz under a `[MHz]` label (an H200 reads
-1980063750 at its 1980 MHz boost); the ingest SQL (sql/ingest/nsys/gpu_metrics.sql) scales those, and this
+1980063750 at its 1980 MHz boost); the conversion (ingest/gpu_metric_series.py) scales those, and this
 module only names them.
 """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import duckdb
 import numpy as np
@@ -22,6 +22,7 @@ from ..redact import redact_argv, redact_text, redact_value
 from ..resources import read_sql
 from . import nesting
 from .gpu_metric_names import stable_id
+from .gpu_metric_series import MetricSeries
 from .strings import StringTable
 
 # raw nsys tables each transform reads (StringIds is kept for the whole conversion)
@@ -40,9 +41,10 @@ _NEEDS = {
     "processes": ["PROCESSES"],
     "devices": ["TARGET_INFO_GPU"],
     "profiler_overhead": ["PROFILER_OVERHEAD"],
-    # TARGET_INFO_GPU tells which GPU a metric source samples; the info table first, while GPU_METRICS is loaded
-    "gpu_metric_info": ["TARGET_INFO_GPU", "TARGET_INFO_GPU_METRICS", "GPU_METRICS"],
-    "gpu_metrics": ["TARGET_INFO_GPU", "TARGET_INFO_GPU_METRICS", "GPU_METRICS"],
+    # TARGET_INFO_GPU tells which GPU a metric source samples. GPU_METRICS itself is never loaded whole: it is
+    # streamed twice (gpu_metric_series), for the info table and then for the samples.
+    "gpu_metric_info": ["TARGET_INFO_GPU", "TARGET_INFO_GPU_METRICS"],
+    "gpu_metrics": ["TARGET_INFO_GPU", "TARGET_INFO_GPU_METRICS"],
     "nvtx_marks": ["NVTX_EVENTS"],
     "nvtx_ranges": ["NVTX_EVENTS"],
 }
@@ -67,9 +69,18 @@ _SYSTEM_FACTS = {
 _UNKNOWN = ("unknown",)
 
 
-def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterator[tuple[str, pa.Table]]:
+def iter_convert(
+    read: Callable[[str], pa.Table],
+    source_format: str,
+    read_batches: Callable[[str], Iterable[pa.Table]] | None = None,
+) -> Iterator[tuple[str, pa.Table | pa.RecordBatchReader]]:
     """Yield (model table, Arrow table) one at a time, reading each raw table when first needed and dropping it
-    after its last use, so peak memory is about the largest raw table rather than the whole export."""
+    after its last use, so peak memory is about the largest raw table rather than the whole export. `read_batches`
+    gives a raw table's rows in batches, in stored order (by default: `read`, whole); GPU_METRICS, which can hold
+    hundreds of millions of samples, is read only that way, and `gpu_metrics` comes as a RecordBatchReader that
+    must be consumed before the next table is asked for."""
+    if read_batches is None:
+        read_batches = lambda name: [read(name)]  # noqa: E731
     order = list(_NEEDS)
     raw_order = list(dict.fromkeys(raw for t in order for raw in _NEEDS[t]))
     last_use = {raw: max(i for i, t in enumerate(order) if raw in _NEEDS[t]) for raw in raw_order}
@@ -103,11 +114,17 @@ def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterato
                     loaded.add(raw_name)
                     del table
             try:
-                result = strings.resolve(con.sql(read_sql(f"ingest/nsys/{table_name}.sql")).to_arrow_table())
-            except duckdb.Error as exc:  # e.g. text where nsys writes timestamps: an edited or corrupt export
+                if table_name == "gpu_metric_info":
+                    metric_series = _scan_gpu_metrics(con, read_batches)
+                if table_name == "gpu_metrics":
+                    result = metric_series.samples(_streamed_schema("gpu_metrics"))
+                else:
+                    result = strings.resolve(con.sql(read_sql(f"ingest/nsys/{table_name}.sql")).to_arrow_table())
+            except (duckdb.Error, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                # e.g. text where nsys writes timestamps: an edited or corrupt export
                 first = str(exc).strip().splitlines()[0]
                 raise TraceInputError(
-                    f"cannot convert the export's {', '.join(_NEEDS[table_name])} to "
+                    f"cannot convert the export's {', '.join(_raw_inputs(table_name))} to "
                     f"{table_name} ({first}); the export looks edited or corrupt, re-export it"
                 ) from exc
             if i == len(order) - 1:
@@ -123,7 +140,7 @@ def iter_convert(read: Callable[[str], pa.Table], source_format: str) -> Iterato
                     _release_freed_memory()
             if table_name == "nvtx_ranges":
                 result = nest_ranges(con, result)
-            yield table_name, model.conform(table_name, result)
+            yield table_name, result if isinstance(result, pa.RecordBatchReader) else model.conform(table_name, result)
             del result
         for future in pending.values():
             future.result()
@@ -290,6 +307,32 @@ def _release_freed_memory() -> None:
     # Arrow's own pool keeps freed pages for reuse too; with long unique NVTX names that was hundreds of MB held
     # through the analysis that follows a cold conversion
     pa.default_memory_pool().release_unused()
+
+
+def _raw_inputs(table_name: str) -> list[str]:
+    return [*_NEEDS[table_name], *(["GPU_METRICS"] if table_name.startswith("gpu_metric") else [])]
+
+
+def _scan_gpu_metrics(
+    con: duckdb.DuckDBPyConnection, read_batches: Callable[[str], Iterable[pa.Table]]
+) -> MetricSeries:
+    """Pass 1 over GPU_METRICS (gpu_metric_series), registered as GPU_METRIC_SERIES for gpu_metric_info.sql, with
+    the pairing of metric sources and GPUs (gpu_metric_sources.sql) as a view both tables use."""
+    con.execute("CREATE OR REPLACE TEMP VIEW gpu_metric_sources AS " + read_sql("ingest/nsys/gpu_metric_sources.sql"))
+    rows = con.sql("SELECT typeId, metricId, device_id, metric_id, unit FROM gpu_metric_sources").fetchall()
+    sources = {(int(t), int(m)): (int(d), str(i), str(u)) for t, m, d, i, u in rows}
+    series = MetricSeries(lambda: read_batches("GPU_METRICS"), sources)
+    con.register("GPU_METRIC_SERIES", series.info())
+    return series
+
+
+def _streamed_schema(table_name: str) -> pa.Schema:
+    """The model schema of a streamed table, its string columns dictionary-encoded (as `StringTable.resolve`
+    hands them on)."""
+    schema = model.TABLE_BY_NAME[table_name].schema
+    return pa.schema(
+        [pa.field(f.name, pa.dictionary(pa.int32(), pa.string())) if pa.types.is_string(f.type) else f for f in schema]
+    )
 
 
 def _nvtx_events(table: pa.Table, strings: StringTable) -> pa.Table:

@@ -7,6 +7,7 @@ decode only the stored columns RAW_COLUMNS needs and derive the rest as `nsys_co
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -72,6 +73,25 @@ class ArrowStreamsReader:
             raise TraceInputError(f"{self.path}: corrupt table {name} in the nsys Arrow export ({exc})") from exc
         return complete(name, derive(name, table))
 
+    def batches(self, name: str) -> Iterator[pa.Table]:
+        """The table's record batches in stored order, decoded one at a time (GPU_METRICS)."""
+        if name not in self._spans:
+            yield complete(name, None)
+            return
+        start, end = self._spans[name]
+        wanted = stored_columns(name)
+        fields = [i for i, f in enumerate(self._schemas[name]) if f.name in wanted]
+        try:
+            with pa.memory_map(str(self.path), "r") as mm:
+                mm.seek(start)
+                stream = pa.ipc.open_stream(
+                    mm.read_buffer(end - start), options=pa.ipc.IpcReadOptions(included_fields=fields)
+                )
+                for batch in stream:
+                    yield complete(name, derive(name, pa.Table.from_batches([batch])))
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise TraceInputError(f"{self.path}: corrupt table {name} in the nsys Arrow export ({exc})") from exc
+
     def close(self) -> None:
         self._spans.clear()
 
@@ -85,6 +105,22 @@ def read_parquet_table(path: Path, name: str) -> pa.Table:
     try:
         have = pq.read_schema(file).names
         return complete(name, derive(name, pq.read_table(file, columns=[c for c in have if c in wanted])))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise TraceInputError(f"{file}: unreadable Parquet file ({exc}); re-export the report") from exc
+
+
+def parquet_table_batches(path: Path, name: str, rows: int = 1 << 18) -> Iterator[pa.Table]:
+    """One table of a parquetdir export, about `rows` rows at a time in stored order (GPU_METRICS)."""
+    file = path / f"{name}.parquet"
+    if not file.exists():
+        yield complete(name, None)
+        return
+    wanted = stored_columns(name)
+    try:
+        parquet = pq.ParquetFile(file)
+        columns = [c for c in parquet.schema_arrow.names if c in wanted]
+        for batch in parquet.iter_batches(batch_size=rows, columns=columns):
+            yield complete(name, derive(name, pa.Table.from_batches([batch])))
     except (pa.ArrowInvalid, OSError) as exc:
         raise TraceInputError(f"{file}: unreadable Parquet file ({exc}); re-export the report") from exc
 

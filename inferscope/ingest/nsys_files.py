@@ -13,9 +13,12 @@ if TYPE_CHECKING:
 NSYS_FORMATS = ("nsys-sqlite", "nsys-parquetdir", "nsys-arrow", "nsys-rep", "nsys-sqlite-gz", "nsys-arrow-gz")
 
 
-def iter_nsys(path: Path, fmt: str, step: Callable[[str], None]) -> "Iterator[tuple[str, pa.Table]]":
+def iter_nsys(
+    path: Path, fmt: str, step: Callable[[str], None]
+) -> "Iterator[tuple[str, pa.Table | pa.RecordBatchReader]]":
     """Model tables of the nsys export `path` (format `fmt`, one of NSYS_FORMATS) one at a time: they stream, so
-    the cache can write each table as it comes and large traces never sit in memory whole."""
+    the cache can write each table as it comes and large traces never sit in memory whole. A table may come as a
+    RecordBatchReader (the GPU metric samples), to be consumed before the next one is asked for (`whole`)."""
     if fmt in ("nsys-sqlite-gz", "nsys-arrow-gz"):
         from .compressed import inflated
 
@@ -28,11 +31,12 @@ def iter_nsys(path: Path, fmt: str, step: Callable[[str], None]) -> "Iterator[tu
 
         if fmt == "nsys-parquetdir":
             read, close = (lambda name: nsys_raw.read_parquet_table(path, name)), (lambda: None)
+            batches = lambda name: nsys_raw.parquet_table_batches(path, name)  # noqa: E731
         else:
             reader = nsys_raw.SqliteReader(path) if fmt == "nsys-sqlite" else nsys_raw.ArrowStreamsReader(path)
-            read, close = reader, reader.close
+            read, close, batches = reader, reader.close, reader.batches
         try:
-            for name, table in nsys.iter_convert(read, fmt):
+            for name, table in nsys.iter_convert(read, fmt, batches):
                 step(f"converted {name}")
                 yield name, table
         finally:
@@ -49,6 +53,13 @@ def iter_nsys(path: Path, fmt: str, step: Callable[[str], None]) -> "Iterator[tu
                 yield name, (_exported_meta(table, exported_fmt) if name == "trace_meta" else table)
         return
     raise ValueError(f"{fmt} is not an nsys format")
+
+
+def whole(table: "pa.Table | pa.RecordBatchReader") -> "pa.Table":
+    """A table `iter_nsys` yields, read whole if it came as a stream (the GPU metric samples)."""
+    import pyarrow as pa
+
+    return table.read_all() if isinstance(table, pa.RecordBatchReader) else table
 
 
 def _exported_meta(meta: "pa.Table", exported_fmt: str) -> "pa.Table":

@@ -11,12 +11,13 @@ from __future__ import annotations
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
 
 from ..errors import TraceInputError
-from .nsys_arrow import ArrowStreamsReader, read_parquet_table, read_parquetdir
+from .nsys_arrow import ArrowStreamsReader, parquet_table_batches, read_parquet_table, read_parquetdir
 from .nsys_columns import DERIVED, RAW_COLUMNS, complete
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "SPLIT_ROWS",
     "ArrowStreamsReader",
     "SqliteReader",
+    "parquet_table_batches",
     "read_parquet_table",
     "read_parquetdir",
     "read_sqlite",
@@ -43,6 +45,8 @@ SPARSE: dict[str, list[str]] = {
 # GIL while it steps SQLite, so two slices use both cores of a small machine.
 SPLIT_ROWS = 400_000
 READ_THREADS = 2
+# rows per batch where a table is streamed instead of read whole (`SqliteReader.batches`)
+BATCH_ROWS = 1 << 18
 
 
 class SqliteReader:
@@ -71,25 +75,34 @@ class SqliteReader:
             )
         self.adbc = _adbc_connect(uri)
 
-    def __call__(self, name: str) -> pa.Table:
-        wanted = RAW_COLUMNS[name]
-        if name not in self.present:
-            return complete(name, None)
+    def _exprs(self, name: str, con: sqlite3.Connection | None = None) -> dict[str, str]:
+        """The SELECT expression of each wanted column the table has or can derive."""
         try:
-            have = [r[1] for r in self.con.execute(f'PRAGMA table_info("{name}")')]
-            lo, hi = self._rowid_bounds(name)
+            have = [r[1] for r in (con or self.con).execute(f'PRAGMA table_info("{name}")')]
         except sqlite3.DatabaseError as exc:
             raise TraceInputError(
                 f"{self.path}: corrupt or truncated SQLite file ({exc}); re-export it from the .nsys-rep"
             ) from exc
         exprs: dict[str, str] = {}
         derived = DERIVED.get(name, {})
-        for c in wanted:
+        for c in RAW_COLUMNS[name]:
             if c in have:
                 exprs[c] = f'"{c}"'
             elif c in derived and any(src in have for src in derived[c]):
                 srcs = [f'"{src}"' for src in derived[c] if src in have]
                 exprs[c] = f"coalesce({', '.join(srcs)})" if len(srcs) > 1 else srcs[0]
+        return exprs
+
+    def __call__(self, name: str) -> pa.Table:
+        if name not in self.present:
+            return complete(name, None)
+        exprs = self._exprs(name)
+        try:
+            lo, hi = self._rowid_bounds(name)
+        except sqlite3.DatabaseError as exc:
+            raise TraceInputError(
+                f"{self.path}: corrupt or truncated SQLite file ({exc}); re-export it from the .nsys-rep"
+            ) from exc
         if lo is None:  # empty, or no rowid to slice by (a view or a WITHOUT ROWID table)
             return complete(name, _read_table(self.con, self.adbc, _select(exprs, name), list(exprs), self.path))
         sparse = [c for c in SPARSE.get(name, []) if c in exprs]
@@ -98,6 +111,46 @@ class SqliteReader:
         if sparse:
             table = self._add_sparse(name, table, {c: exprs[c] for c in sparse}, lo, hi)
         return complete(name, table)
+
+    def batches(self, name: str, rows: int | None = None) -> Iterator[pa.Table]:
+        """The table's rows in stored order, about `rows` at a time, never all in memory (GPU_METRICS). ADBC
+        streams them; where it gives up on a column's type part-way, sqlite3 goes on from the first row it had
+        not yet handed on."""
+        if name not in self.present:
+            yield complete(name, None)
+            return
+        rows = rows or BATCH_ROWS
+        # connections of its own: the conversion reads the next raw table on the reader's in the background
+        con, adbc = _sqlite3_connect(self.uri), _adbc_connect(self.uri)
+        try:
+            exprs = self._exprs(name, con)
+            sql, cols, done = _select(exprs, name), list(exprs), 0
+            if adbc is not None:
+                cur = adbc.cursor()
+                try:
+                    cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(rows)})
+                    cur.execute(sql)
+                    for batch in cur.fetch_record_batch():
+                        table = complete(name, pa.Table.from_batches([batch]).rename_columns(cols))
+                        done += table.num_rows
+                        yield table
+                    return
+                except Exception:  # a type change ADBC cannot follow: the rest through sqlite3
+                    pass
+                finally:
+                    cur.close()
+            try:
+                cursor = con.execute(f"{sql} LIMIT -1 OFFSET {done}")
+                while chunk := cursor.fetchmany(rows):
+                    yield complete(name, _rows_table(chunk, cols))
+            except sqlite3.DatabaseError as exc:
+                raise TraceInputError(
+                    f"{self.path}: corrupt or truncated SQLite export ({exc}); re-export it from the .nsys-rep"
+                ) from exc
+        finally:
+            con.close()
+            if adbc is not None:
+                adbc.close()
 
     def _rowid_bounds(self, name: str) -> tuple[int | None, int | None]:
         try:
@@ -231,6 +284,11 @@ def _read_table(con: sqlite3.Connection, adbc, sql: str, cols: list[str], path: 
         raise TraceInputError(
             f"{path}: corrupt or truncated SQLite export ({exc}); re-export it from the .nsys-rep"
         ) from exc
+    return _rows_table(rows, cols)
+
+
+def _rows_table(rows: list[tuple], cols: list[str]) -> pa.Table:
+    """sqlite3 rows as an Arrow table; a column of mixed types becomes text."""
     columns = list(zip(*rows)) if rows else [[] for _ in cols]
     arrays = []
     for values in columns:

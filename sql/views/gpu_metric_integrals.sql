@@ -6,7 +6,7 @@
 -- from 0, so the number of samples a window touches is a difference of two indexes.
 -- Grain: one row per sample (device_id, metric_id, ts_ns). Columns: device_id, metric_id, ts_ns, end_ns, value,
 -- sample_index, cum_value_ns (integral of value dt before ts_ns, value x ns), cum_covered_ns (sampled time before
--- ts_ns). The integrals are computed once when the trace is converted (sql/ingest/nsys/gpu_metrics.sql): a
+-- ts_ns). The integrals are computed once when the trace is converted (inferscope/ingest/gpu_metric_series.py): a
 -- window over every sample in each analysis cost more time and memory than everything else here. No parameters.
 CREATE OR REPLACE VIEW gpu_metric_integrals AS
 SELECT device_id, metric_id, ts_ns, end_ns, value, sample_index, cum_value_ns, cum_covered_ns
