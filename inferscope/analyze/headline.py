@@ -187,9 +187,48 @@ def _inter_token_tail(a: Analysis) -> str:
     )
 
 
+# The busy ledger's sentence follows the limiter when at least this share of the measured kernel time was not
+# working (stalled, or GEMMs with idle Tensor Cores): below it the kernel time is mostly real work, and the
+# sentence would only repeat "busy" in other words.
+_NOT_WORKING_SHARE = 0.25
+
+
+def _busy_split(a: Analysis) -> dict[str, float]:
+    """The busy ledger's classes summed over the GPUs with hardware metrics (metrics busy_*_ns, per device);
+    empty where no GPU has metrics."""
+    split: dict[str, float] = {}
+    for m in a.metrics:
+        if m.id in ("busy_working_ns", "busy_stalled_ns", "busy_tensor_idle_ns") and m.value is not None:
+            split[m.id] = split.get(m.id, 0.0) + m.value
+    return split
+
+
+def _busy_tail(a: Analysis) -> str:
+    """A second sentence when the GPU's own counters say that a good part of the kernel time was not work: kernel
+    timestamps call a resident kernel busy, so "GPU-bound" (or any share of busy time) would otherwise read as
+    work done. The shares are of the kernel time the counters measured (busy ledger: executions at least one
+    sampling period long), and each class has one owning rule, so the sentence and the findings agree."""
+    split = _busy_split(a)
+    working, stalled, idle_tc = (
+        split.get(k, 0.0) for k in ("busy_working_ns", "busy_stalled_ns", "busy_tensor_idle_ns")
+    )
+    measured = working + stalled + idle_tc
+    if measured <= 0 or stalled + idle_tc < _NOT_WORKING_SHARE * measured:
+        return ""
+    parts = []
+    if stalled > 0:
+        parts.append(f"{fmt_pct(100 * stalled / measured)} was resident but stalled (no unit at 30% of peak)")
+    if idle_tc > 0:
+        parts.append(f"{fmt_pct(100 * idle_tc / measured)} ran GEMMs with idle Tensor Cores")
+    parts.append(f"{fmt_pct(100 * working / measured)} was working")
+    listed = ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f" By the GPU's counters, of the {fmt_ns(measured)} of kernel time they measured, {listed}."
+
+
 def sentence(a: Analysis) -> str:
-    """The limiter sentence, followed where requests are attached by what made the token stream stall."""
-    return _limiter(a) + _inter_token_tail(a)
+    """The limiter sentence, followed where the GPU has hardware metrics by what its kernel time did, and where
+    requests are attached by what made the token stream stall."""
+    return _limiter(a) + _busy_tail(a) + _inter_token_tail(a)
 
 
 def _limiter(a: Analysis) -> str:

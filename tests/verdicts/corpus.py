@@ -22,6 +22,9 @@ independent reader (tests/verdicts/reader.py) shows. Checks, each optionally `kn
   (issue 19's "one owner per idle nanosecond");
 * mentions: some finding names one of the reader's strings (e.g. the NVTX range around the largest gap);
 * devices: each active device's compute capability is the one the trace's device table states, or unknown;
+* busy_headline: on an nsys export with GPU metrics, whether the headline adds the busy ledger's sentence
+  ({"claims": true}: its shares of the measured kernel time, stalled / idle Tensor Cores / working, as the reader
+  computes them from the raw samples, tests/verdicts/busy_reader.py; {"claims": false}: no such sentence);
 * serving_headline: with a request file (`requests`, relative to the shared traces, or `requests_edit`, a function
   of tests/verdicts/edits.py that builds an edited copy of one), whether the headline names head-of-line blocking
   for inter-token latency ({"claims": true}: the slowest 1 % of token gaps, their count and both prefill-overlap
@@ -146,7 +149,7 @@ def checks(exp: dict) -> list[Check]:
     out += [Check(case, "must_not", m["rule"], m) for m in exp.get("must_not", [])]
     out += [Check(case, "says", f"{m['rule']}~{m['text']}", m) for m in exp.get("says", [])]
     out += [Check(case, "numbers", n["metric"], n) for n in exp.get("numbers", [])]
-    for kind in ("ledger", "mentions", "devices", "serving_headline"):
+    for kind in ("ledger", "mentions", "devices", "serving_headline", "busy_headline"):
         if kind in exp:
             out.append(Check(case, kind, kind, exp[kind]))
     return out
@@ -187,6 +190,15 @@ _HOL_SENTENCE = re.compile(
     r"slowest 1 % of token gaps \(([\d,]+)[^)]*\) overlapped another request's prefill in ([\d.]+)% of cases vs "
     r"([\d.]+)% of the others \(head-of-line blocking\)"
 )
+
+
+# The headline's busy-ledger sentence (inferscope/analyze/headline.py), read back for its shares.
+_BUSY_SENTENCE = re.compile(r"By the GPU's counters, of the [^,]+ of kernel time they measured, (.*)\.")
+_BUSY_PARTS = {
+    "stalled": re.compile(r"([\d.]+)% was resident but stalled"),
+    "tensor_idle": re.compile(r"([\d.]+)% ran GEMMs with idle Tensor Cores"),
+    "working": re.compile(r"([\d.]+)% was working"),
+}
 
 
 def findings_of(doc: dict, rule: str) -> list[dict]:
@@ -277,4 +289,24 @@ def judge(check: Check, doc: dict | None, facts) -> tuple[bool, str]:
             ok,
             f"headline says {n} gaps, {tail}% vs {rest}%; reader {want[0]} gaps, {want[1]:.2f}% vs {want[2]:.2f}%",
         )
+    if check.kind == "busy_headline":
+        return _judge_busy_headline(s, doc["headline"], facts)
     raise ValueError(f"unknown check kind {check.kind}")
+
+
+def _judge_busy_headline(spec: dict, headline: str, facts) -> tuple[bool, str]:
+    """The busy-ledger sentence is there exactly when the claim says so, and its shares are the reader's within
+    0.1 percentage point (the product scales kernel time to the busy union, which leaves shares unchanged on one
+    GPU)."""
+    m = _BUSY_SENTENCE.search(headline)
+    split = facts.kernel_busy_split or {}
+    total = sum(split.values())
+    want = {k: 100 * v / total for k, v in split.items()} if total else {}
+    seen = f"reader shares { ({k: round(v, 2) for k, v in want.items()}) }; headline: {headline!r}"
+    if not spec["claims"]:
+        return m is None, seen
+    if m is None or not want:
+        return False, seen
+    said = {k: float(p.search(m.group(1)).group(1)) for k, p in _BUSY_PARTS.items() if p.search(m.group(1))}
+    ok = all(abs(said.get(k, 0.0) - want[k]) <= 0.1 for k in want)
+    return ok, f"headline shares {said}; {seen}"

@@ -93,6 +93,31 @@ def serving_stalls_after_last_prefill(traces: Path, out_dir: Path) -> Path:
     return out
 
 
-BUILDERS = {f.__name__: f for f in (h100_no_pids, cloverleaf_no_device_table, pinned_bf16_healthy)}
+def gpu_metrics_stalled_gemms(traces: Path, out_dir: Path) -> Path:
+    """The H200 GPU-metrics export with SM Issue, Tensor Active and DRAM read/write at a tenth of what was
+    recorded during the GEMM phases (tests/gpu_metric_edits.py): the GEMMs stay resident while no unit works."""
+    from tests import gpu_metric_edits
+
+    return gpu_metric_edits.stalled_gemms(out_dir)
+
+
+def gpu_metrics_simt_gemms(traces: Path, out_dir: Path) -> Path:
+    """The H200 GPU-metrics export with Tensor Active at 0 and SM Issue at 80 % during the GEMM phases
+    (tests/gpu_metric_edits.py): the GEMMs keep the SMs issuing with their Tensor Cores idle."""
+    from tests import gpu_metric_edits
+
+    return gpu_metric_edits.simt_gemms(out_dir)
+
+
+BUILDERS = {
+    f.__name__: f
+    for f in (
+        h100_no_pids,
+        cloverleaf_no_device_table,
+        pinned_bf16_healthy,
+        gpu_metrics_stalled_gemms,
+        gpu_metrics_simt_gemms,
+    )
+}
 # Edited request files (an expectation's `requests_edit`), joined to the case's trace.
 REQUEST_BUILDERS = {f.__name__: f for f in (serving_stalls_after_last_prefill,)}

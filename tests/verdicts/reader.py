@@ -26,6 +26,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.verdicts.busy_reader import busy_split
+
 LAUNCH_CALLS = (
     "cudaLaunchKernel",
     "cudaLaunchKernelExC",
@@ -72,6 +74,8 @@ class Facts:
     tail_gap_count: int | None = None
     tail_gap_prefill_pct: float | None = None
     rest_gap_prefill_pct: float | None = None
+    # nsys with GPU metrics (busy_reader): measured kernel time by what the counters say it did; None without metrics
+    kernel_busy_split: dict[str, int] | None = None
 
     # derived -----------------------------------------------------------------------------------------------
     @property
@@ -269,6 +273,7 @@ def _read_nsys(con: sqlite3.Connection) -> Facts:
                 f.launch_call_ns += dur
                 f.max_launch_call_ns = max(f.max_launch_call_ns, dur)
             f.module_load_ns += dur if base.startswith(MODULE_LOADS) else 0
+    f.kernel_busy_split = busy_split(con, tables, names, COMM_KERNEL)
     if "TARGET_INFO_GPU" in tables:
         rows = con.execute("SELECT id, computeMajor, computeMinor FROM TARGET_INFO_GPU").fetchall()
         f.listed_devices = len(rows)
