@@ -123,18 +123,16 @@ def print_table(table, fmt: str, title: str | None = None, decimals: int = 1, ou
     JSON are for programs and always carry every row."""
     out = out or sys.stdout
     if fmt == "json":
-        _write_json_rows(table.to_pylist(), out)
+        _write_json_rows(table, out)
     elif fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(table.column_names)
-        for i, r in enumerate(_row_values(table), 1):
-            writer.writerow([_csv_cell(v) for v in r])
-            if i % _CHUNK_ROWS == 0:  # long names (kilobytes each) would otherwise be held once more, whole
-                out.write(buf.getvalue())
-                buf.seek(0)
-                buf.truncate()
-        out.write(buf.getvalue())
+        for chunk in _row_chunks(table):
+            writer.writerows([_csv_cell(v) for v in r] for r in chunk)
+            out.write(buf.getvalue())
+            buf.seek(0)
+            buf.truncate()
     elif fmt == "table":
         _print_rich_table(table, title, decimals, out, limit)
     else:
@@ -144,17 +142,28 @@ def print_table(table, fmt: str, title: str | None = None, decimals: int = 1, ou
 _CHUNK_ROWS = 1000
 
 
-def _write_json_rows(rows: list[dict], out) -> None:
-    """The text `json.dumps(rows, indent=1)` gives, written a row at a time: with long names the whole document
-    was one more copy of every text."""
-    if not rows:
-        out.write("[]\n")
+def _row_chunks(table):
+    """Value tuples `_CHUNK_ROWS` at a time: with long names (kilobytes each) the rows as Python objects, or the
+    text written from them, would otherwise be one more copy of every name, whole."""
+    if hasattr(table, "rows"):  # engine.Rows: already Python values
+        for i in range(0, len(table.rows), _CHUNK_ROWS):
+            yield table.rows[i : i + _CHUNK_ROWS]
         return
-    out.write("[\n")
-    for i, row in enumerate(rows):
-        text = json.dumps(row, indent=1, default=str).replace("\n", "\n ")  # one level deeper, as inside the list
-        out.write(" " + text + (",\n" if i < len(rows) - 1 else "\n"))
-    out.write("]\n")
+    for i in range(0, table.num_rows, _CHUNK_ROWS):
+        yield _row_values(table.slice(i, _CHUNK_ROWS))
+
+
+def _write_json_rows(table, out) -> None:
+    """The text `json.dumps(table.to_pylist(), indent=1)` gives, written a chunk of rows at a time."""
+    names = list(table.column_names)
+    first = True
+    for chunk in _row_chunks(table):
+        for values in chunk:
+            row = dict(zip(names, values))
+            text = json.dumps(row, indent=1, default=str).replace("\n", "\n ")  # one level deeper, inside the list
+            out.write(("[\n " if first else ",\n ") + text)
+            first = False
+    out.write("[]\n" if first else "\n]\n")
 
 
 def _print_rich_table(table, title: str | None, decimals: int, out, limit: int) -> None:
