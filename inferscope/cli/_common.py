@@ -145,6 +145,9 @@ _CHUNK_ROWS = 1000
 def _row_chunks(table):
     """Value tuples `_CHUNK_ROWS` at a time: with long names (kilobytes each) the rows as Python objects, or the
     text written from them, would otherwise be one more copy of every name, whole."""
+    if hasattr(table, "chunks"):  # engine.RowStream: fetched as it is read
+        yield from table.chunks
+        return
     if hasattr(table, "rows"):  # engine.Rows: already Python values
         for i in range(0, len(table.rows), _CHUNK_ROWS):
             yield table.rows[i : i + _CHUNK_ROWS]

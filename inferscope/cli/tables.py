@@ -98,14 +98,18 @@ def stats(
     _check_format(format)
     names = [resolve(r) for r in (report or DEFAULT_REPORTS)]
     t = open_trace(trace, cache_dir, no_cache)
-    results = [t.stats(n) for n in names]
-    if format == "json" and len(results) > 1:
+    if format == "json" and len(names) > 1:
         import json
         import sys
 
+        results = [t.stats(n) for n in names]
         sys.stdout.write(json.dumps({r.report: r.rows() for r in results}, indent=1, default=str) + "\n")
         return
-    for r in results:
-        if len(results) > 1 and format != "table":
-            typer.echo(f"# {r.report}")
-        print_table(r.result, format, title=r.report, limit=limit)
+    if format == "table":
+        for r in [t.stats(n) for n in names]:  # every report computed before the first is printed
+            print_table(r.result, format, title=r.report, limit=limit)
+        return
+    for n in names:  # CSV, or JSON of one report: written as the rows come
+        if len(names) > 1:
+            typer.echo(f"# {n}")
+        print_table(t.stats_stream(n), format, title=n, limit=limit)

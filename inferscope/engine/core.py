@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import duckdb
 
@@ -249,6 +249,27 @@ class Engine:
         except duckdb.Error as exc:
             raise _query_error(exc) from exc
 
+    def row_stream(self, sql: str, size: int = 1000) -> "RowStream":
+        """The result as Python rows fetched `size` at a time, for results written as they come (CSV, JSON):
+        neither the whole result as Python objects nor DuckDB's materialised copy of it is ever held (with long
+        unique names, each was one more copy of every name). Read it to its end before the next query."""
+        try:
+            self.prepare(sql)
+            cur = self.raw.execute(sql)
+            names = [d[0] for d in cur.description]
+            types = [str(d[1]) for d in cur.description]
+        except duckdb.Error as exc:
+            raise _query_error(exc) from exc
+
+        def chunks():
+            try:
+                while rows := cur.fetchmany(size):
+                    yield rows
+            except duckdb.Error as exc:
+                raise _query_error(exc) from exc
+
+        return RowStream(names, types, chunks())
+
     def close(self) -> None:
         self.raw.close()
 
@@ -275,6 +296,15 @@ _ARROW_ALIAS = {
     "VARCHAR": "string",
     "BOOLEAN": "bool",
 }
+
+
+@dataclass
+class RowStream:
+    """A query result as chunks of Python rows (`Engine.row_stream`), read once."""
+
+    column_names: list[str]
+    types: list[str]
+    chunks: Iterator[list[tuple]]
 
 
 @dataclass

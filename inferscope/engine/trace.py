@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from collections.abc import Iterator
 
-    from .core import Rows
+    from .core import Rows, RowStream
     from .stats import StatsResult
     from .window import Window
 
@@ -199,6 +199,13 @@ class Trace:
         from .stats import StatsResult, report_sql, resolve
 
         return StatsResult(resolve(report), self.engine.rows(report_sql(report)))
+
+    def stats_stream(self, report: str) -> "RowStream":
+        """One summary report's rows fetched a thousand at a time, for writing as CSV or JSON as they come: a
+        report over long unique names (NVTX ranges named with prompts or ids) is never held whole."""
+        from .stats import report_sql
+
+        return self.engine.row_stream(report_sql(report))
 
     def python_frames(self, start_ns: int, end_ns: int, pid: int, tid: int | None = None, arrow: bool = False):
         """The Python code a thread (or every thread of `pid`) was sampled in during [start_ns, end_ns), most
