@@ -232,3 +232,46 @@ def test_csv_and_json_written_in_pieces_are_the_whole_documents(cache_dir, open_
     read = list(csv.reader(io.StringIO(as_csv.stdout)))
     assert read[0] == list(rows[0]) and len(read) == len(rows) + 1
     assert [r[-1] for r in read[1:]] == [r["Range"] for r in rows]
+
+
+# --- stats written as the rows come (issue 17, class 8) -------------------------------------------------------
+
+
+def _printed(table, fmt: str, limit: int = 0) -> str:
+    from inferscope.cli._common import print_table
+
+    out = io.StringIO()
+    print_table(table, fmt, title="t", out=out, limit=limit)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "table"])
+def test_streamed_stats_print_what_the_whole_result_prints(fmt, tmp_path):
+    """Every default report, including osrt_sum, which has no rows on the sample: the header (CSV), `[]` (JSON)
+    and the "(no rows)" line (table) come out as from the whole result; a terminal table keeps only its first
+    rows and says how many more there were."""
+    import inferscope
+    from inferscope.engine.stats import DEFAULT_REPORTS
+
+    t = inferscope.open(SAMPLE, cache_dir=tmp_path)
+    try:
+        seen_empty = False
+        for name in DEFAULT_REPORTS:
+            whole = t.stats(name).result
+            seen_empty |= whole.num_rows == 0
+            streamed = t.stats_stream(name)
+            if fmt == "table":
+                head = streamed.head(5)
+                assert head.num_rows == whole.num_rows and len(head.rows) == min(5, whole.num_rows)
+                assert _printed(head, fmt, limit=5) == _printed(whole, fmt, limit=5), name
+            else:
+                text = _printed(streamed, fmt)
+                assert text == _printed(whole, fmt), name
+                if fmt == "csv":  # the header, also for a report without rows
+                    assert next(csv.reader(io.StringIO(text))) == whole.column_names, name
+                    assert len(list(csv.reader(io.StringIO(text)))) == whole.num_rows + 1, name
+                else:
+                    assert len(json.loads(text)) == whole.num_rows, name
+        assert seen_empty  # the empty-report case was exercised
+    finally:
+        t.close()

@@ -128,6 +128,9 @@ def print_table(table, fmt: str, title: str | None = None, decimals: int = 1, ou
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(table.column_names)
+        out.write(buf.getvalue())
+        buf.seek(0)
+        buf.truncate()
         for chunk in _row_chunks(table):
             writer.writerows([_csv_cell(v) for v in r] for r in chunk)
             out.write(buf.getvalue())

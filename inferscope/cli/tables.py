@@ -105,11 +105,8 @@ def stats(
         results = [t.stats(n) for n in names]
         sys.stdout.write(json.dumps({r.report: r.rows() for r in results}, indent=1, default=str) + "\n")
         return
-    if format == "table":
-        for r in [t.stats(n) for n in names]:  # every report computed before the first is printed
-            print_table(r.result, format, title=r.report, limit=limit)
-        return
-    for n in names:  # CSV, or JSON of one report: written as the rows come
-        if len(names) > 1:
+    for n in names:  # written as the rows come; a terminal table keeps only the rows it shows
+        if len(names) > 1 and format != "table":
             typer.echo(f"# {n}")
-        print_table(t.stats_stream(n), format, title=n, limit=limit)
+        rows = t.stats_stream(n)
+        print_table(rows.head(limit) if format == "table" else rows, format, title=resolve(n), limit=limit)

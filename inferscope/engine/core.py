@@ -306,6 +306,16 @@ class RowStream:
     types: list[str]
     chunks: Iterator[list[tuple]]
 
+    def head(self, limit: int) -> "Rows":
+        """The first `limit` rows (0: all), the others counted and dropped as they are fetched."""
+        rows: list[tuple] = []
+        total = 0
+        for chunk in self.chunks:
+            total += len(chunk)
+            if limit <= 0 or len(rows) < limit:
+                rows.extend(chunk if limit <= 0 else chunk[: limit - len(rows)])
+        return Rows(self.column_names, self.types, rows, total)
+
 
 @dataclass
 class Rows:
@@ -317,10 +327,12 @@ class Rows:
     column_names: list[str]
     types: list[str]
     rows: list[tuple]
+    # rows the result had, where `rows` holds only its first ones (`RowStream.head`)
+    total: int | None = None
 
     @property
     def num_rows(self) -> int:
-        return len(self.rows)
+        return len(self.rows) if self.total is None else self.total
 
     def numeric(self, column: int) -> bool:
         t = self.types[column]
