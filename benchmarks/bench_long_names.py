@@ -44,6 +44,13 @@ def main() -> None:
         ("inferscope analyze (cold cache)", analyze),
         ("inferscope analyze (warm cache)", analyze),
         ("inferscope stats nvtx_sum", [*inferscope, "stats", str(path), "-r", "nvtx_sum", "--cache-dir", str(cache)]),
+        *(
+            (
+                f"inferscope stats nvtx_sum -f {fmt}",
+                [*inferscope, "stats", str(path), "-r", "nvtx_sum", "-f", fmt, "--cache-dir", str(cache)],
+            )
+            for fmt in ("csv", "json")
+        ),
     ]
     if not args.skip_nsys and shutil.which("nsys"):
         runs.append(("nsys stats nvtxppsum", ["nsys", "stats", "-q", "-r", "nvtxppsum", "-f", "csv", str(path)]))
