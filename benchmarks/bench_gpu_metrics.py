@@ -7,8 +7,9 @@ time, CPU seconds and peak RSS: the conversion to the Parquet cache (`inferscope
 time-weighted window means (`gpu_metrics_during`) over every kernel, every NVTX range and every idle gap (warm),
 then `inferscope analyze` (metric rules, busy ledger, derived tables computed) and the HTML report (its counters
 chart is the series downsampled in DuckDB to the timeline's bins). INFERSCOPE_MEMORY_LIMIT, when set, caps DuckDB.
-The conversion holds the whole series in memory (~280 bytes a sample), so larger factors (--model-copies) tile the
-converted model of the export instead and time only the window means on it.
+The conversion streams GPU_METRICS (ingest/gpu_metric_series.py: two passes, a batch at a time), so its memory
+does not grow with the samples; --model-copies tiles the converted model of the export instead, for factors
+whose SQLite file would be too large to build here, and times only the window means on it.
 
     python benchmarks/bench_gpu_metrics.py [--copies 10 20] [--model-copies 50 100] [--work DIR] [--skip-analyze]
 """
