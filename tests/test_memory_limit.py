@@ -99,3 +99,20 @@ def test_a_bad_limit_is_one_line_and_exit_2(tmp_path, monkeypatch, value):
 def test_a_share_of_memory_becomes_a_size():
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     assert duckdb_conn._share_of_memory(50) == f"{int(total * 0.5)}B"
+
+
+def test_without_the_variable_the_cap_is_512mb_per_thread_and_at_least_1gb(tmp_path, monkeypatch):
+    """Bounded by design: DuckDB's own default (80 % of physical memory) let a warm 1M-kernel analysis keep 3.3 GB
+    of cached pages; the default cap keeps the same answer in about 1.2 GB."""
+    monkeypatch.delenv(duckdb_conn.MEMORY_ENV, raising=False)
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert duckdb_conn.default_memory_limit(1) == f"{min(1 << 30, int(total * 0.8))}B"
+    assert duckdb_conn.default_memory_limit(8) == f"{min(4 << 30, int(total * 0.8))}B"
+    assert duckdb_conn.default_memory_limit(10_000) == f"{int(total * 0.8)}B"  # never above DuckDB's own default
+    con = duckdb_conn.connect(tmp_path)
+    threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    reference = duckdb.connect()
+    reference.execute(f"SET memory_limit = '{duckdb_conn.default_memory_limit(threads)}'")
+    limit = "SELECT current_setting('memory_limit')"
+    assert con.execute(limit).fetchall() == reference.execute(limit).fetchall()
+    con.close()
