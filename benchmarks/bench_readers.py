@@ -18,6 +18,7 @@ then a warm-path query over each (GPU time per kernel name, NVTX time per name: 
 views read), timed in DuckDB.
 
     python benchmarks/bench_readers.py --trace TILED.sqlite [--duckdb-python /path/to/python] [--work DIR]
+        [--only readers|formats]
 
 benchmarks/side_by_side.py writes the x300 tile (`h100_x300.sqlite` in its --work folder).
 """
@@ -62,7 +63,7 @@ else:
     import duckdb
     d = duckdb.connect()
     d.execute(f"LOAD '{sys.argv[5]}'")
-    out = d.sql(f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} FROM sqlite_scan('{path}', '{table}')").arrow()
+    out = d.sql(f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} FROM sqlite_scan('{path}', '{table}')").fetch_arrow_table()
 open(sys.argv[6], "w").write(f"{out.num_rows} {time.perf_counter() - t:.2f}")
 """
 
@@ -118,9 +119,10 @@ def formats(trace: Path, work: Path, env: dict) -> None:
     (entry,) = [p.parent for p in cache.glob("*/kernels.parquet")]
     print(f"\n== cache formats: the model of {trace.name} ({', '.join(_MODEL_TABLES)})")
     print(f"  {'format':<22}{'write':>8}{'size':>10}" + "".join(f"{q[:24]:>26}" for q in _QUERIES))
-    con = duckdb.connect()
-    tables = {t: con.sql(f"SELECT * FROM read_parquet('{entry / f'{t}.parquet'}')").arrow() for t in _MODEL_TABLES}
-    for codec in ("zstd", "snappy", "lz4", "uncompressed", "duckdb file"):
+    import pyarrow.parquet as pq
+
+    tables = {t: pq.read_table(entry / f"{t}.parquet") for t in _MODEL_TABLES}
+    for codec in ("zstd", "snappy", "lz4", "none", "duckdb file"):
         out = work / f"fmt-{codec.replace(' ', '-')}"
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir()
@@ -133,8 +135,6 @@ def formats(trace: Path, work: Path, env: dict) -> None:
                 db.unregister("src")
             db.close()
         else:
-            import pyarrow.parquet as pq
-
             for name, table in tables.items():
                 pq.write_table(table, out / f"{name}.parquet", compression=codec)
         write_s = time.perf_counter() - t
@@ -164,13 +164,16 @@ def main() -> None:
     ap.add_argument("--trace", type=Path, required=True)
     ap.add_argument("--duckdb-python", help="an interpreter with duckdb 1.4.4 and duckdb-ext-sqlite")
     ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--only", choices=("readers", "formats"))
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="inferscope-readers-"))
     work.mkdir(parents=True, exist_ok=True)
     env = repo_env()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {json.dumps(str(args.trace))}")
-    readers(args.trace, args.duckdb_python, env)
-    formats(args.trace, work, env)
+    if args.only != "formats":
+        readers(args.trace, args.duckdb_python, env)
+    if args.only != "readers":
+        formats(args.trace, work, env)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
