@@ -68,7 +68,7 @@ def tile(src_gz: Path, out: Path, copies: int) -> dict[str, int]:
         if "correlationId" in cols:
             max_corr = max(max_corr, con.execute(f'SELECT coalesce(max(correlationId), 0) FROM "{t}"').fetchone()[0])
     span = hi - lo + 100_000  # one sampling period between copies, so no two samples share a timestamp
-    append_copies(con, tables, copies, span, max_corr, TIME_COLUMNS)
+    append_copies(con, tables, copies, span, max_corr, TIME_COLUMNS, copy_major=True)
     counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
     con.close()
     return counts

@@ -35,9 +35,12 @@ def append_copies(
     span: int,
     max_corr: int,
     time_columns: tuple[str, ...] = ("start", "end"),
+    copy_major: bool = False,
 ) -> None:
     """Append copies 1..copies-1 of every row of `tables`, copy i shifted by i * span on `time_columns` and given
-    correlation ids of its own, and commit."""
+    correlation ids of its own, and commit. Rows go in row by row (each row's copies together) or, with
+    `copy_major`, copy by copy, which keeps a table stored in time order in time order (as nsys writes
+    GPU_METRICS)."""
     con.execute("CREATE TEMP TABLE k(i INTEGER)")
     con.executemany("INSERT INTO k VALUES (?)", [(i,) for i in range(1, copies)])
     for t in tables:
@@ -53,7 +56,8 @@ def append_copies(
             else:
                 exprs.append(f'"{c}"')
         names = ", ".join(f'"{c}"' for c in cols)
-        con.execute(f'INSERT INTO "{t}" ({names}) SELECT {", ".join(exprs)} FROM "{t}" CROSS JOIN k')
+        source = f'k CROSS JOIN "{t}"' if copy_major else f'"{t}" CROSS JOIN k'  # SQLite keeps CROSS JOIN order
+        con.execute(f'INSERT INTO "{t}" ({names}) SELECT {", ".join(exprs)} FROM {source}')
     con.commit()
 
 

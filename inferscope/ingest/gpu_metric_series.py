@@ -13,8 +13,8 @@ numbers per series between batches:
   sample of each series in a batch waits for the next batch, which holds its successor.
 
 Memory is one batch plus the spacing histograms. An export whose series are not in time order (an edited or merged
-file) is read whole and sorted first, as the earlier conversion did, so the numbers never depend on the stored
-order. Rows are written in batch order, each batch grouped by series; every reader of the table orders or groups
+file) is first sorted by DuckDB into a temporary Parquet file, under its memory cap (it spills), so the numbers
+never depend on the stored order. Rows are written in batch order, each batch grouped by series; every reader of the table orders or groups
 by (device_id, metric_id, ts_ns) itself.
 """
 
@@ -97,6 +97,12 @@ def rebatch(batches: Iterable[pa.Table], rows: int | None = None) -> Iterator[pa
         yield pa.concat_tables(pending, promote_options="permissive")
 
 
+def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    yield first
+    for batch in rest:
+        yield batch.cast(first.schema) if batch.schema != first.schema else batch
+
+
 def _columns(batch: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(typeId, metricId, timestamp, value) as numpy, rows without a time or a value left out (the earlier SQL's
     WHERE)."""
@@ -140,21 +146,41 @@ class MetricSeries:
         self._read = read
         self.sources = sources
         self.series: dict[tuple[int, int], _Series] = {}
+        self._sorted_dir = None
         self._scan(self._read())
         if not all(s.ordered for s in self.series.values()):
-            # an export not in time order: sort it whole (the earlier conversion's memory) and scan that
-            import pyarrow.compute as pc
-
-            whole = pa.concat_tables(list(self._read()), promote_options="permissive")
-            order = pc.sort_indices(
-                whole, sort_keys=[("typeId", "ascending"), ("metricId", "ascending"), ("timestamp", "ascending")]
-            )
-            whole = whole.take(order)
-            self._read = lambda: [whole]
+            # an export not in time order: sorted by DuckDB into a temporary Parquet file (it spills past its memory
+            # cap), which both passes then read in order
+            self._read = self._sorted_copy()
             self.series = {}
             self._scan(self._read())
         for s in self.series.values():
             s.period = s.median_spacing()
+
+    def _sorted_copy(self) -> Callable[[], Iterable[pa.Table]]:
+        import tempfile
+
+        import pyarrow.parquet as pq
+
+        from .. import duckdb_conn
+
+        self._sorted_dir = tempfile.TemporaryDirectory(prefix="inferscope-gpu-metrics-")
+        path = f"{self._sorted_dir.name}/GPU_METRICS.parquet"
+        batches = (b for t in self._read() for b in t.to_batches())
+        first = next(batches, None)
+        if first is None:
+            return lambda: []
+        stream = pa.RecordBatchReader.from_batches(first.schema, _chain(first, batches))
+        con = duckdb_conn.connect()
+        try:
+            con.register("raw_gpu_metrics", stream)
+            con.execute(
+                f"COPY (SELECT * FROM raw_gpu_metrics ORDER BY typeId, metricId, \"timestamp\", value) TO '{path}' "
+                "(FORMAT parquet, COMPRESSION zstd)"
+            )
+        finally:
+            con.close()
+        return lambda: (pa.Table.from_batches([b]) for b in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS))
 
     def _scan(self, batches: Iterable[pa.Table]) -> None:
         for batch in rebatch(batches):
@@ -215,6 +241,8 @@ class MetricSeries:
         out = self._batch([p for p in tails if p is not None], schema, name_index, dictionary)
         if out is not None:
             yield out
+        if self._sorted_dir is not None:  # the sorted copy of an export out of time order: read for the last time
+            self._sorted_dir.cleanup()
 
     def _emit(self, key: tuple[int, int], s: _Series, ts: np.ndarray | None, value: np.ndarray | None):
         """The finished samples of one series in one batch: every sample whose successor is known; `ts` None
