@@ -5,12 +5,10 @@ and checked against the per-phase truth PROVENANCE.md states. Traces without met
 
 from __future__ import annotations
 
-import bisect
 import re
 import gzip
 import shutil
 import sqlite3
-import statistics
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ import pytest
 from inferscope import ingest
 from inferscope.ingest.gpu_metric_names import stable_id
 from tests import gpu_metric_edits
+from tests.raw_metric_series import RawSeries
 from tests.conftest import KINETO_TRACES, NSYS_TRACES, needs_shared
 
 pytestmark = needs_shared
@@ -34,30 +33,7 @@ def raw(tmp_path_factory) -> Path:
     return out
 
 
-class Series:
-    """One metric's samples from the raw export: value v_i holds on [t_i, t_{i+1}); the last for one period."""
-
-    def __init__(self, points: list[tuple[int, float]]):
-        self.ts = [t for t, _ in points]
-        self.values = [v for _, v in points]
-        self.period = statistics.median(b - a for a, b in zip(self.ts, self.ts[1:]))
-        self.ends = self.ts[1:] + [self.ts[-1] + self.period]
-
-    def integral(self, a: int, b: int) -> tuple[float, float]:
-        """(integral of value dt, covered time) over [a, b)."""
-        total = covered = 0.0
-        i = max(bisect.bisect_right(self.ts, a) - 1, 0)
-        while i < len(self.ts) and self.ts[i] < b:
-            overlap = min(b, self.ends[i]) - max(a, self.ts[i])
-            if overlap > 0:
-                total += self.values[i] * overlap
-                covered += overlap
-            i += 1
-        return total, covered
-
-    def mean(self, a: int, b: int) -> float:
-        total, covered = self.integral(a, b)
-        return total / covered
+Series = RawSeries
 
 
 def read_series(path: Path) -> dict[str, Series]:

@@ -58,26 +58,23 @@ class ArrowStreamsReader:
     def __call__(self, name: str) -> pa.Table:
         if name not in self._spans:
             return complete(name, None)
-        start, end = self._spans[name]
-        # decode only the columns the model needs (NVTX_EVENTS has two dozen)
-        wanted = stored_columns(name)
-        fields = [i for i, f in enumerate(self._schemas[name]) if f.name in wanted]
-        try:
-            with pa.memory_map(str(self.path), "r") as mm:
-                mm.seek(start)
-                stream = pa.ipc.open_stream(
-                    mm.read_buffer(end - start), options=pa.ipc.IpcReadOptions(included_fields=fields)
-                )
-                table = stream.read_all()
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise TraceInputError(f"{self.path}: corrupt table {name} in the nsys Arrow export ({exc})") from exc
-        return complete(name, derive(name, table))
+        stream = self._stream(name)
+        schema = next(stream)
+        return complete(name, derive(name, pa.Table.from_batches(list(stream), schema=schema)))
 
     def batches(self, name: str) -> Iterator[pa.Table]:
         """The table's record batches in stored order, decoded one at a time (GPU_METRICS)."""
         if name not in self._spans:
             yield complete(name, None)
             return
+        stream = self._stream(name)
+        next(stream)
+        for batch in stream:
+            yield complete(name, derive(name, pa.Table.from_batches([batch])))
+
+    def _stream(self, name: str) -> Iterator:
+        """The schema (first), then the record batches of one table, decoded from a map of its own with only the
+        columns the model needs (NVTX_EVENTS has two dozen)."""
         start, end = self._spans[name]
         wanted = stored_columns(name)
         fields = [i for i, f in enumerate(self._schemas[name]) if f.name in wanted]
@@ -87,8 +84,8 @@ class ArrowStreamsReader:
                 stream = pa.ipc.open_stream(
                     mm.read_buffer(end - start), options=pa.ipc.IpcReadOptions(included_fields=fields)
                 )
-                for batch in stream:
-                    yield complete(name, derive(name, pa.Table.from_batches([batch])))
+                yield stream.schema
+                yield from stream
         except (pa.ArrowInvalid, OSError) as exc:
             raise TraceInputError(f"{self.path}: corrupt table {name} in the nsys Arrow export ({exc})") from exc
 

@@ -13,11 +13,11 @@ idle Tensor Cores; the rest is working.
 
 from __future__ import annotations
 
-import bisect
 import re
 import sqlite3
-import statistics
 from collections import defaultdict
+
+from tests.raw_metric_series import RawSeries
 
 UNITS = {
     "SM Issue": "sm_issue",
@@ -28,28 +28,6 @@ UNITS = {
 GEMM = re.compile(r"gemm|matmul|nvjet|xmma|wgmma|hmma|_mma|cutlass", re.I)
 FP32_GEMM = re.compile(r"ffma|simt|sgemm|f32f32_f32f32_f32", re.I)
 TENSOR_TAG = re.compile(r"tf32|tensorop|hmma|imma|bf16|f16|s1688|s16816|s884|i8", re.I)
-
-
-class _Series:
-    def __init__(self, points: list[tuple[int, float]]):
-        points.sort()
-        self.ts = [t for t, _ in points]
-        self.values = [v for _, v in points]
-        steps = [b - a for a, b in zip(self.ts, self.ts[1:])]
-        self.period = int(statistics.median(steps)) if steps else 0
-        nxt = self.ts[1:] + [None]
-        self.ends = [t + self.period if n is None or n - t > 4 * self.period else n for t, n in zip(self.ts, nxt)]
-
-    def mean(self, a: int, b: int) -> float | None:
-        total = covered = 0
-        i = max(bisect.bisect_right(self.ts, a) - 1, 0)
-        while i < len(self.ts) and self.ts[i] < b:
-            overlap = min(b, self.ends[i]) - max(a, self.ts[i])
-            if overlap > 0:
-                total += self.values[i] * overlap
-                covered += overlap
-            i += 1
-        return total / covered if covered else None
 
 
 def busy_split(con: sqlite3.Connection, tables: set[str], names: dict[int, str], comm: re.Pattern) -> dict | None:
@@ -65,7 +43,7 @@ def busy_split(con: sqlite3.Connection, tables: set[str], names: dict[int, str],
             points[unit].append((ts, float(value)))
     if not points:
         return None
-    series = {u: _Series(p) for u, p in points.items()}
+    series = {u: RawSeries(p) for u, p in points.items()}
     period = max(s.period for s in series.values())
     cols = {r[1] for r in con.execute("PRAGMA table_info(CUPTI_ACTIVITY_KIND_KERNEL)")}
     long_col = "demangledName" if "demangledName" in cols else "shortName"
