@@ -227,6 +227,10 @@ class MetricSeries:
         dictionary = pa.array(names, pa.string())
         for s in self.series.values():
             s.held_ts, s.index, s.cum_value, s.cum_covered = None, 0, 0.0, 0
+        # Each batch is held until the next one exists, so that the series' last samples join the last batch: a
+        # capture of under BATCH_ROWS samples is then one row group, which DuckDB scans on one thread, and its
+        # floating-point sums come out the same on every run.
+        held = None
         for batch in rebatch(self._read()):
             type_ids, metric_ids, ts, value = _columns(batch)
             parts = [
@@ -236,9 +240,15 @@ class MetricSeries:
             ]
             out = self._batch([p for p in parts if p is not None], schema, name_index, dictionary)
             if out is not None:
-                yield out
+                if held is not None:
+                    yield held
+                held = out
         tails = [self._emit(key, s, None, None) for key, s in self.series.items() if key in self.sources]
         out = self._batch([p for p in tails if p is not None], schema, name_index, dictionary)
+        if held is not None and out is not None:
+            out = pa.Table.from_batches([held, out]).combine_chunks().to_batches()[0]
+        elif out is None:
+            out = held
         if out is not None:
             yield out
         if self._sorted_dir is not None:  # the sorted copy of an export out of time order: read for the last time
