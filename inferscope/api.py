@@ -79,6 +79,20 @@ class Trace(_engine_trace.Trace):
             analysis.window = used.to_dict()
         return analysis
 
+    def use_patterns(
+        self,
+        step_patterns=None,
+        phase_patterns: dict[str, list[str]] | None = None,
+        comm_patterns: dict[str, list[str]] | None = None,
+        serving_patterns: list[str] | None = None,
+    ) -> None:
+        """Make `sql()` and `rows()` see steps, phases, communication kernels and serving steps as `analyze()`
+        with the same patterns would (arguments as there): `inferscope query` calls it with the configuration's
+        patterns, so that a query of `steps` agrees with the analysis of the same trace."""
+        from .analyze import prepare
+
+        prepare(self, step_patterns, phase_patterns, comm_patterns, serving_patterns)
+
     def metrics(
         self,
         step_patterns=None,

@@ -11,7 +11,7 @@ import pytest
 
 from inferscope.config import find_config, known_rules, load_config
 from inferscope.errors import ConfigError
-from tests.conftest import REPO, run_cli
+from tests.conftest import NSYS_TRACES, REPO, needs_shared, run_cli
 
 RULE = """-- rule: slow_thing
 -- title: Something slow
@@ -253,3 +253,31 @@ def test_bad_phase_pattern_is_one_line_exit_2(tmp_path, cache_dir):
         out = run_cli("analyze", trace, "--cache-dir", cache_dir, "--phase-pattern", arg, cwd=tmp_path)
         assert out.returncode == 2 and says in out.stderr and "Traceback" not in out.stderr, out.stderr
         assert len(out.stderr.strip().splitlines()) == 1
+
+
+@needs_shared
+def test_query_sees_the_steps_the_configuration_names_as_analyze_does(tmp_path):
+    """An inferscope.toml's step patterns shape `query ... FROM steps` as they shape `analyze`: the saxpy export's
+    NVTX ranges named `saxpy`, counted here with sqlite3, are the steps of both; without the file, neither."""
+    import sqlite3
+
+    saxpy = NSYS_TRACES / "a100_saxpy_mpi_nsys2022.2.sqlite"
+    con = sqlite3.connect(f"file:{saxpy}?mode=ro", uri=True)
+    want = con.execute(
+        "SELECT count(*) FROM NVTX_EVENTS n LEFT JOIN StringIds s ON s.id = n.textId "
+        "WHERE coalesce(n.text, s.value) = 'saxpy' AND n.\"end\" IS NOT NULL"
+    ).fetchone()[0]
+    con.close()
+    assert want > 0
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "inferscope.toml").write_text('[steps]\npatterns = ["^saxpy$"]\n')
+    cache = tmp_path / "cache"
+    sql = "SELECT count(*) AS n FROM steps"
+    configured = run_cli("query", saxpy, sql, "-f", "json", "--cache-dir", cache, cwd=project)
+    assert configured.returncode == 0, configured.stderr
+    assert json.loads(configured.stdout) == [{"n": want}]
+    analysed = run_cli("analyze", saxpy, "-f", "json", "--cache-dir", cache, cwd=project)
+    assert len(json.loads(analysed.stdout)["steps"]["rows"]) == want
+    plain = run_cli("query", saxpy, sql, "-f", "json", "--cache-dir", cache, cwd=tmp_path)
+    assert json.loads(plain.stdout) == [{"n": 0}]

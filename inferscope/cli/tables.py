@@ -67,8 +67,13 @@ def query(
 
     Example: inferscope query trace.sqlite "SELECT name, count(*) FROM kernels GROUP BY 1 ORDER BY 2 DESC LIMIT 5"
     """
+    from ..config import load_config
+
     _check_format(format)
+    cfg = load_config()  # inferscope.toml's step/phase/communication/serving patterns, as `analyze` reads them
     t = open_trace(trace, cache_dir, no_cache)
+    if cfg.step_patterns or cfg.phase_patterns or cfg.comm_patterns or cfg.serving_patterns:
+        t.use_patterns(cfg.step_patterns, cfg.phase_patterns, cfg.comm_patterns, cfg.serving_patterns)
     print_table(t.rows(sql), format, limit=limit)
 
 
