@@ -104,3 +104,10 @@ def _share_of_memory(percent: float) -> str:
     except (ValueError, OSError, AttributeError):  # no sysconf (Windows): let DuckDB read the share itself
         return f"{percent:g}%"
     return f"{int(total * percent / 100)}B"
+
+
+def arrow_reader(relation, batch_rows: int):
+    """A streaming Arrow reader over a DuckDB relation: `to_arrow_reader` in newer DuckDB, `fetch_arrow_reader`
+    before (the oldest release pyproject.toml admits has only the latter)."""
+    method = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+    return method(batch_rows)

@@ -12,6 +12,8 @@ StartEnd ranges do not nest: depth 0, no parent.
 
 from __future__ import annotations
 
+from typing import Iterable, Iterator
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -141,3 +143,87 @@ def _parents(d: np.ndarray, rows: np.ndarray, parent: np.ndarray) -> None:
             k = np.searchsorted(cand, child, side="right") - 1
             ok = k >= 0
             parent[rows[child[ok]]] = rows[cand[k[ok]]]
+
+
+def nest_sorted(batches: Iterable[pa.Table]) -> Iterator[pa.Table]:
+    """`nest` over ranges that arrive in batches already in pre-order: sorted by (style, pid, tid, start_ns,
+    end_ns DESC, range_id), as DuckDB's external sort gives them when the ranges are too many to hold (tens of
+    millions of NVTX ranges). Each batch comes back with `depth` and `parent_id`, equal to what `nest` gives the
+    whole table.
+
+    Between batches only the last thread can go on, and of its ranges only two kinds can matter to later ones: those
+    still open at its last start (they count towards later depths) and the last range at each level (the parent a
+    later range finds, also where nesting is improper). They are carried, with their depths, and put in front of
+    the next batch; a carried range that had ended counts both in the rank and in the ends, so it changes no
+    depth."""
+    carry: _Carry | None = None
+    for table in batches:
+        n = table.num_rows
+        depth = np.zeros(n, dtype=np.int64)
+        parent_ids = np.full(n, -1, dtype=np.int64)
+        if n:
+            pushpop = pc.fill_null(pc.equal(table.column("style"), "PushPop"), False).to_numpy(zero_copy_only=False)
+            idx = np.flatnonzero(pushpop)
+            if idx.size:
+                carry = _nest_batch(table, idx, carry, depth, parent_ids)
+        yield _with_nesting(table, depth, parent_ids)
+
+
+class _Carry:
+    """Ranges of one thread handed from a batch to the next (numpy arrays in pre-order)."""
+
+    def __init__(self, thread: int, start, end, range_id, depth):
+        self.thread, self.start, self.end, self.range_id, self.depth = thread, start, end, range_id, depth
+
+
+def _nest_batch(table: pa.Table, idx: np.ndarray, carry, depth: np.ndarray, parent_ids: np.ndarray):
+    """Fill depth/parent_ids at the PushPop rows `idx` of one sorted batch; returns the carry for the next."""
+    thread = _int64(table, "pid", idx).copy()
+    thread <<= 24
+    thread |= _int64(table, "tid", idx)
+    start, end = _int64(table, "start_ns", idx), _int64(table, "end_ns", idx)
+    rid = table.column("range_id").to_numpy(zero_copy_only=False).astype(np.int64, copy=False)[idx]
+    k = 0
+    if carry is not None and carry.thread == thread[0]:
+        k = carry.start.size
+        thread = np.concatenate([np.full(k, carry.thread, dtype=np.int64), thread])
+        start, end = np.concatenate([carry.start, start]), np.concatenate([carry.end, end])
+        rid = np.concatenate([carry.range_id, rid])
+    total = start.size
+    bounds = np.concatenate([[0], np.flatnonzero(thread[1:] != thread[:-1]) + 1, [total]])
+    levels = np.empty(total, np.int64)
+    parent = np.full(total, -1, np.int64)
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        ss, ee = start[a:b], end[a:b]
+        d = np.searchsorted(np.sort(ee, kind="stable"), ss, side="right")
+        np.subtract(np.arange(b - a), d, out=d)
+        _tie_correction(ss, ee, d)
+        if a == 0 and k:
+            d[:k] = carry.depth  # the carried ranges' depths were found over everything before them
+        levels[a:b] = d
+        _parents(d, np.arange(a, b), parent)
+    depth[idx] = levels[k:]
+    par = parent[k:]
+    parent_ids[idx] = np.where(par >= 0, rid[np.maximum(par, 0)], -1)
+    # what the next batch needs of the last thread: ranges open after its last start, and the last at each level
+    a = bounds[-2]
+    seg_levels = levels[a:]
+    keep = end[a:] > start[-1]
+    last_at_level = seg_levels.size - 1 - np.unique(seg_levels[::-1], return_index=True)[1]
+    keep[last_at_level] = True
+    pos = a + np.flatnonzero(keep)
+    return _Carry(int(thread[-1]), start[pos], end[pos], rid[pos], levels[pos])
+
+
+def _with_nesting(table: pa.Table, depth: np.ndarray, parent_ids: np.ndarray) -> pa.Table:
+    out = table
+    columns = (
+        ("depth", pa.array(depth, type=pa.int64())),
+        ("parent_id", pa.array(parent_ids, mask=parent_ids < 0, type=pa.int64())),
+    )
+    for name, col in columns:
+        if name in out.column_names:
+            out = out.set_column(out.column_names.index(name), name, col)
+        else:
+            out = out.append_column(name, col)
+    return out

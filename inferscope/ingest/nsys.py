@@ -7,6 +7,7 @@ redacted environment) is small key/value data and is gathered here in Python.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ from .. import duckdb_conn, model
 from ..errors import TraceInputError
 from ..redact import redact_argv, redact_text, redact_value
 from ..resources import read_sql
-from . import nesting
+from . import nesting, nvtx_stream
 from .gpu_metric_names import stable_id
 from .gpu_metric_series import MetricSeries
 from .strings import StringTable
@@ -73,16 +74,25 @@ def iter_convert(
     read: Callable[[str], pa.Table],
     source_format: str,
     read_batches: Callable[[str], Iterable[pa.Table]] | None = None,
+    count_rows: Callable[[str], int | None] | None = None,
 ) -> Iterator[tuple[str, pa.Table | pa.RecordBatchReader]]:
     """Yield (model table, Arrow table) one at a time, reading each raw table when first needed and dropping it
     after its last use, so peak memory is about the largest raw table rather than the whole export. `read_batches`
     gives a raw table's rows in batches, in stored order (by default: `read`, whole); GPU_METRICS, which can hold
     hundreds of millions of samples, is read only that way, and `gpu_metrics` comes as a RecordBatchReader that
-    must be consumed before the next table is asked for."""
+    must be consumed before the next table is asked for. `count_rows` says about how many rows a raw table has
+    (None: unknown); an NVTX_EVENTS of more than nvtx_stream.STREAM_ROWS is streamed through a temporary file and
+    `nvtx_ranges` comes as a RecordBatchReader too."""
+    stream_nvtx = False
     if read_batches is None:
         read_batches = lambda name: [read(name)]  # noqa: E731
+    elif count_rows is not None:
+        nvtx_rows = count_rows("NVTX_EVENTS")
+        stream_nvtx = nvtx_rows is not None and nvtx_rows > nvtx_stream.STREAM_ROWS
     order = list(_NEEDS)
     raw_order = list(dict.fromkeys(raw for t in order for raw in _NEEDS[t]))
+    if stream_nvtx:
+        raw_order.remove("NVTX_EVENTS")  # never read whole
     last_use = {raw: max(i for i, t in enumerate(order) if raw in _NEEDS[t]) for raw in raw_order}
     con = duckdb_conn.connect()
     # Reading SQLite (ADBC, GIL released) overlaps with DuckDB's transform of the previous table.
@@ -94,6 +104,7 @@ def iter_convert(
             pending[raw_order[k]] = pool.submit(read, raw_order[k])
 
     quality: dict[tuple[str, str], int] = {}
+    staged = None
     try:
         string_ids = _unique_string_ids(read("StringIds"), quality)
         strings = StringTable.from_string_ids(string_ids)
@@ -102,6 +113,17 @@ def iter_convert(
         loaded: set[str] = set()
         for i, table_name in enumerate(order):
             for raw_name in _NEEDS[table_name]:
+                if raw_name == "NVTX_EVENTS" and stream_nvtx:
+                    if staged is None:
+                        try:
+                            staged = nvtx_stream.StagedNvtx(
+                                read_batches(raw_name),
+                                functools.partial(_staged_nvtx_batch, strings=strings, quality=quality),
+                            )
+                        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:  # text where numbers go
+                            raise _corrupt(table_name, exc) from exc
+                        staged.register(con)
+                    continue
                 if raw_name not in loaded:
                     table = check_times(raw_name, pending.pop(raw_name).result(), quality)
                     prefetch(raw_order.index(raw_name) + 1)
@@ -118,15 +140,13 @@ def iter_convert(
                     metric_series = _scan_gpu_metrics(con, read_batches)
                 if table_name == "gpu_metrics":
                     result = metric_series.samples(_streamed_schema("gpu_metrics"))
+                elif table_name == "nvtx_ranges" and stream_nvtx:
+                    result = nvtx_stream.sorted_ranges(con, strings.resolve, functools.partial(_corrupt, table_name))
                 else:
                     result = strings.resolve(con.sql(read_sql(f"ingest/nsys/{table_name}.sql")).to_arrow_table())
             except (duckdb.Error, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 # e.g. text where nsys writes timestamps: an edited or corrupt export
-                first = str(exc).strip().splitlines()[0]
-                raise TraceInputError(
-                    f"cannot convert the export's {', '.join(_raw_inputs(table_name))} to "
-                    f"{table_name} ({first}); the export looks edited or corrupt, re-export it"
-                ) from exc
+                raise _corrupt(table_name, exc) from exc
             if i == len(order) - 1:
                 # the last table that names things: its strings (NVTX texts among them, possibly gigabytes of
                 # them) now live in `result` and are not held twice through nesting and writing
@@ -134,11 +154,11 @@ def iter_convert(
                 _release_freed_memory()
             # release raw tables before nesting and writing: NVTX_EVENTS alone is ~500 MB at 5M ranges
             for raw_name in _NEEDS[table_name]:
-                if last_use[raw_name] == i:
+                if last_use.get(raw_name) == i and raw_name in loaded:
                     con.unregister(raw_name)
                     loaded.discard(raw_name)
                     _release_freed_memory()
-            if table_name == "nvtx_ranges":
+            if table_name == "nvtx_ranges" and not stream_nvtx:
                 result = nest_ranges(con, result)
             yield table_name, result if isinstance(result, pa.RecordBatchReader) else model.conform(table_name, result)
             del result
@@ -152,6 +172,22 @@ def iter_convert(
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         con.close()
+        if staged is not None:
+            staged.close()
+
+
+def _staged_nvtx_batch(batch: pa.Table, first_row: int, strings: StringTable, quality: dict) -> pa.Table:
+    """One raw NVTX_EVENTS batch of a streamed table, checked and prepared as the whole table would be."""
+    return _nvtx_events(check_times("NVTX_EVENTS", batch, quality), strings, first_row)
+
+
+def _corrupt(table_name: str, exc: Exception) -> TraceInputError:
+    """The one line for a raw table the SQL cannot convert (e.g. text where nsys writes timestamps)."""
+    first = str(exc).strip().splitlines()[0]
+    return TraceInputError(
+        f"cannot convert the export's {', '.join(_raw_inputs(table_name))} to "
+        f"{table_name} ({first}); the export looks edited or corrupt, re-export it"
+    )
 
 
 # ------------------------------------------------------------------------------------------- impossible values
@@ -335,12 +371,14 @@ def _streamed_schema(table_name: str) -> pa.Schema:
     )
 
 
-def _nvtx_events(table: pa.Table, strings: StringTable) -> pa.Table:
+def _nvtx_events(table: pa.Table, strings: StringTable, first_row: int = 0) -> pa.Table:
     """NVTX_EVENTS as the SQL reads it: inline texts replaced by string ids (`_text_sid`, so a range name is
-    never copied per row) and `_row`, the row position, for stable range ids without a global sort."""
+    never copied per row) and `_row`, the row position (from `first_row` for a batch of a streamed table), for
+    stable range ids without a global sort."""
     text_ids = strings.add_texts(table.column("text"))
     table = table.drop_columns(["text"]).append_column("_text_sid", text_ids)
-    return table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    rows = np.arange(first_row, first_row + table.num_rows, dtype=np.int64)
+    return table.append_column("_row", pa.array(rows))
 
 
 def _gpu_metric_names(table: pa.Table, strings: StringTable) -> pa.Table:

@@ -122,5 +122,17 @@ def parquet_table_batches(path: Path, name: str, rows: int = 1 << 18) -> Iterato
         raise TraceInputError(f"{file}: unreadable Parquet file ({exc}); re-export the report") from exc
 
 
+def parquet_table_rows(path: Path, name: str) -> int | None:
+    """The rows of one table of a parquetdir export, from the file's footer; None where it cannot be read (the
+    read itself then says why)."""
+    file = path / f"{name}.parquet"
+    if not file.exists():
+        return 0
+    try:
+        return pq.ParquetFile(file).metadata.num_rows
+    except (pa.ArrowInvalid, OSError):
+        return None
+
+
 def read_parquetdir(path: Path) -> dict[str, pa.Table]:
     return {name: read_parquet_table(path, name) for name in RAW_COLUMNS}

@@ -32,11 +32,13 @@ def iter_nsys(
         if fmt == "nsys-parquetdir":
             read, close = (lambda name: nsys_raw.read_parquet_table(path, name)), (lambda: None)
             batches = lambda name: nsys_raw.parquet_table_batches(path, name)  # noqa: E731
+            count = lambda name: nsys_raw.parquet_table_rows(path, name)  # noqa: E731
         else:
             reader = nsys_raw.SqliteReader(path) if fmt == "nsys-sqlite" else nsys_raw.ArrowStreamsReader(path)
             read, close, batches = reader, reader.close, reader.batches
+            count = getattr(reader, "count", None)  # the Arrow streams say their row counts only when decoded
         try:
-            for name, table in nsys.iter_convert(read, fmt, batches):
+            for name, table in nsys.iter_convert(read, fmt, batches, count):
                 step(f"converted {name}")
                 yield name, table
         finally:

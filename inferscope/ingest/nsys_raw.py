@@ -17,7 +17,13 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import TraceInputError
-from .nsys_arrow import ArrowStreamsReader, parquet_table_batches, read_parquet_table, read_parquetdir
+from .nsys_arrow import (
+    ArrowStreamsReader,
+    parquet_table_batches,
+    parquet_table_rows,
+    read_parquet_table,
+    read_parquetdir,
+)
 from .nsys_columns import DERIVED, RAW_COLUMNS, complete
 
 __all__ = [
@@ -29,6 +35,7 @@ __all__ = [
     "ArrowStreamsReader",
     "SqliteReader",
     "parquet_table_batches",
+    "parquet_table_rows",
     "read_parquet_table",
     "read_parquetdir",
     "read_sqlite",
@@ -151,6 +158,17 @@ class SqliteReader:
             con.close()
             if adbc is not None:
                 adbc.close()
+
+    def count(self, name: str) -> int | None:
+        """About how many rows the table holds (its rowid span, read from the index, not counted), None where
+        that is unknown."""
+        if name not in self.present:
+            return 0
+        try:
+            lo, hi = self._rowid_bounds(name)
+        except sqlite3.DatabaseError:
+            return None
+        return None if lo is None else hi - lo + 1
 
     def _rowid_bounds(self, name: str) -> tuple[int | None, int | None]:
         try:

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..version import __version__
+from ..duckdb_conn import arrow_reader
 from ..errors import QueryError
 from ..outputs import atomic_write
 from ..resources import read_sql
@@ -92,7 +93,7 @@ class _Exporter:
         lanes = nesting_lanes(group, cols["start_ns"], cols["end_ns"])
         tids = track_ids(group, lanes, lambda i, lane: track(cols, i, lane))
         self._remember_launches(sql_file, cols, tids)
-        reader = _arrow_reader(self.con.sql(f"SELECT head FROM ({sql}) ORDER BY {order}"), self.BATCH)
+        reader = arrow_reader(self.con.sql(f"SELECT head FROM ({sql}) ORDER BY {order}"), self.BATCH)
         offset = 0
         for batch in reader:
             heads = batch.column(0)
@@ -157,7 +158,7 @@ class _Exporter:
         self.con.register("_perfetto_launch_src", pa.concat_tables(self.launch_src))
         self.con.register("_perfetto_launch_dst", pa.concat_tables(self.launch_dst))
         try:
-            reader = _arrow_reader(self.con.sql(read_sql("perfetto/flows.sql")), self.BATCH)
+            reader = arrow_reader(self.con.sql(read_sql("perfetto/flows.sql")), self.BATCH)
             for batch in reader:
                 if batch.num_rows:
                     yield ",\n".join(batch.column(0).to_pylist()).encode()
@@ -308,10 +309,3 @@ def export_perfetto(
                     first = False
         fh.write(b"\n]}\n")
     return out
-
-
-def _arrow_reader(relation, batch_rows: int):
-    """A streaming Arrow reader over a DuckDB relation: `to_arrow_reader` in newer DuckDB, `fetch_arrow_reader`
-    before (the oldest release pyproject.toml admits has only the latter)."""
-    method = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
-    return method(batch_rows)
