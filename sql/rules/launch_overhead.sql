@@ -62,6 +62,15 @@ launch_idle AS (
     LEFT JOIN dispatch_ops d
            ON d.rank = 1 AND d.device_id IS NOT DISTINCT FROM l.device_id AND d.pid IS NOT DISTINCT FROM l.pid
 ),
+-- the devices reported, summed once each. Not a `sum() OVER ()` over the rows below: on DuckDB 1.4.4 (the oldest
+-- release pyproject.toml admits) that window over this join fails about once in 300 runs with an internal error
+-- ("Attempted to access index 1 within vector of size 1") that invalidates the database
+totals AS (
+    SELECT sum(kernels) AS all_kernels, sum(short_kernels) AS all_short
+    FROM per_device
+    WHERE device_id IS NOT NULL AND pid IS NOT NULL AND short_kernels > 0
+      AND short_kernels >= $min_kernels AND short_kernels >= $min_short_frac * kernels
+),
 graphs AS (
     SELECT s.pid, s.kernels_p50, s.kernels_p90, s.step_count,
            s.kernels_p50 >= $graph_min_kernels AND s.kernels_p90 <= 1.1 * s.kernels_p50 AS candidate
@@ -70,8 +79,7 @@ graphs AS (
 SELECT CAST(round(coalesce(i.idle_ns, 0) * n.short_kernels / nullif(d.short_kernels, 0)) AS BIGINT) AS impact_ns,
        n.device_id, n.pid, n.short_name, n.kernels, n.short_kernels, n.avg_kernel_ns, n.avg_launch_ns,
        d.kernel_p50_ns, d.launch_p50_ns, 'launch_overhead' AS ledger_owner,
-       sum(d.kernels) FILTER (WHERE n.is_first) OVER () AS all_kernels,
-       sum(d.short_kernels) FILTER (WHERE n.is_first) OVER () AS all_short,
+       t.all_kernels, t.all_short,
        CASE WHEN o.graph_kernels + o.unlaunched_kernels > 0
             THEN ' (' || concat_ws(' and ',
                      CASE WHEN o.graph_kernels > 0
@@ -92,10 +100,10 @@ SELECT CAST(round(coalesce(i.idle_ns, 0) * n.short_kernels / nullif(d.short_kern
             WHEN g.kernels_p50 IS NOT NULL
             THEN 'Its steps launch ' || CAST(CAST(g.kernels_p50 AS BIGINT) AS VARCHAR) || ' kernels each (median).'
             ELSE '' END AS graph_note
-FROM (SELECT *, row_number() OVER (PARTITION BY device_id, pid ORDER BY short_name) = 1 AS is_first
-      FROM per_name WHERE short_kernels > 0) n
+FROM per_name n
 JOIN per_device d USING (device_id, pid)
 LEFT JOIN launch_idle i USING (device_id, pid)
 LEFT JOIN graphs g USING (pid)
 LEFT JOIN others o USING (pid)
+CROSS JOIN totals t
 WHERE d.short_kernels >= $min_kernels AND d.short_kernels >= $min_short_frac * d.kernels AND n.short_kernels > 0
