@@ -1,4 +1,4 @@
-"""Run each rule's (and stats report's) SQL over and over on one trace, counting the runs DuckDB fails.
+"""Run each rule's, metric file's and stats report's SQL over and over on one trace, counting the runs DuckDB fails.
 
 Why: DuckDB 1.4.x, the oldest releases pyproject.toml admits, has rare internal errors ("Attempted to access index
 1 within vector of size 1") that invalidate the whole database. They show up as a CI floor run that fails once in
@@ -10,7 +10,7 @@ failure the trace is opened again (the old database is unusable).
     python benchmarks/stress_rules.py TRACE [--seconds 6] [FILE.sql ...]
 
 Run it under the interpreter whose DuckDB is in question (e.g. CI's floor venv). Without FILEs it takes every
-built-in rule and stats report. Prints one line per file: runs, failures, the first error.
+built-in rule, metric file and stats report. Prints one line per file: runs, failures, the first error.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=6.0, help="time spent on each file")
     args = ap.parse_intermixed_args()
     sql_root = HERE.parent / "sql"
-    files = args.files or sorted((sql_root / "rules").glob("*.sql")) + sorted((sql_root / "stats").glob("*.sql"))
+    files = args.files or [f for d in ("rules", "metrics", "stats") for f in sorted((sql_root / d).glob("*.sql"))]
     cache = tempfile.mkdtemp(prefix="stress-rules-")
 
     def fresh():
