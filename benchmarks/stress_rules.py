@@ -40,7 +40,7 @@ def statement(path: Path) -> tuple[str, dict | None]:
     return path.read_text(encoding="utf-8"), None
 
 
-def main() -> int:
+def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("trace", type=Path)
     ap.add_argument("files", nargs="*", type=Path)
@@ -79,4 +79,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

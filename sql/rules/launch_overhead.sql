@@ -62,14 +62,17 @@ launch_idle AS (
     LEFT JOIN dispatch_ops d
            ON d.rank = 1 AND d.device_id IS NOT DISTINCT FROM l.device_id AND d.pid IS NOT DISTINCT FROM l.pid
 ),
--- the devices reported, summed once each. Not a `sum() OVER ()` over the rows below: on DuckDB 1.4.4 (the oldest
+-- the devices (per process) this finding reports
+reported AS (
+    SELECT * FROM per_device
+    WHERE short_kernels > 0 AND short_kernels >= $min_kernels AND short_kernels >= $min_short_frac * kernels
+),
+-- their kernels, each device counted once. Not a `sum() OVER ()` over the rows below: on DuckDB 1.4.4 (the oldest
 -- release pyproject.toml admits) that window over this join fails about once in 300 runs with an internal error
 -- ("Attempted to access index 1 within vector of size 1") that invalidates the database
 totals AS (
     SELECT sum(kernels) AS all_kernels, sum(short_kernels) AS all_short
-    FROM per_device
-    WHERE device_id IS NOT NULL AND pid IS NOT NULL AND short_kernels > 0
-      AND short_kernels >= $min_kernels AND short_kernels >= $min_short_frac * kernels
+    FROM reported WHERE device_id IS NOT NULL AND pid IS NOT NULL  -- the rows the USING join below keeps
 ),
 graphs AS (
     SELECT s.pid, s.kernels_p50, s.kernels_p90, s.step_count,
@@ -101,9 +104,9 @@ SELECT CAST(round(coalesce(i.idle_ns, 0) * n.short_kernels / nullif(d.short_kern
             THEN 'Its steps launch ' || CAST(CAST(g.kernels_p50 AS BIGINT) AS VARCHAR) || ' kernels each (median).'
             ELSE '' END AS graph_note
 FROM per_name n
-JOIN per_device d USING (device_id, pid)
+JOIN reported d USING (device_id, pid)
 LEFT JOIN launch_idle i USING (device_id, pid)
 LEFT JOIN graphs g USING (pid)
 LEFT JOIN others o USING (pid)
 CROSS JOIN totals t
-WHERE d.short_kernels >= $min_kernels AND d.short_kernels >= $min_short_frac * d.kernels AND n.short_kernels > 0
+WHERE n.short_kernels > 0
