@@ -31,6 +31,13 @@ def _uncached(path: str) -> str:
     return golden_outputs.run(TRACES, ["analyze", path, "-f", "json", "--no-cache"])[1]
 
 
+def _forget_analyses(cache: Path) -> None:
+    """Remove the stored analyses (analyze/stored_analysis.py), so that the next analysis runs over the stored
+    tables instead of reading its result."""
+    for folder in cache.glob("*/analyses"):
+        shutil.rmtree(folder)
+
+
 def _derived_folders(cache: Path) -> list[Path]:
     return sorted(p for p in cache.glob("*/derived/*") if not p.name.startswith(".tmp-"))
 
@@ -45,6 +52,7 @@ def test_warm_analysis_reads_stored_tables_and_writes_the_uncached_output(path, 
     assert {"gpu_busy", "gpu_idle_gaps", "gpu_idle_causes", "api_busy_by_thread", "gpu_ops"} <= set(stored)
     # mark the stored tables: a warm run that recomputed instead of reading them would not notice the mark
     before = {f.name: f.stat().st_mtime_ns for f in folder.glob("*.parquet")}
+    _forget_analyses(tmp_path)
     _, warm = golden_outputs.run(TRACES, ["analyze", path, "-f", "json"])
     assert cold == want
     assert warm == want
@@ -87,6 +95,7 @@ def test_patterns_and_windows_get_tables_of_their_own(tmp_path):
     assert len(_derived_folders(tmp_path)) == 3
     assert default[0] == 0 and linear[0] > 0  # this trace has no step markers of the default patterns
     # each again, now read from its own stored tables; the windowed one also as computed without any cache
+    _forget_analyses(tmp_path)
     assert steps() == default
     assert steps(step_patterns=["^aten::linear"]) == linear
     assert steps(window="155.5s:156s") == windowed
@@ -103,6 +112,7 @@ def test_a_damaged_stored_table_is_recomputed_and_stored_again(tmp_path, monkeyp
     (folder,) = _derived_folders(tmp_path)
     (folder / "gpu_busy.parquet").write_bytes(b"PAR1 not a parquet file")
     (folder / "gpu_idle_gaps.parquet").unlink()
+    _forget_analyses(tmp_path)
     _, text = golden_outputs.run(TRACES, ["analyze", path, "-f", "json"])
     assert text == want
     (again,) = _derived_folders(tmp_path)
@@ -118,6 +128,7 @@ def test_an_entry_that_cannot_store_them_still_analyses(tmp_path, monkeypatch):
     (entry,) = {f.parent.parent for f in _derived_folders(tmp_path)}
     shutil.rmtree(entry / "derived")
     (entry / "derived").write_text("in the way")
+    _forget_analyses(tmp_path)
     _, text = golden_outputs.run(TRACES, ["analyze", path, "-f", "json"])
     assert text == want
     assert (entry / "derived").read_text() == "in the way"

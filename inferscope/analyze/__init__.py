@@ -19,6 +19,7 @@ from . import headline as _headline
 from . import metrics as _metrics
 from . import rules as _rules
 from . import serving as _serving
+from . import stored_analysis as _stored
 
 if TYPE_CHECKING:
     from ..engine.trace import Trace
@@ -66,13 +67,15 @@ def prepare(
     phase_patterns: Mapping[str, Sequence[str]] | None = None,
     comm_patterns: Mapping[str, Sequence[str]] | None = None,
     serving_patterns: Sequence[str] | None = None,
+    lazy: bool = False,
 ) -> None:
+    """Make the trace's queries see the derived tables for these patterns: stored ones read (as views over their
+    files with `lazy`, for a few queries after a stored analysis), else computed and stored."""
     con = trace.engine.con
     # Dropped on the raw connection: through `con`, each name a DROP mentions would first create its view and every
     # view below it, each bound over the whole stack down to the model (~1 s of planning on a 3k-kernel trace),
     # before the tables that shadow them exist. Created later, a view binds over the stored tables below it.
-    for name in (*reversed(MATERIALIZE), "phase_ranges", "comm_kernel_patterns", "serving_step_names"):
-        trace.engine.raw.execute(f"DROP TABLE IF EXISTS temp.{name}")
+    trace.engine.drop_temporary((*MATERIALIZE, "phase_ranges", "comm_kernel_patterns", "serving_step_names"))
     if serving_patterns:  # read only by the serving views, none of them stored: not part of the cache key
         con.execute(_custom_serving_step_names(con, serving_patterns))
     if comm_patterns:  # before gpu_ops, which reads it through comm_kernels
@@ -80,15 +83,8 @@ def prepare(
     if phase_patterns:
         con.execute(_custom_phase_ranges(con, phase_patterns))
     # A warm run reads the tables an earlier run stored with the cached model (engine/derived_tables.py).
-    shape = {
-        "materialize": MATERIALIZE,
-        "step_only": STEP_ONLY,
-        "step_patterns": list(step_patterns or ()),
-        "phase_patterns": [[k, list(v)] for k, v in (phase_patterns or {}).items()],  # order decides ties
-        "comm_patterns": [[k, list(v)] for k, v in (comm_patterns or {}).items()],
-    }
-    key = _derived.key(trace.engine, shape)
-    if _derived.load(trace.engine, trace.cache_entry, key) is not None:
+    key = _derived.key(trace.engine, _shape(step_patterns, phase_patterns, comm_patterns))
+    if _derived.load(trace.engine, trace.cache_entry, key, lazy=lazy) is not None:
         return
     for name in MATERIALIZE:
         if name == "step_matches" and step_patterns:
@@ -99,6 +95,17 @@ def prepare(
         else:
             con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM main.{name}")
     _derived.save(trace.engine, trace.cache_entry, key, MATERIALIZE)
+
+
+def _shape(step_patterns, phase_patterns, comm_patterns) -> dict:
+    """What the caller passes that shapes the derived tables (part of their key)."""
+    return {
+        "materialize": MATERIALIZE,
+        "step_only": STEP_ONLY,
+        "step_patterns": list(step_patterns or ()),
+        "phase_patterns": [[k, list(v)] for k, v in (phase_patterns or {}).items()],  # order decides ties
+        "comm_patterns": [[k, list(v)] for k, v in (comm_patterns or {}).items()],
+    }
 
 
 def _regex_test(con, patterns: Sequence[str], option: str) -> str:
@@ -228,6 +235,19 @@ def run(
     con = trace.engine.con
     rules, errors = _rules.discover(rules_dirs, builtin_extra=_serving.rule_dirs(con))
     values = _rules.resolve_params(rules, params)
+    # The same inputs analysed before: its stored result, with the derived tables loaded only if asked for later
+    derived = _derived.key(trace.engine, _shape(step_patterns, phase_patterns, comm_patterns))
+    stored_key = _stored.key(derived, rules, errors, values, serving_patterns)
+    analysis = _stored.load(trace.cache_entry, stored_key)
+    if analysis is not None:
+        trace.engine.defer(
+            lambda: prepare(trace, step_patterns, phase_patterns, comm_patterns, serving_patterns, lazy=True)
+        )
+        analysis.trace_path = str(trace.path)
+        analysis.source_format = trace.meta.get("source_format", trace.format)
+        analysis.evidence_rows = evidence_rows
+        analysis.data_quality = trace.quality()
+        return analysis
     prepare(trace, step_patterns, phase_patterns, comm_patterns, serving_patterns)
     metrics = _metrics.compute(con)
     devices = con.sql("SELECT * FROM gpu_device_summary ORDER BY device_id").to_arrow_table()
@@ -254,6 +274,7 @@ def run(
     analysis.serving = _serving.section(con, trace.meta)  # None without a request file: outputs stay as they were
     analysis.headline = _headline.sentence(analysis)
     analysis.data_quality = trace.quality()  # the rows the conversion left out, so the numbers can say so
+    _stored.save(trace.cache_entry, stored_key, analysis)
     return analysis
 
 

@@ -37,7 +37,9 @@ class WarmupWindow:
 
 def windows(con) -> dict[int, WarmupWindow]:
     """Each process's warm-up window (empty when no process has one)."""
-    rows = con.execute("SELECT pid, start_ns, end_ns, share_pct, steady_from FROM warmup").fetchall()
+    rows = con.execute(
+        "SELECT pid, start_ns, end_ns, share_pct, steady_from FROM warmup ORDER BY pid, start_ns"
+    ).fetchall()
     return {
         int(pid): WarmupWindow(int(pid), int(s), int(e), float(share or 0), steady)
         for pid, s, e, share, steady in rows

@@ -112,6 +112,7 @@ class Engine:
                 self.raw.execute(f"CREATE VIEW {name} AS SELECT * FROM _arrow_{name}")
         self._attached: dict[str, tuple[str, bool]] = {}  # model table -> (registered alias, appended)
         self._window = None  # engine.window.Window: the part of the trace every query sees (None: all of it)
+        self._deferred = None  # set up before the next statement (see defer)
         self.con = LazyConnection(self)
         for d in view_dirs:
             self.load_sql_dir(sql_dir() / d)
@@ -125,15 +126,42 @@ class Engine:
         self._attached[name] = (alias, append)
         self._define(name)
 
+    def defer(self, setup) -> None:
+        """Run `setup()` before the next statement through `con`, `query`, `rows` or `row_stream`, or before more
+        SQL files are registered, instead of now. A stored analysis is served without its derived tables; they are loaded only
+        if something queries the trace afterwards (a report's charts, the user's own SQL), and then under the
+        same definitions, patterns and window that the analysis had. A new window cancels it."""
+        self._deferred = setup
+
+    def _run_deferred(self) -> None:
+        if self._deferred is not None:
+            setup, self._deferred = self._deferred, None
+            setup()
+
     def set_window(self, window) -> None:
         """Show every query only the part of the trace inside `window` (an `engine.window.Window`; None: the whole
         trace again): each model table with a time keeps the rows that start inside it. Temporary tables an
         analysis stored (they shadow views) are dropped, so nothing computed over another window is read."""
         self._window = window
+        self._deferred = None  # it was set up for the previous window
         for name in model.TABLE_BY_NAME:
             self._define(name)
-        for (name,) in self.raw.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
-            self.raw.execute(f'DROP TABLE IF EXISTS temp."{name}"')
+        self.drop_temporary()
+
+    def drop_temporary(self, names=None) -> None:
+        """Drop the temporary tables and views (stored derived tables, which shadow the views of the same names)
+        named in `names`, or all of them; on the raw connection, so that nothing is created to be dropped."""
+        wanted = None if names is None else {n.lower() for n in names}
+        found = self.raw.execute(
+            "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary UNION ALL "
+            "SELECT view_name, 'VIEW' FROM duckdb_views() WHERE temporary AND NOT internal"
+        ).fetchall()
+        registered = {s.lower() for s in self._sources.values()} | {a.lower() for a, _ in self._attached.values()}
+        for name, kind in found:
+            if name.lower() in registered:  # Arrow tables registered as the model (temporary views too)
+                continue
+            if wanted is None or name.lower() in wanted:
+                self.raw.execute(f'DROP {kind} IF EXISTS temp."{name}"')
 
     @property
     def window(self):
@@ -156,6 +184,7 @@ class Engine:
     def load_sql_dir(self, directory: Path) -> None:
         """Make the objects of directory/*.sql available; a file redefining an object already created replaces
         it at once, so that later directories can override earlier ones."""
+        self._run_deferred()  # under the files it was deferred with (they are part of the derived tables' key)
         for path in sorted(directory.glob("*.sql")):
             f = _scan(path)
             if not f.defines:
@@ -196,6 +225,7 @@ class Engine:
         Mentions are words, so they over-approximate dependencies (a column may share a view's name) and may even
         form false cycles; the order therefore comes from trying: a file whose dependencies do not exist yet is
         retried after the others of the batch."""
+        self._run_deferred()
         todo = [w.lower() for w in _WORD.findall(sql)]
         if _CATALOG_WORDS.intersection(w.lower() for w in _WORD.findall(_NOT_CODE.sub(" ", sql))):
             todo = list(self._files)

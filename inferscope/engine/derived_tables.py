@@ -67,9 +67,13 @@ def key(engine: "Engine", shape: dict) -> str | None:
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def load(engine: "Engine", entry: Path | None, k: str | None) -> list[str] | None:
+def load(engine: "Engine", entry: Path | None, k: str | None, lazy: bool = False) -> list[str] | None:
     """Create the stored tables of folder `k` as temporary tables; their names, or None when nothing usable is
-    stored (then nothing is left created)."""
+    stored (then nothing is left created).
+
+    `lazy`: as temporary views over the stored files instead, read only by the queries that name them. An analysis
+    reads most tables several times and wants them in memory; the queries after a stored analysis (a report's
+    charts, a terminal's top kernels) read a few of them once, and loading all 22 cost 2.8 s at 1M kernels."""
     if entry is None or k is None:
         return None
     folder = entry / FOLDER / k
@@ -83,17 +87,19 @@ def load(engine: "Engine", entry: Path | None, k: str | None) -> list[str] | Non
         for name, spec in tables.items():
             file = str(folder / f"{name}.parquet").replace("'", "''")
             cols = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' if t in _LOSSLESS else f'"{c}"' for c, t in spec["columns"])
-            engine.raw.execute(f"CREATE TEMP TABLE {name} AS SELECT {cols} FROM read_parquet('{file}')")
+            kind = "VIEW" if lazy else "TABLE"
+            engine.raw.execute(f"CREATE TEMP {kind} {name} AS SELECT {cols} FROM read_parquet('{file}')")
             created.append(name)
-            n = engine.raw.execute(f"SELECT count(*) FROM temp.{name}").fetchall()[0][0]
+            # a view's count reads the footer alone only when counted from the file (its casts are evaluated)
+            counted = f"read_parquet('{file}')" if lazy else f"temp.{name}"
+            n = engine.raw.execute(f"SELECT count(*) FROM {counted}").fetchall()[0][0]
             if n != spec["rows"]:
                 raise ValueError(f"{name}: {n} rows, {spec['rows']} stored")
         return created
     except _fatal():  # DuckDB closed the database: nothing later can run, so this error is the one to report
         raise
     except Exception:  # damaged or partly deleted: recompute, and let the next save store it whole again
-        for name in created:
-            engine.raw.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        engine.drop_temporary(created)
         shutil.rmtree(folder, ignore_errors=True)
         return None
 
@@ -139,7 +145,7 @@ def save(engine: "Engine", entry: Path | None, k: str | None, names: Iterable[st
             os.replace(tmp, parent / k)
         except OSError:  # another run stored the same key first: theirs is as good
             shutil.rmtree(tmp, ignore_errors=True)
-        _evict(parent)
+        evict(parent, MAX_VARIANTS)
         return True
     except _fatal():
         raise
@@ -148,8 +154,9 @@ def save(engine: "Engine", entry: Path | None, k: str | None, names: Iterable[st
         return False
 
 
-def _evict(parent: Path) -> None:
-    """Keep the MAX_VARIANTS most recently written folders (and leftovers of killed runs younger than an hour)."""
+def evict(parent: Path, keep: int) -> None:
+    """Keep the `keep` most recently written folders of `parent` (and leftovers of killed runs younger than an
+    hour); the stored analyses (analyze/stored_analysis.py) are evicted the same way."""
     now = time.time()
     found = []
     for d in parent.iterdir():
@@ -162,5 +169,5 @@ def _evict(parent: Path) -> None:
                 shutil.rmtree(d, ignore_errors=True)
         else:
             found.append((mtime, d))
-    for _, d in sorted(found, reverse=True)[MAX_VARIANTS:]:
+    for _, d in sorted(found, reverse=True)[keep:]:
         shutil.rmtree(d, ignore_errors=True)

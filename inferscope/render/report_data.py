@@ -141,9 +141,12 @@ def _load_views(trace: "Trace", n_bins: int, top_n: int) -> None:
     con.execute(f"SET VARIABLE report_top_n = {int(top_n)}")
     trace.engine.load_sql_dir(sql_dir() / "report")
     # The busy-interval sweep feeds three views; store it once (a temp table shadows the view of the same name,
-    # as the analysis engine does for its shared views) unless an earlier step already did.
+    # as the analysis engine does for its shared views) unless an earlier step already did, or a stored analysis
+    # left a temporary view over the stored table.
     if not trace.engine.raw.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [BUSY_VIEW]
+        "SELECT (SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = $n) "
+        "+ (SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = $n)",
+        {"n": BUSY_VIEW},
     ).fetchall()[0][0]:
         con.execute(f"CREATE TEMP TABLE {BUSY_VIEW} AS SELECT * FROM main.{BUSY_VIEW}")
 
