@@ -10,7 +10,9 @@ Rows (each tool in its own process, timed with the peak RSS of its whole process
 * two small shared traces (H200 eager and CUDA-graph LLM decode), `inferscope analyze` cold and warm: the fixed
   costs (imports, view creation) that dominate there.
 
-Tiles are written once under --work and reused. Wall times on a shared machine are noisy; CPU seconds less so.
+Each InferScope warm row is followed by two more warm runs: the terminal report (its top-kernel table is queried
+after the stored analysis is read) and a run with a rule parameter changed (no stored analysis matches; the stored
+derived tables are loaded and the metrics and rules run again). Tiles are written once under --work and reused. Wall times on a shared machine are noisy; CPU seconds less so.
 
     python benchmarks/side_by_side.py --work DIR [--x3000] [--skip-peers] [--only nsys|kineto|small]
 """
@@ -77,18 +79,28 @@ def kineto_tile(work: Path, copies: int) -> Path:
     return out
 
 
-def inferscope_cold_warm(source: Path, work: Path, label: str) -> tuple[dict, dict]:
-    """`inferscope analyze` with an empty cache, then again with the cache it left."""
+def inferscope_cold_warm(source: Path, work: Path, label: str) -> tuple[dict, dict, dict, dict]:
+    """`inferscope analyze` with an empty cache, then again with the cache it left (which reads the stored
+    analysis), then the terminal report that follows it (the stored derived tables read as views), and then with a
+    rule parameter changed (the stored derived tables loaded, the metrics and rules run again)."""
     cache = work / f"cache-{label}"
     shutil.rmtree(cache, ignore_errors=True)
     out = work / f"analysis-{label}.json"
-    cmd = [sys.executable, "-m", "inferscope", "analyze", str(source), "--cache-dir", str(cache), "-o", str(out)]
-    cold = timed_tree(cmd, repo_env())
-    warm = timed_tree(cmd, repo_env())
+    cmd = [sys.executable, "-m", "inferscope", "analyze", str(source), "--cache-dir", str(cache)]
+    cold = timed_tree([*cmd, "-o", str(out)], repo_env())
+    warm = timed_tree([*cmd, "-o", str(out)], repo_env())
+    terminal = timed_tree(cmd, repo_env())
+    changed = timed_tree([*cmd, "-o", str(work / f"analysis-{label}-param.json"), "--param", "gpu_gaps.gap_ns=1000"],
+                         repo_env())  # fmt: skip
     doc = json.loads(out.read_text())
     kernels = next((m["value"] for m in doc["metrics"] if m["id"] == "kernel_count"), None)
     cold["note"] = f"{kernels:,.0f} kernels, {len(doc['findings'])} findings" if kernels is not None else ""
-    return cold, warm
+    return cold, warm, terminal, changed
+
+
+def warm_lines(terminal: dict, changed: dict) -> None:
+    print(line("inferscope analyze, warm, terminal report", terminal))
+    print(line("inferscope analyze, warm, a parameter changed", changed))
 
 
 def line(name: str, r: dict | None, why: str = "") -> str:
@@ -144,9 +156,10 @@ def nsys_rows(work: Path, copies: int, skip_peers: bool) -> None:
     if not skip_peers and ai:
         nsys_ai = timed_tree([ai, "analyze", str(tiled)])
     print(line("nsys-ai analyze", nsys_ai, "nsys-ai not installed" if not ai else "skipped"))
-    cold, warm = inferscope_cold_warm(tiled, work, f"nsys-x{copies}")
+    cold, warm, terminal, changed = inferscope_cold_warm(tiled, work, f"nsys-x{copies}")
     print(line("inferscope analyze, cold (convert + analyse)", cold))
     print(line("inferscope analyze, warm (cache present)", warm))
+    warm_lines(terminal, changed)
     if stats and analyze:
         print(ratio("nsys stats + analyze / inferscope cold", both, cold))
         print(ratio("nsys stats + analyze / inferscope warm", both, warm))
@@ -169,9 +182,10 @@ def kineto_rows(work: Path, copies: int, skip_peers: bool) -> None:
     if have_hta and not skip_peers:
         hta = timed_tree([sys.executable, str(HERE / "bench_kineto.py"), "--phase", "hta", str(tiled)], repo_env())
     print(line("HTA (load + temporal, kernel, idle)", hta, "HTA not installed" if not have_hta else "skipped"))
-    cold, warm = inferscope_cold_warm(tiled, work, f"kineto-x{copies}")
+    cold, warm, terminal, changed = inferscope_cold_warm(tiled, work, f"kineto-x{copies}")
     print(line("inferscope analyze, cold", cold))
     print(line("inferscope analyze, warm", warm))
+    warm_lines(terminal, changed)
     if hta:
         print(ratio("HTA / inferscope cold", hta, cold))
         print(ratio("HTA / inferscope warm", hta, warm))
@@ -185,9 +199,10 @@ def small_rows(work: Path) -> None:
         if not path.exists():
             print(line(path.name, None, "not found"))
             continue
-        cold, warm = inferscope_cold_warm(path, work, path.name.split(".")[0])
+        cold, warm, terminal, changed = inferscope_cold_warm(path, work, path.name.split(".")[0])
         print(line(f"{path.name}, cold", cold))
         print(line(f"{path.name}, warm", warm))
+        warm_lines(terminal, changed)
         print(verdict("small", cold, warm))
 
 
