@@ -41,23 +41,24 @@ def load(path: Path, fmt: str | None = None, step: Callable[[str], None] | None 
 def iter_tables(
     path: Path, fmt: str | None = None, step: Callable[[str], None] | None = None
 ) -> "Iterator[tuple[str, pa.Table | pa.RecordBatchReader]]":
-    """Model tables of `path` one at a time (nsys exports stream, so the cache can write each table as it comes
-    and large traces never sit in memory whole). The GPU metric samples come as a RecordBatchReader, to be read
+    """Model tables of `path` one at a time (nsys exports and Kineto traces stream, so the cache can write each
+    table as it comes and large traces never sit in memory whole). The GPU metric samples come as a RecordBatchReader, to be read
     before the next table is asked for (`whole` reads one into a table)."""
     fmt = fmt or detect(path)
     step = step or (lambda _msg: None)
     if fmt in NSYS_FORMATS:
         yield from iter_nsys(path, fmt, step)
         return
-    yield from _load_whole(path, fmt, step).items()
-
-
-def _load_whole(path: Path, fmt: str, step: Callable[[str], None]) -> "dict[str, pa.Table]":
     if fmt in ("kineto", "kineto-dir"):
         from . import kineto
 
         step("reading PyTorch profiler trace")
-        return kineto.load(path)
+        yield from kineto.iter_tables(path)
+        return
+    yield from _load_whole(path, fmt, step).items()
+
+
+def _load_whole(path: Path, fmt: str, step: Callable[[str], None]) -> "dict[str, pa.Table]":
     if fmt == "bundle":
         from . import bundle
 

@@ -17,6 +17,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 import pyarrow as pa
@@ -27,7 +28,7 @@ from ..errors import TraceInputError
 from ..redact import redact_text
 from ..resources import read_sql
 from .kernel_names import short_names
-from .kineto_json import needs_exact_times, quote_times, read_bytes, split_document
+from .kineto_json import extract_events, needs_exact_times, quote_times, read_bytes, split_document
 from .nesting import nest
 
 PID_STRIDE = 100_000_000
@@ -91,22 +92,35 @@ def trace_files(path: Path) -> list[Path]:
 
 
 def load(path: Path) -> dict[str, pa.Table]:
-    """All model tables of a Kineto file or rank directory. Each file's events array goes to a temporary file
-    because DuckDB's fast array reader wants a file of its own; the JSON document is not kept in memory meanwhile."""
+    """All model tables of a Kineto file or rank directory, in memory (`iter_tables` hands them on one at a time)."""
+    return dict(iter_tables(path))
+
+
+def iter_tables(path: Path) -> "Iterator[tuple[str, pa.Table]]":
+    """The model tables of a Kineto file or rank directory, one at a time, so that the cache writes each as it comes
+    and only DuckDB's typed events (under its memory cap) and one converted table are held at once: a 5M-event
+    trace held every converted table in Arrow before the first was written. Each file's events array goes to a
+    temporary file because DuckDB's fast array reader wants a file of its own; it is written as the document is
+    read and inflated, so the document is never in memory."""
     with tempfile.TemporaryDirectory(prefix="inferscope-kineto-") as tmp:
         files = []
         for i, f in enumerate(trace_files(path)):
-            meta, events = split_document(f, read_bytes(f))
-            if needs_exact_times(events):
-                events = quote_times(events)
             out = Path(tmp) / f"events-{i}.json"
-            out.write_bytes(events)
-            del events
+            found = extract_events(f, out)  # streamed: the document is never in memory
+            if found is None:  # a layout the stream cannot cut (kineto_json.extract_events): the whole document
+                meta, events = split_document(f, read_bytes(f))
+                exact = needs_exact_times(events)
+                out.write_bytes(quote_times(events) if exact else events)
+                del events
+            else:
+                meta, exact = found
+                if exact:
+                    out.write_bytes(quote_times(memoryview(out.read_bytes())))
             files.append(_File(f, meta, out))
         _assign_ranks(path, files)
         con = duckdb_conn.connect()
         try:
-            return _convert(con, path, files)
+            yield from _convert(con, path, files)
         finally:
             con.close()
 
@@ -192,7 +206,7 @@ def _read_events(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File])
     )
 
 
-def _convert(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File]) -> dict[str, pa.Table]:
+def _convert(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File]) -> "Iterator[tuple[str, pa.Table]]":
     con.register("_files", _files_table(files))
     _read_events(con, path, files)
     counts = dict(con.execute("SELECT kind, count(*) FROM _kineto_events GROUP BY kind").fetchall())
@@ -202,18 +216,20 @@ def _convert(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File]) -> 
             "not a Kineto trace, or an empty one"
         )
     con.execute("CREATE TABLE _kineto_launch_pids AS " + read_sql("ingest/kineto/launch_pids.sql"))
-    out = {
-        name: model.conform(name, con.sql(read_sql(f"ingest/kineto/{file}")).to_arrow_table())
-        for name, file in _TRANSFORMS.items()
-    }
+    for name, file in _TRANSFORMS.items():
+        table = model.conform(name, con.sql(read_sql(f"ingest/kineto/{file}")).to_arrow_table())
+        yield name, _with_short_names(table) if name == "kernels" else table
+        del table
+        pa.default_memory_pool().release_unused()
     ranges = con.sql(read_sql("ingest/kineto/nvtx_ranges.sql")).to_arrow_table()
     cut = pc.sum(ranges.column("cut_at_recording_end")).as_py() or 0
-    staging = model.conform("nvtx_ranges", ranges)
-    out["kernels"] = _with_short_names(out["kernels"])
-    out["nvtx_ranges"] = model.conform("nvtx_ranges", nest(staging))
-    out["devices"] = _devices(files)
-    out["trace_meta"] = _with_quality(con, _meta(con, path, files, counts, out["nvtx_ranges"]), cut)
-    return out
+    nested = model.conform("nvtx_ranges", nest(model.conform("nvtx_ranges", ranges)))
+    del ranges
+    meta = _with_quality(con, _meta(con, path, files, counts, nested), cut)
+    yield "nvtx_ranges", nested
+    del nested
+    yield "devices", _devices(files)
+    yield "trace_meta", meta
 
 
 def _with_short_names(kernels: pa.Table) -> pa.Table:

@@ -11,9 +11,11 @@ whose layout defeats the cut falls back to a full orjson parse.
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import zlib
 from pathlib import Path
+from typing import Iterator
 
 import orjson
 
@@ -47,6 +49,108 @@ def read_bytes(path: Path) -> bytes:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     return data
+
+
+_IN_CHUNK = 1 << 18  # compressed bytes per inflate step: JSON inflates ~10x, so a few MB of output at a time
+_HEAD_LIMIT = 64 << 20  # metadata before traceEvents larger than this: the whole document is read instead
+_KEEP_TAIL = (1 << 20) + (1 << 16)  # the end of the array is looked for in the last MiB (_TAIL_WINDOWS)
+
+
+def _pieces(path: Path) -> Iterator[bytes]:
+    """The document's bytes in pieces as read, gunzipped when the file is gzip (by content, not by name), so that
+    neither the compressed file nor the document is ever held whole (zlib's growing output buffer alone was twice
+    the document: 2 GB for a 1 GB trace)."""
+    try:
+        f = path.open("rb")
+    except OSError as exc:
+        raise TraceInputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    with f:
+        data = f.read(_IN_CHUNK)
+        if data[:2] != GZIP_MAGIC:
+            while data:
+                yield data
+                data = f.read(_IN_CHUNK)
+            return
+        inflater = zlib.decompressobj(wbits=31)  # gzip framing; zlib checks each member's CRC while inflating
+        try:
+            while data:
+                out = inflater.decompress(data)
+                if out:
+                    yield out
+                if inflater.eof:
+                    rest = inflater.unused_data + f.read()
+                    if not rest.strip(b"\0"):
+                        return
+                    inflater, data = zlib.decompressobj(wbits=31), rest  # another gzip member follows
+                    continue
+                data = f.read(_IN_CHUNK)
+            raise EOFError("compressed file ended before the end-of-stream marker was reached")
+        except (EOFError, zlib.error, OSError) as exc:
+            raise TraceInputError(
+                f"{path}: truncated or corrupt gzip file ({exc}); re-copy or re-export the trace"
+            ) from exc
+
+
+def extract_events(path: Path, dest: Path) -> tuple[dict, bool] | None:
+    """Write the bytes of the document's events array to `dest` as the document is read (and inflated): its
+    metadata, and whether the times need their exact text (`needs_exact_times`). None when the layout needs the
+    whole document (no traceEvents key in the first 64 MB, or more than a MiB of keys after the array); then use
+    `split_document(path, read_bytes(path))`."""
+    pieces = _pieces(path)
+    head = bytearray()
+    meta: dict | None = None
+    scanned, bare = 0, False
+    for piece in pieces:
+        head += piece
+        if not scanned:
+            if head.startswith(b"\xef\xbb\xbf"):
+                del head[:3]
+            start = _LEADING_SPACE.match(head).end()
+            if start == len(head):
+                continue
+            if head[start : start + 1] == b"[":  # Chrome "JSON Array Format": the whole document is the event list
+                meta, array_start, bare = {}, 0, True
+                break
+            if head[start : start + 1] != b"{":
+                raise TraceInputError(f"{path}: not JSON (a PyTorch profiler trace starts with '{{' or '[')")
+        for m in _EVENTS_KEY.finditer(head, max(0, scanned - 64)):
+            try:
+                meta = orjson.loads(bytes(head[: m.start()]) + b'"traceEvents": 0}')
+            except orjson.JSONDecodeError:
+                continue  # the text "traceEvents" inside an earlier value; look further
+            array_start = m.end() - 1
+            break
+        if meta is not None:
+            break
+        scanned = len(head)
+        if scanned > _HEAD_LIMIT:
+            return None
+    if meta is None:
+        return None
+    meta.pop("traceEvents", None)
+    written = 0
+    sample = bytes(head[array_start : array_start + _SAMPLE])
+    last = bytearray(head[array_start:])
+    with dest.open("wb") as out:
+        out.write(last)
+        written += len(last)
+        for piece in pieces:
+            out.write(piece)
+            written += len(piece)
+            last += piece
+            if len(last) > 2 * _KEEP_TAIL:
+                del last[: len(last) - _KEEP_TAIL]
+            if len(sample) < _SAMPLE:
+                sample += piece[: _SAMPLE - len(sample)]
+    if not bare:  # an object: the file is cut where the array closes; the keys after it are metadata too
+        cut = _find_array_end(bytes(last), 0)
+        if cut is None:
+            return None
+        close, tail = cut
+        tail.pop("traceEvents", None)
+        os.truncate(dest, written - len(last) + close + 1)
+        meta = {**meta, **tail}
+    return meta, needs_exact_times(memoryview(sample))
 
 
 def split_document(path: Path, data: bytes) -> tuple[dict, memoryview]:
