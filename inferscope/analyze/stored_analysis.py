@@ -119,8 +119,9 @@ def load(entry: Path | None, k: str | None) -> Analysis | None:
             raise ValueError("another format")
         findings = []
         for i, f in enumerate(doc["findings"]):
-            evidence = _read_table(folder / f"evidence-{i}.arrow")
-            findings.append(Finding(**{**f, "windows": [tuple(w) for w in f["windows"]], "evidence": evidence}))
+            finding = Finding(**{**f, "windows": [tuple(w) for w in f["windows"]]})
+            finding.evidence = _read_table(folder / f"evidence-{i}.arrow")  # stored in order: not sorted again
+            findings.append(finding)
         return Analysis(
             trace_path="",
             source_format="",
