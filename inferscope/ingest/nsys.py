@@ -84,15 +84,22 @@ def iter_convert(
     (None: unknown); an NVTX_EVENTS of more than nvtx_stream.STREAM_ROWS is streamed through a temporary file and
     `nvtx_ranges` comes as a RecordBatchReader too."""
     stream_nvtx = False
+    streamed: set[str] = set()  # raw tables converted batch by batch (ROW_STREAMED), never read whole
     if read_batches is None:
         read_batches = lambda name: [read(name)]  # noqa: E731
     elif count_rows is not None:
         nvtx_rows = count_rows("NVTX_EVENTS")
         stream_nvtx = nvtx_rows is not None and nvtx_rows > nvtx_stream.STREAM_ROWS
+        for raw_name in ROW_STREAMED.values():
+            rows = count_rows(raw_name)
+            if rows is not None and rows > STREAM_ROWS:
+                streamed.add(raw_name)
     order = list(_NEEDS)
     raw_order = list(dict.fromkeys(raw for t in order for raw in _NEEDS[t]))
     if stream_nvtx:
         raw_order.remove("NVTX_EVENTS")  # never read whole
+    for raw_name in streamed:
+        raw_order.remove(raw_name)
     last_use = {raw: max(i for i, t in enumerate(order) if raw in _NEEDS[t]) for raw in raw_order}
     con = duckdb_conn.connect()
     # Reading SQLite (ADBC, GIL released) overlaps with DuckDB's transform of the previous table.
@@ -113,6 +120,8 @@ def iter_convert(
         loaded: set[str] = set()
         for i, table_name in enumerate(order):
             for raw_name in _NEEDS[table_name]:
+                if raw_name in streamed:
+                    continue
                 if raw_name == "NVTX_EVENTS" and stream_nvtx:
                     if staged is None:
                         try:
@@ -142,6 +151,16 @@ def iter_convert(
                     result = metric_series.samples(_streamed_schema("gpu_metrics"))
                 elif table_name == "nvtx_ranges" and stream_nvtx:
                     result = nvtx_stream.sorted_ranges(con, strings.resolve, functools.partial(_corrupt, table_name))
+                elif ROW_STREAMED.get(table_name) in streamed:
+                    keep = None
+                    if table_name == "api_calls":  # the few calls memory_events joins to, kept as they stream by
+                        name = "CUDA_GPU_MEMORY_USAGE_EVENTS"  # read through the queue (one reader connection)
+                        pending.setdefault(name, pool.submit(read, name))
+                        keep = _memory_event_calls(con, pending[name].result())
+                    result = _row_stream(con, table_name, read_batches, strings, quality, keep)
+                elif table_name == "memory_events" and "CUPTI_ACTIVITY_KIND_RUNTIME" in streamed:
+                    con.execute("CREATE OR REPLACE VIEW CUPTI_ACTIVITY_KIND_RUNTIME AS SELECT * FROM _runtime_kept")
+                    result = strings.resolve(con.sql(read_sql(f"ingest/nsys/{table_name}.sql")).to_arrow_table())
                 else:
                     result = strings.resolve(con.sql(read_sql(f"ingest/nsys/{table_name}.sql")).to_arrow_table())
             except (duckdb.Error, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -174,6 +193,60 @@ def iter_convert(
         con.close()
         if staged is not None:
             staged.close()
+
+
+# Model tables whose raw table is converted batch by batch past STREAM_ROWS rows: each row stands alone (joined
+# only to StringIds), and at 10M kernels and 17M runtime calls the raw table and its conversion held side by side
+# (with the next raw table read meanwhile) were most of a 4.3 GB conversion.
+ROW_STREAMED = {"kernels": "CUPTI_ACTIVITY_KIND_KERNEL", "api_calls": "CUPTI_ACTIVITY_KIND_RUNTIME"}
+STREAM_ROWS = 4_000_000
+
+
+def _memory_event_calls(con, events: pa.Table) -> str:
+    """Set up `_runtime_kept`, the runtime calls memory_events.sql joins to (those sharing a correlation id with
+    one of the memory `events`), to be filled while the runtime table streams by; the INSERT that fills it from
+    one batch."""
+    import pyarrow.compute as pc
+
+    ids = events.column("correlationId") if "correlationId" in events.column_names else pa.array([], pa.int64())
+    con.register("_memory_correlation", pa.table({"correlationId": pc.unique(ids.cast(pa.int64()))}))
+    con.execute("CREATE OR REPLACE TABLE _runtime_kept (globalTid BIGINT, correlationId BIGINT, eventClass BIGINT)")
+    return (
+        "INSERT INTO _runtime_kept SELECT globalTid, correlationId, eventClass FROM CUPTI_ACTIVITY_KIND_RUNTIME "
+        "WHERE correlationId IN (SELECT correlationId FROM _memory_correlation)"
+    )
+
+
+def _row_stream(con, table_name: str, read_batches, strings: StringTable, quality: dict, keep: str | None):
+    """`table_name` converted from its raw table one batch at a time (ROW_STREAMED), as a RecordBatchReader to be
+    read before the next table is asked for; `keep` runs on each raw batch as well (see _memory_event_calls)."""
+    raw_name = ROW_STREAMED[table_name]
+    sql = read_sql(f"ingest/nsys/{table_name}.sql")
+
+    def converted() -> Iterator[pa.Table]:
+        try:
+            for batch in read_batches(raw_name):
+                con.register(raw_name, check_times(raw_name, batch, quality))
+                del batch
+                if keep:
+                    con.execute(keep)
+                yield model.conform(table_name, strings.resolve(con.sql(sql).to_arrow_table()))
+                con.unregister(raw_name)
+        except (duckdb.Error, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise _corrupt(table_name, exc) from exc
+
+    tables = converted()
+    first = next(tables, None)
+    if first is None:
+        return pa.RecordBatchReader.from_batches(_streamed_schema(table_name), iter(()))
+    schema = first.schema
+
+    def rest() -> Iterator[pa.RecordBatch]:
+        yield from first.combine_chunks().to_batches()
+        for table in tables:
+            yield from table.cast(schema).combine_chunks().to_batches()
+
+    return pa.RecordBatchReader.from_batches(schema, rest())
 
 
 def _staged_nvtx_batch(batch: pa.Table, first_row: int, strings: StringTable, quality: dict) -> pa.Table:
