@@ -21,8 +21,12 @@ import re
 import tempfile
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError, OutOfMemoryError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 MEMORY_ENV = "INFERSCOPE_MEMORY_LIMIT"
 SPILL_PREFIX = ".tmp-spill-"  # a `.tmp-*` name: the cache's stale-folder sweep removes what a killed run left
@@ -111,3 +115,20 @@ def arrow_reader(relation, batch_rows: int):
     before (the oldest release pyproject.toml admits has only the latter)."""
     method = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
     return method(batch_rows)
+
+
+def registrable(table: "pa.Table") -> "pa.Table":
+    """`table` as DuckDB may be handed it: a dictionary column with an empty dictionary in any chunk (every value
+    NULL, as a model string column a trace does not fill is when converted in memory) decoded to plain values.
+    DuckDB 1.4.4 crashes the process (a segmentation fault, no exception) when it groups such a column; `analyze
+    -f md --no-cache` did, on the report's top ranges. DuckDB 2 reads it as it is."""
+    import pyarrow as pa
+
+    for i, field in enumerate(table.schema):
+        if not pa.types.is_dictionary(field.type):
+            continue
+        column = table.column(i)
+        if any(len(chunk.dictionary) == 0 for chunk in column.chunks):
+            value_type = field.type.value_type
+            table = table.set_column(i, pa.field(field.name, value_type, field.nullable), column.cast(value_type))
+    return table

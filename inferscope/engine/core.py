@@ -105,9 +105,8 @@ class Engine:
                 self.raw.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{file}')")
             else:
                 table = (tables or {}).get(name)
-                self.raw.register(
-                    f"_arrow_{name}", model.conform(name, table) if table is not None else model.empty_table(name)
-                )
+                rows = model.conform(name, table) if table is not None else model.empty_table(name)
+                self.raw.register(f"_arrow_{name}", duckdb_conn.registrable(rows))
                 self._sources[name] = f"_arrow_{name}"
                 self.raw.execute(f"CREATE VIEW {name} AS SELECT * FROM _arrow_{name}")
         self._attached: dict[str, tuple[str, bool]] = {}  # model table -> (registered alias, appended)
@@ -122,7 +121,7 @@ class Engine:
         that arrives beside the trace and is not part of its cached conversion (a load generator's request file).
         Attaching again replaces what was attached before."""
         alias = f"_attached_{name}"
-        self.raw.register(alias, model.conform(name, table))
+        self.raw.register(alias, duckdb_conn.registrable(model.conform(name, table)))
         self._attached[name] = (alias, append)
         self._define(name)
 

@@ -1,5 +1,6 @@
 -- report_top_kernels: the kernels that take the most GPU time, by base name (template arguments collapse into
--- one row; `example_name` keeps one full demangled name). Shares are of summed kernel time on all devices.
+-- one row; `example_name` keeps one full demangled name, the first in sort order so that every run shows the same
+-- one). Shares are of summed kernel time on all devices.
 -- params: report_top_n (SET VARIABLE report_top_n = 10), rows returned (the rest is folded into no row).
 -- Grain: one row per kernel base name, most time first.
 CREATE OR REPLACE VIEW report_top_kernels(
@@ -23,7 +24,7 @@ CREATE OR REPLACE VIEW report_top_kernels(
     devices
 ) AS
 WITH grouped AS (
-    SELECT coalesce(short_name, name) AS name, any_value(name) AS example_name, count(*) AS instances,
+    SELECT coalesce(short_name, name) AS name, min(name) AS example_name, count(*) AS instances,
            CAST(sum(dur_ns) AS BIGINT) AS total_ns, avg(dur_ns) AS avg_ns, quantile_cont(dur_ns, 0.5) AS med_ns,
            max(dur_ns) AS max_ns, count(DISTINCT device_id) AS devices
     FROM kernels
