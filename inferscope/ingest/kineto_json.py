@@ -77,11 +77,13 @@ def _pieces(path: Path) -> Iterator[bytes]:
                 out = inflater.decompress(data)
                 if out:
                     yield out
-                if inflater.eof:
-                    rest = inflater.unused_data + f.read()
-                    if not rest.strip(b"\0"):
+                if inflater.eof:  # another gzip member may follow, or zero padding; read on a chunk at a time
+                    data = inflater.unused_data or f.read(_IN_CHUNK)
+                    while data and not data.strip(b"\0"):
+                        data = f.read(_IN_CHUNK)
+                    if not data:
                         return
-                    inflater, data = zlib.decompressobj(wbits=31), rest  # another gzip member follows
+                    inflater = zlib.decompressobj(wbits=31)
                     continue
                 data = f.read(_IN_CHUNK)
             raise EOFError("compressed file ended before the end-of-stream marker was reached")
