@@ -145,6 +145,9 @@ def iter_convert(
                     loaded.add(raw_name)
                     del table
             try:
+                if table_name == "memory_events" and "CUPTI_ACTIVITY_KIND_RUNTIME" in streamed:
+                    # the runtime table streamed by: its SQL reads the calls kept then (_memory_event_calls)
+                    con.execute("CREATE OR REPLACE VIEW CUPTI_ACTIVITY_KIND_RUNTIME AS SELECT * FROM _runtime_kept")
                 if table_name == "gpu_metric_info":
                     metric_series = _scan_gpu_metrics(con, read_batches)
                 if table_name == "gpu_metrics":
@@ -158,9 +161,6 @@ def iter_convert(
                         pending.setdefault(name, pool.submit(read, name))
                         keep = _memory_event_calls(con, pending[name].result())
                     result = _row_stream(con, table_name, read_batches, strings, quality, keep)
-                elif table_name == "memory_events" and "CUPTI_ACTIVITY_KIND_RUNTIME" in streamed:
-                    con.execute("CREATE OR REPLACE VIEW CUPTI_ACTIVITY_KIND_RUNTIME AS SELECT * FROM _runtime_kept")
-                    result = strings.resolve(con.sql(read_sql(f"ingest/nsys/{table_name}.sql")).to_arrow_table())
                 else:
                     result = strings.resolve(con.sql(read_sql(f"ingest/nsys/{table_name}.sql")).to_arrow_table())
             except (duckdb.Error, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
