@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 from .result import Analysis, Metric
 from ..engine import derived_tables as _derived
 from ..errors import QueryError
+from . import interval_union as _interval_union
 from . import rule_files as _rule_files
 from . import serving as _serving
 from . import stored_analysis as _stored
@@ -93,6 +94,8 @@ def prepare(
         elif name in STEP_ONLY and not con.execute("SELECT count(*) FROM step_ranges").fetchall()[0][0]:
             if name != "gpu_busy_by_pid":  # no step markers: skip the per-step joins over every launch and range
                 con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM main.{name} WHERE false")
+        elif name in _interval_union.UNIONS and _interval_union.materialize(trace.engine, name):
+            pass  # the view's rows by one streamed sweep
         else:
             con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM main.{name}")
     _derived.save(trace.engine, trace.cache_entry, key, MATERIALIZE)

@@ -2,6 +2,8 @@
 -- (a runtime call and the driver calls nested in it count once), with cum_before_ns = API time of the thread before
 -- the interval starts. API time inside any window [a, b] is A(b) - A(a), where A(t) = cum_before_ns +
 -- clamp(t - start_ns, 0, dur_ns) of the last interval starting at or before t (an ASOF join).
+-- The analysis materialises this view with the same sweep in numpy (inferscope/analyze/interval_union.py, tested
+-- equal to this SQL); the SQL is the definition, and what a query sees without an analysis.
 -- Columns: pid, tid, start_ns, end_ns, dur_ns, cum_before_ns. No parameters.
 CREATE OR REPLACE VIEW api_busy_by_thread AS
 WITH marked AS (

@@ -8,16 +8,12 @@
 -- cum_before_ns is the busy time of the same device and kind before the interval starts, so busy time inside any
 -- window [a, b] is B(b) - B(a) with B(t) = cum_before_ns + clamp(t - start_ns, 0, dur_ns) of the last interval
 -- starting at or before t (an ASOF join; no interval join).
--- Columns: device_id, kind, start_ns, end_ns, dur_ns, op_count, cum_before_ns. No parameters.
+-- The analysis materialises this view with the same sweep in numpy (inferscope/analyze/interval_union.py, tested
+-- equal to this SQL); the SQL is the definition, and what a query sees without an analysis.
+-- Columns: device_id, kind, start_ns, end_ns, dur_ns, op_count, cum_before_ns. Requires: gpu_busy_ops. No parameters.
 CREATE OR REPLACE VIEW gpu_busy AS
 WITH ops AS (
-    SELECT device_id, 'all' AS kind, start_ns, end_ns FROM gpu_ops
-    UNION ALL
-    SELECT device_id, op_class, start_ns, end_ns FROM gpu_ops
-    UNION ALL
-    SELECT device_id, CASE WHEN is_comm THEN 'comm' ELSE 'noncomm' END, start_ns, end_ns
-    FROM gpu_ops
-    WHERE op_class = 'compute' AND device_id IN (SELECT device_id FROM gpu_ops WHERE is_comm)
+    SELECT device_id, kind, start_ns, end_ns FROM gpu_busy_ops
 ),
 marked AS (
     SELECT *,

@@ -2,6 +2,8 @@
 -- process's operations), with cum_before_ns = busy time of the process before the interval starts. Busy time
 -- inside any window [a, b] is then B(b) - B(a), where B(t) = cum_before_ns + clamp(t - start_ns, 0, dur_ns) of the
 -- last interval starting at or before t (an ASOF join), so per-step busy time needs no interval join.
+-- The analysis materialises this view with the same sweep in numpy (inferscope/analyze/interval_union.py, tested
+-- equal to this SQL); the SQL is the definition, and what a query sees without an analysis.
 -- Columns: pid, start_ns, end_ns, dur_ns, cum_before_ns. No parameters.
 CREATE OR REPLACE VIEW gpu_busy_by_pid AS
 WITH marked AS (

