@@ -156,23 +156,33 @@ placed AS (
                 THEN (start_ns + least(end_ns, greatest(next_api_start_ns, start_ns))) // 2 END AS mid_ns
     FROM judged
 ),
-evidence_points AS (
-    SELECT gap_id AS point_id, evidence_pid AS pid, evidence_tid AS tid, evidence_start_ns AS ts_ns
+-- the ranges open at three points of each gap, found in one pass over the ranges (point_id = 3 * gap_id + which):
+-- 0 where the evidence call began, 1 the middle of the gap (host and launch gaps), 2 the next launch call (host gaps)
+points AS (
+    SELECT 3 * gap_id AS point_id, evidence_pid AS pid, evidence_tid AS tid, evidence_start_ns AS ts_ns
     FROM placed WHERE evidence_start_ns IS NOT NULL AND evidence_tid IS NOT NULL
+    UNION ALL
+    SELECT 3 * gap_id + 1, pid, tid, mid_ns FROM placed WHERE mid_ns IS NOT NULL AND tid IS NOT NULL
+    UNION ALL
+    SELECT 3 * gap_id + 2, pid, tid, next_api_start_ns
+    FROM placed WHERE cause = 'host' AND tid IS NOT NULL AND next_api_start_ns IS NOT NULL
 ),
-mid_points AS (
-    SELECT gap_id AS point_id, pid, tid, mid_ns AS ts_ns FROM placed WHERE mid_ns IS NOT NULL AND tid IS NOT NULL
+at_points AS MATERIALIZED (
+    SELECT point_id // 3 AS gap_id, point_id % 3 AS which, innermost_range_id, outermost_range_id
+    FROM nvtx_ranges_at(points)
 ),
 at_evidence AS (
-    SELECT a.point_id, i.name AS culprit_range, o.name AS context_range
-    FROM nvtx_ranges_at(evidence_points) a
+    SELECT a.gap_id AS point_id, i.name AS culprit_range, o.name AS context_range
+    FROM at_points a
     LEFT JOIN nvtx_ranges i ON i.range_id = a.innermost_range_id
     LEFT JOIN nvtx_ranges o ON o.range_id = a.outermost_range_id
+    WHERE a.which = 0
 ),
 at_mid AS (
-    SELECT a.point_id, i.name AS nvtx_range
-    FROM nvtx_ranges_at(mid_points) a
+    SELECT a.gap_id AS point_id, i.name AS nvtx_range
+    FROM at_points a
     LEFT JOIN nvtx_ranges i ON i.range_id = a.innermost_range_id
+    WHERE a.which = 1
 ),
 host_gaps AS (
     SELECT gap_id, pid, tid, start_ns, end_ns FROM placed WHERE cause = 'host' AND tid IS NOT NULL
@@ -211,17 +221,13 @@ next_copy AS (
 ),
 -- host gaps spent inside the framework operator that then launched the next work: the innermost range around the
 -- next launch call is a cpu_op that had already begun in the middle of the gap, and no Python samples say otherwise
-launch_points AS (
-    SELECT gap_id AS point_id, pid, tid, next_api_start_ns AS ts_ns
-    FROM placed WHERE cause = 'host' AND tid IS NOT NULL AND next_api_start_ns IS NOT NULL
-),
 dispatch AS (
     SELECT p.gap_id, r.name AS op_name
-    FROM nvtx_ranges_at(launch_points) a
+    FROM at_points a
     JOIN nvtx_ranges r ON r.range_id = a.innermost_range_id
-    JOIN placed p ON p.gap_id = a.point_id
+    JOIN placed p ON p.gap_id = a.gap_id
     LEFT JOIN py_top y ON y.gap_id = p.gap_id
-    WHERE r.category = 'cpu_op' AND r.start_ns <= p.mid_ns AND y.py_samples IS NULL
+    WHERE a.which = 2 AND r.category = 'cpu_op' AND r.start_ns <= p.mid_ns AND y.py_samples IS NULL
 ),
 -- CPU time spent inside a framework operator (a Kineto cpu_op such as aten::add) is the operator's dispatch on
 -- its way to the launch: launch overhead of the framework, not other CPU work
