@@ -20,15 +20,18 @@
 -- own, then device_id (the metric's GPU), metric_id, unit, mean_value, covered_ns (sampled time inside the window),
 -- coverage (covered_ns / window length, 0-1), samples, period_ns, below_period. No parameters.
 CREATE OR REPLACE MACRO gpu_metrics_during(intervals) AS TABLE
-WITH iv AS (
-    SELECT i.* EXCLUDE (device_id), m.device_id, m.metric_id, m.unit, m.period_ns
-    FROM query_table(intervals) i
-    JOIN gpu_metric_info m ON m.device_id = i.device_id
+-- each metric series listed under its own device and under NULL (the windows of every GPU): the windows are read
+-- once, by one equi-join built on the series, so a trace without metrics never reads them (a million NVTX ranges
+-- had been buffered for the two branches of a UNION first)
+WITH targets AS (
+    SELECT device_id AS target, device_id, metric_id, unit, period_ns FROM gpu_metric_info
     UNION ALL
+    SELECT NULL, device_id, metric_id, unit, period_ns FROM gpu_metric_info
+),
+iv AS (
     SELECT i.* EXCLUDE (device_id), m.device_id, m.metric_id, m.unit, m.period_ns
     FROM query_table(intervals) i
-    CROSS JOIN gpu_metric_info m
-    WHERE i.device_id IS NULL
+    JOIN targets m ON m.target IS NOT DISTINCT FROM i.device_id
 ),
 series AS (
     -- bucket widths per series: any positive width is exact, the period keeps each edge's candidates to one or two
