@@ -18,9 +18,12 @@
 --   DataLoader(pin_memory=True)) so the copies run asynchronously and overlap compute.
 -- why: The driver stages a pageable buffer through its own pinned bounce buffer, and the call returns only after
 --   staging, so an "async" copy serialises with host work and leaves the GPU waiting.
-WITH copy_points AS (  -- where each copy call was made, for the annotation range around it
-    SELECT hash(pid, correlation_id) AS point_id, pid, tid, start_ns AS ts_ns FROM api_calls
-    WHERE name ILIKE 'cudaMemcpy%Async%' AND tid IS NOT NULL
+WITH copy_points AS (  -- where each copy call below was made, for the annotation range around it
+    SELECT hash(a.pid, a.correlation_id) AS point_id, a.pid, a.tid, a.start_ns AS ts_ns
+    FROM api_calls a
+    SEMI JOIN memcpy m ON m.pid = a.pid AND m.correlation_id = a.correlation_id
+        AND (m.src_kind = 'Pageable' OR m.dst_kind = 'Pageable')
+    WHERE a.name ILIKE 'cudaMemcpy%Async%' AND a.tid IS NOT NULL
 )
 SELECT coalesce(li.idle_ns, 0) AS impact_ns, 'cuda_memcpy_async' AS ledger_owner,
        count(*) FILTER (WHERE m.dst_kind = 'Pageable') OVER () AS d2h_n,

@@ -18,9 +18,9 @@
 --   tensor.to(device, non_blocking=True) from a pinned tensor) and synchronise only where the data is needed.
 -- why: A synchronous copy returns only when the transfer has finished, so the host cannot queue more work
 --   meanwhile and the copy cannot overlap kernels.
-WITH copy_points AS (  -- where each copy call was made, for the annotation range around it
+WITH copy_points AS (  -- where each synchronous copy call was made, for the annotation range around it
     SELECT hash(pid, correlation_id) AS point_id, pid, tid, start_ns AS ts_ns FROM api_calls
-    WHERE name ILIKE 'cudaMemcpy%' AND tid IS NOT NULL
+    WHERE name ILIKE 'cudaMemcpy%' AND name NOT ILIKE '%Async%' AND tid IS NOT NULL
 )
 SELECT coalesce(li.idle_ns, 0) AS impact_ns, 'cuda_memcpy_sync' AS ledger_owner,
        coalesce(' in ' || nvtx_label(r.name), '') AS culprit, m.start_ns, m.end_ns, m.dur_ns, m.src_kind,
