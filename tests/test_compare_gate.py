@@ -75,7 +75,7 @@ def step_times(doc: dict, name: re.Pattern = edits.STEP) -> list[float]:
 
 
 def step_mean(path: Path, name: re.Pattern = edits.STEP) -> float:
-    return statistics.fmean(steady(step_times(edits.load(path), name)))
+    return statistics.fmean(steady(step_times(edits.read(path), name)))
 
 
 def expected_change(base: Path, new: Path, name: re.Pattern = edits.STEP) -> float:
@@ -84,7 +84,7 @@ def expected_change(base: Path, new: Path, name: re.Pattern = edits.STEP) -> flo
 
 
 def hottest_kernel(path: Path) -> str:
-    durations = edits.kernel_durations(edits.load(path))
+    durations = edits.kernel_durations(edits.read(path))
     return max(durations, key=lambda k: sum(durations[k]))
 
 
@@ -96,7 +96,7 @@ def work(tmp_path_factory) -> Path:
 def test_kernels_slowed_fail_naming_them(work, cache_dir):
     slowed, names = edits.slowed_kernels(PINNED, work / "pinned__gemm_kernels_1.2x.json.gz", "sm80_xmma_gemm", 1.2)
     assert names
-    base_k, new_k = edits.kernel_durations(edits.load(PINNED)), edits.kernel_durations(edits.load(slowed))
+    base_k, new_k = edits.kernel_durations(edits.read(PINNED)), edits.kernel_durations(edits.read(slowed))
     code, report, _ = compare_json(PINNED, slowed, cache_dir=cache_dir)
     assert code == 1 and report["verdict"] == "regression"
     regressions = [m for m in report["metrics"] if m["gated"] and m["verdict"] == "regression"]
@@ -151,12 +151,12 @@ def test_shorter_host_wait_between_steps_is_an_improvement(work, cache_dir):
 
 
 def test_window_cut_to_half_passes(work, cache_dir):
-    full_steps = len(edits.steps(edits.load(EAGER), DECODE))
+    full_steps = len(edits.steps(edits.read(EAGER), DECODE))
     half = edits.first_steps(EAGER, work / "eager__first_32_decode_steps.json.gz", full_steps // 2, DECODE)
-    assert len(edits.steps(edits.load(half), DECODE)) == full_steps // 2
+    assert len(edits.steps(edits.read(half), DECODE)) == full_steps // 2
     # the first decode step is a warm-up (46 ms against ~6.3 ms): with it the half window's mean is 7 % higher,
     # without it the same steps, fewer of them
-    first = [s["dur"] for s in edits.steps(edits.load(EAGER), DECODE)]
+    first = [s["dur"] for s in edits.steps(edits.read(EAGER), DECODE)]
     assert first[0] > 3 * statistics.median(first[1:])
     assert abs(expected_change(EAGER, half, DECODE)) < 2
     code, report, _ = compare_json(EAGER, half, "--step-pattern", "^decode_step$", cache_dir=cache_dir)
@@ -228,7 +228,7 @@ def test_2x_slower_step_over_8_steps_fails(work, cache_dir):
     # a warm-up step and 8 steady ones
     base = edits.first_steps(EAGER, work / "eager__first_9_decode_steps.json.gz", 9, DECODE)
     slow = edits.stretched(base, work / "eager__first_9_decode_steps__2x_slower.json.gz", 2.0)
-    assert len(edits.steps(edits.load(base), DECODE)) == len(edits.steps(edits.load(slow), DECODE)) == 9
+    assert len(edits.steps(edits.read(base), DECODE)) == len(edits.steps(edits.read(slow), DECODE)) == 9
     assert expected_change(base, slow, DECODE) == pytest.approx(100.0)
     args = ("--step-pattern", "^decode_step$")
     code, report, _ = compare_json(base, slow, *args, cache_dir=cache_dir)
@@ -242,7 +242,7 @@ def test_2x_slower_step_over_8_steps_fails(work, cache_dir):
 
 def test_14x_change_over_5_steps_needs_no_more_data(work, cache_dir):
     slow = edits.stretched(PINNED, work / "pinned__14x_slower.json.gz", 14.0)
-    assert len(edits.steps(edits.load(PINNED))) == 5
+    assert len(edits.steps(edits.read(PINNED))) == 5
     code, report, _ = compare_json(PINNED, slow, cache_dir=cache_dir)
     assert code == 1 and row(report, "step_time_ns")["verdict"] == "regression"
     code, report, _ = compare_json(slow, PINNED, cache_dir=cache_dir)

@@ -30,7 +30,7 @@ def tokens(doc: dict) -> list[int]:
 
 def per_token_ns(path) -> float:
     """Summed step time over summed tokens, over the steps compare keeps (the warm-up rule restated)."""
-    doc = edits.load(path)
+    doc = edits.read(path)
     times, counts = step_times(doc, VLLM), tokens(doc)
     kept = steady(times)
     counts = counts[len(times) - len(kept) :]
@@ -68,12 +68,12 @@ def test_uniformly_slower_serving_run_fails_per_token(work, cache_dir):
     assert m["base_value"] == pytest.approx(per_token_ns(SERVING), rel=1e-6)
     assert m["new_value"] == pytest.approx(per_token_ns(slow), rel=1e-6)
     assert m["delta_pct"] == pytest.approx(50.0, abs=0.01)
-    assert statistics.fmean(tokens(edits.load(SERVING))) > 100  # prefill and decode steps, 2 to 1024 tokens each
+    assert statistics.fmean(tokens(edits.read(SERVING))) > 100  # prefill and decode steps, 2 to 1024 tokens each
 
 
 def test_more_tokens_per_step_at_the_same_speed_is_an_improvement(work, cache_dir):
     bigger = more_tokens(SERVING, work / "serving__tokens_doubled.json.gz")
-    assert sum(tokens(edits.load(bigger))) == 2 * sum(tokens(edits.load(SERVING)))
+    assert sum(tokens(edits.read(bigger))) == 2 * sum(tokens(edits.read(SERVING)))
     code, report, _ = compare_json(SERVING, bigger, cache_dir=cache_dir)
     assert code == 0 and report["verdict"] == "improvement", report["summary"]
     m = row(report, "step_time_per_token_ns")
