@@ -5,8 +5,9 @@ DuckDB sorts the rows for each window pass separately; with few partitions (a de
 runs on about one core. At 1M kernels gpu_busy alone took 1.6 s of a cold analysis and api_busy_by_thread 1.1 s.
 Here DuckDB numbers the partitions and sorts the rows once (ORDER BY: parallel, and spilling to disk under the
 memory limit), and the sweep runs over slices of the sorted rows in numpy, carrying the island still open from one
-slice to the next, so memory is a slice, not the table. The rows are the SQL's own (tests/test_interval_union.py compares them on real traces);
-a source with a missing start or end takes the SQL, whose NULL ordering the sweep does not copy.
+slice to the next, so memory is a slice, not the table. The rows are the SQL's own (tests/test_interval_union.py
+compares them on real traces); a source with a missing start or end takes the SQL, whose NULL ordering the sweep
+does not copy.
 """
 
 from __future__ import annotations
