@@ -11,7 +11,7 @@ import pytest
 from inferscope.render.report import render_html, render_markdown
 from inferscope.render.report_data import build
 from tests.browser import Browser, chromium_path
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, needs_shared
 from tests.trace_edits import IMG, SCRIPT, hostile_copy, stepped_copy
 
 H100 = SAMPLES / "h100_2gpu_fastvideo.sqlite"
@@ -98,6 +98,7 @@ def test_stepped_report_draws_steps(browser, open_trace, tmp_path, artifacts):
     browser.screenshot(artifacts / "report_stepped.png")
 
 
+@needs_shared
 def test_gpu_metrics_chart_sits_under_the_timeline_on_its_time_axis(browser, open_trace, tmp_path, artifacts):
     """The real H200 GPU-metrics export (../shared/traces/PROVENANCE.md), its phases taken as steps: the counters row
     is drawn right under the device's utilisation row with the same plot width and x range, and the per-phase and

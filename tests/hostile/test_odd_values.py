@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import inferscope
-from tests.conftest import KINETO_TRACES, SAMPLES, run_cli
+from tests.conftest import KINETO_TRACES, SAMPLES, needs_shared, run_cli
 from tests.synth import copy_export
 
 H100 = SAMPLES / "h100_2gpu_fastvideo.sqlite"
@@ -138,6 +138,7 @@ def test_null_kernel_names_export_to_perfetto(tmp_path):
     assert sum(e["name"] == "(unnamed)" for e in kernels) == unnamed
 
 
+@needs_shared
 def test_kineto_invalid_durations_are_counted(tmp_path):
     doc = json.loads(gzip.open(KINETO_TRACES / "alexnet_cuda_sync.json.gz").read())
     kernels = [e for e in doc["traceEvents"] if e.get("cat") == "kernel"]
@@ -155,12 +156,13 @@ def test_kineto_invalid_durations_are_counted(tmp_path):
         assert sum(v["count"] for v in q.values()) == len(kernels)
 
 
-@pytest.mark.parametrize("clean", [H100, KINETO_TRACES / "alexnet_cuda_sync.json.gz"])
+@pytest.mark.parametrize("clean", [H100, pytest.param(KINETO_TRACES / "alexnet_cuda_sync.json.gz", marks=needs_shared)])
 def test_clean_traces_report_no_problems(clean, tmp_path):
     with _open(clean, tmp_path / "cache") as t:
         assert t.quality() == {}
 
 
+@needs_shared
 @pytest.mark.parametrize(
     "bad_ts",
     [None, "soon", float("nan"), 1e300],
