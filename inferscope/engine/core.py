@@ -149,7 +149,10 @@ class Engine:
 
     def drop_temporary(self, names=None) -> None:
         """Drop the temporary tables and views (stored derived tables, which shadow the views of the same names)
-        named in `names`, or all of them; on the raw connection, so that nothing is created to be dropped."""
+        named in `names`, or all of them; on the raw connection, so that nothing is created to be dropped. A set-up
+        still deferred (`defer`) is cancelled: it would create them again, and a table created next under one of
+        their names would then meet its view ("already exists")."""
+        self._deferred = None
         wanted = None if names is None else {n.lower() for n in names}
         found = self.raw.execute(
             "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary UNION ALL "
