@@ -164,7 +164,7 @@ class _Sweep:
             "cum_before_ns": [self.cum],
         }
         self.part = None
-        return {k: np.asarray(v, dtype=np.int64) for k, v in one.items()}
+        return _islands([one])
 
 
 def _islands(pieces: list[dict]) -> dict:

@@ -12,15 +12,12 @@
 -- equal to this SQL); the SQL is the definition, and what a query sees without an analysis.
 -- Columns: device_id, kind, start_ns, end_ns, dur_ns, op_count, cum_before_ns. Requires: gpu_busy_ops. No parameters.
 CREATE OR REPLACE VIEW gpu_busy AS
-WITH ops AS (
-    SELECT device_id, kind, start_ns, end_ns FROM gpu_busy_ops
-),
-marked AS (
-    SELECT *,
+WITH marked AS (
+    SELECT device_id, kind, start_ns, end_ns,
            CASE WHEN start_ns <= max(end_ns) OVER (PARTITION BY device_id, kind ORDER BY start_ns, end_ns
                                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
                 THEN 0 ELSE 1 END AS opens
-    FROM ops
+    FROM gpu_busy_ops
 ),
 numbered AS (
     SELECT *, sum(opens) OVER (PARTITION BY device_id, kind ORDER BY start_ns, end_ns
