@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
@@ -20,6 +21,7 @@ from ..errors import TraceInputError
 from .cache_key import _files, _sample_key, _witness, _witness_unchanged, content_digest
 from .cache_root import LAST_USED, MANIFEST, TMP_PREFIX, _is_entry, _read_manifest, remove_stale_tmp, resolve_root
 from .parquet_footer import _Footer, parquet_facts
+from .table_writer import write_tables
 
 if TYPE_CHECKING:  # pyarrow is imported only to write an entry: a cache hit needs none of it
     import pyarrow as pa
@@ -169,10 +171,11 @@ def store(
     root.mkdir(parents=True, exist_ok=True)
     remove_stale_tmp(root)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{sample}-", dir=root))
+    hashing = _Digest(files) if digest is None else None
     try:
-        if digest is None:
-            digest = content_digest(files)
         rows = write_tables(tmp, tables)
+        if hashing is not None:
+            digest = hashing.result()
         facts = table_facts(tmp)
         if not _witness_unchanged(witness, files):
             raise TraceInputError(
@@ -206,6 +209,8 @@ def store(
                 raise
         return final
     except BaseException:
+        if hashing is not None:
+            hashing.cancel()
         shutil.rmtree(tmp, ignore_errors=True)
         if created_root:
             try:
@@ -215,83 +220,32 @@ def store(
         raise
 
 
-def write_tables(directory: Path, tables: "Iterable[tuple[str, pa.Table]]") -> dict[str, int]:
-    """Write each (name, table) as it arrives; model tables the source did not produce are written empty."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+class _Digest:
+    """The input's content digest, read and hashed on a thread of its own while the conversion runs (hashlib and
+    file reads release the GIL); a failed conversion stops it at the next MiB instead of hashing on to the end."""
 
-    rows: dict[str, int] = {}
-    for name, table in tables:
-        if isinstance(table, pa.RecordBatchReader):  # streamed (GPU metric samples): written batch by batch
-            rows[name] = _write_stream(directory / f"{name}.parquet", name, table)
-            pa.default_memory_pool().release_unused()
-            continue
-        # store_schema=False: dictionary-encoded string columns are written as Parquet's own dictionary-encoded
-        # strings and read back as plain strings, the model's type
-        table = model.conform(name, table)
-        pq.write_table(
-            table,
-            directory / f"{name}.parquet",
-            compression="zstd",
-            store_schema=False,
-            **_layout(table),
-        )
-        rows[name] = table.num_rows
-        del table
-        pa.default_memory_pool().release_unused()  # the writer's buffers, before the next table or the analysis
-    for name in model.TABLE_BY_NAME:
-        if name not in rows:
-            pq.write_table(model.empty_table(name), directory / f"{name}.parquet", compression="zstd")
-            rows[name] = 0
-    return rows
+    def __init__(self, files: list[tuple[str, Path]]) -> None:
+        self._stop = threading.Event()
+        self._out: list = []
+        self._thread = threading.Thread(target=self._run, args=(files,), name="inferscope-digest", daemon=True)
+        self._thread.start()
 
+    def _run(self, files: list[tuple[str, Path]]) -> None:
+        try:
+            self._out.append(content_digest(files, self._stop))
+        except BaseException as exc:  # raised by result(), in the caller
+            self._out.append(exc)
 
-def _write_stream(path: Path, name: str, stream: "pa.RecordBatchReader") -> int:
-    """Write a streamed model table one batch (one row group) at a time; returns its rows."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    def result(self) -> str:
+        self._thread.join()
+        out = self._out[0]
+        if isinstance(out, BaseException):
+            raise out
+        return out
 
-    rows, writer = 0, None
-    try:
-        for batch in stream:
-            table = model.conform(name, pa.Table.from_batches([batch]))
-            if writer is None:
-                writer = pq.ParquetWriter(path, table.schema, compression="zstd", store_schema=False)
-            writer.write_table(table)
-            rows += table.num_rows
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:
-        pq.write_table(model.empty_table(name), path, compression="zstd")
-    return rows
-
-
-# Rows per Parquet row group: pyarrow's default (1Mi rows), unless the rows are so wide that a row group would
-# exceed about this many bytes once its strings are decoded for writing.
-_ROW_GROUP_BYTES = 64 << 20
-
-
-def _layout(table: "pa.Table") -> dict:
-    """Parquet writer options for one model table. A dictionary goes to every column but dictionary columns whose
-    distinct values are most of their rows (NVTX names built from request ids or prompts): for those it saves
-    nothing, and the writer's attempt at one held three copies of the strings at once. Those columns are written
-    plain, which decodes them a row group at a time, so row groups of wide rows are kept to about
-    _ROW_GROUP_BYTES."""
-    import pyarrow as pa
-
-    dictionary, wide_bytes = [], 0
-    for spec, column in zip(table.schema, table.columns):
-        if pa.types.is_dictionary(spec.type) and column.num_chunks:
-            distinct = max(len(c.dictionary) for c in column.chunks)
-            if distinct > 1024 and 2 * distinct > len(column):
-                wide_bytes += sum(c.dictionary.nbytes for c in column.chunks)
-                continue
-        dictionary.append(spec.name)
-    options: dict = {"use_dictionary": dictionary}
-    if wide_bytes > _ROW_GROUP_BYTES and table.num_rows:
-        options["row_group_size"] = max(1024, int(table.num_rows * _ROW_GROUP_BYTES / wide_bytes))
-    return options
+    def cancel(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def get_or_build(

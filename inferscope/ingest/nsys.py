@@ -23,6 +23,7 @@ from ..redact import redact_argv, redact_text, redact_value
 from ..resources import read_sql
 from . import nesting, nvtx_stream
 from .gpu_metric_names import stable_id
+from .read_ahead import read_ahead
 from .gpu_metric_series import MetricSeries
 from .strings import StringTable
 
@@ -225,7 +226,7 @@ def _row_stream(con, table_name: str, read_batches, strings: StringTable, qualit
 
     def converted() -> Iterator[pa.Table]:
         try:
-            for batch in read_batches(raw_name):
+            for batch in read_ahead(read_batches(raw_name)):  # the next batch is read meanwhile
                 con.register(raw_name, check_times(raw_name, batch, quality))
                 del batch
                 if keep:

@@ -26,6 +26,7 @@ import pyarrow as pa
 from .. import duckdb_conn, model
 from ..resources import read_sql
 from . import nesting
+from .read_ahead import read_ahead
 
 # NVTX_EVENTS rows above which the table is streamed; a module attribute so tests can send small exports this way
 STREAM_ROWS = 4_000_000
@@ -67,7 +68,7 @@ class StagedNvtx:
         self.path = f"{self._dir.name}/NVTX_EVENTS.parquet"
         self.rows = 0
         with pq.ParquetWriter(self.path, _STAGED, compression="zstd") as writer:
-            for batch in batches:
+            for batch in read_ahead(batches):  # the next batch is read from the export meanwhile
                 table = prepare(batch, self.rows)
                 if table.num_rows:
                     writer.write_table(_staged(table))
