@@ -21,6 +21,7 @@ import orjson
 
 from ..errors import TraceInputError
 from .formats import GZIP_MAGIC
+from .read_ahead import read_ahead
 
 _EVENTS_KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
 # the events array ends with `}` (last event) or `[` (empty array), optional whitespace, then `]`
@@ -98,7 +99,7 @@ def extract_events(path: Path, dest: Path) -> tuple[dict, bool] | None:
     metadata, and whether the times need their exact text (`needs_exact_times`). None when the layout needs the
     whole document (no traceEvents key in the first 64 MB, or more than a MiB of keys after the array); then use
     `split_document(path, read_bytes(path))`."""
-    pieces = _pieces(path)
+    pieces = read_ahead(_pieces(path))  # the next piece is inflated while this one is written (both drop the GIL)
     head = bytearray()
     meta: dict | None = None
     scanned, bare = 0, False
