@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import socket
+import threading
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +23,9 @@ from ..errors import InferScopeError
 
 INSTALL_HINT = "pip install 'inferscope[fleet]'"
 WORKER_WAIT_S = 30
+# A scheduler address is tried with one plain TCP connection first: Dask's own connect retries until its timeout,
+# so a typo in the address (nothing listening, an unknown host) cost the full WORKER_WAIT_S before the error.
+PROBE_S = 5
 
 
 class FleetError(InferScopeError):
@@ -49,10 +54,18 @@ def connect(scheduler: str | None, workers: int) -> Iterator:
     for name in ("distributed", "distributed.scheduler", "distributed.worker", "distributed.nanny"):
         logging.getLogger(name).setLevel(logging.ERROR)  # the cluster's chatter is not the user's progress
     if scheduler is not None:
+        _probe(scheduler)
         try:
-            client = distributed.Client(scheduler, timeout=f"{WORKER_WAIT_S}s")
+            client = _client(distributed, scheduler)
         except (OSError, TimeoutError) as exc:
             raise FleetError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from exc
+        except FleetError:
+            raise
+        except Exception as exc:  # something else listens there: Dask misreads its bytes (MemoryError, ValueError...)
+            raise FleetError(
+                f"{scheduler} answers, but not as a Dask scheduler ({type(exc).__name__}); pass the scheduler's own "
+                "address (port 8786 by default; 8787 is its dashboard)"
+            ) from exc
         try:
             try:
                 client.wait_for_workers(1, timeout=WORKER_WAIT_S)
@@ -81,6 +94,59 @@ def connect(scheduler: str | None, workers: int) -> Iterator:
             client.close()
     finally:
         cluster.close()
+
+
+def _client(distributed, scheduler: str):
+    """distributed.Client(scheduler), given up after WORKER_WAIT_S: Dask bounds the connection by its timeout but
+    not the handshake read that follows, so a service that accepts the connection and never answers (an HTTP
+    server reading a request line) held the command forever. The abandoned attempt stays on a daemon thread."""
+    out: list = []
+
+    def start() -> None:
+        try:
+            out.append(distributed.Client(scheduler, timeout=f"{WORKER_WAIT_S}s"))
+        except BaseException as exc:  # raised in the caller
+            out.append(exc)
+
+    thread = threading.Thread(target=start, name="inferscope-dask-connect", daemon=True)
+    thread.start()
+    thread.join(WORKER_WAIT_S + PROBE_S)
+    if not out:
+        raise FleetError(
+            f"{scheduler} accepted the connection but did not answer as a Dask scheduler within {WORKER_WAIT_S} s; "
+            "pass the scheduler's own address (port 8786 by default; 8787 is its dashboard)"
+        )
+    if isinstance(out[0], BaseException):
+        raise out[0]
+    return out[0]
+
+
+def _probe(scheduler: str) -> None:
+    """Raise FleetError at once when nothing answers at a tcp:// or tls:// scheduler address; other schemes, and
+    addresses Dask would read differently, are left to Dask."""
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+
+    try:
+        scheme, location = parse_address(scheduler)
+        if scheme not in ("tcp", "tls"):
+            return
+        host, port = parse_host_port(location, 8786)
+    except (ValueError, TypeError):
+        return
+    try:
+        socket.create_connection((host, port), timeout=PROBE_S).close()
+    except socket.gaierror:
+        why = f"unknown host {host!r}"
+    except TimeoutError:
+        why = f"no answer from {host}:{port} within {PROBE_S} s"
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+    else:
+        return
+    raise FleetError(
+        f"cannot reach the Dask scheduler at {scheduler} ({why}); check the address and that the scheduler is running"
+    )
 
 
 def _reads_token(path: str, token: str) -> str | None:
