@@ -34,6 +34,12 @@ def _edited_copy(tmp_path: Path, gaps: bool) -> Path:
         if gaps:
             con.execute("DELETE FROM NVTX_EVENTS WHERE rowid IN (1, 2, 8000, 8001, 8002)")
             con.execute("DELETE FROM CUPTI_ACTIVITY_KIND_KERNEL WHERE rowid % 97 = 0")
+            # a gap of 2^40 rowids in the middle, and the last row at the largest rowid SQLite allows
+            con.execute("UPDATE NVTX_EVENTS SET rowid = rowid + (1 << 40) WHERE rowid > 9000")
+            con.execute(
+                "UPDATE CUPTI_ACTIVITY_KIND_KERNEL SET rowid = 9223372036854775807 "
+                "WHERE rowid = (SELECT max(rowid) FROM CUPTI_ACTIVITY_KIND_KERNEL)"
+            )
     con.close()
     return out
 

@@ -8,6 +8,7 @@ so that callers need not know which module holds which format.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -54,6 +55,7 @@ SPLIT_ROWS = 400_000
 READ_THREADS = 2
 # rows per batch where a table is streamed instead of read whole (`SqliteReader.batches`)
 BATCH_ROWS = 1 << 18
+_MAX_ROWID = (1 << 63) - 1
 
 
 class SqliteReader:
@@ -128,13 +130,17 @@ class SqliteReader:
             return
         rows = rows or BATCH_ROWS
         if self.adbc is not None:
+            seek = _sqlite3_connect(self.uri)  # this generator's own: the reader's serves the prefetch meanwhile
             try:
-                lo, hi = self._rowid_bounds(name)
-            except sqlite3.DatabaseError:
-                lo = hi = None
-            if lo is not None and hi - lo + 1 >= SPLIT_ROWS:
-                yield from self._chunks(name, lo, hi, rows)
-                return
+                try:
+                    lo, hi = self._rowid_bounds(name, seek)
+                except sqlite3.DatabaseError:
+                    lo = hi = None
+                if lo is not None and hi - lo + 1 >= SPLIT_ROWS:
+                    yield from self._chunks(name, seek, lo, rows)
+                    return
+            finally:
+                seek.close()
         # connections of its own: the conversion reads the next raw table on the reader's in the background
         con, adbc = _sqlite3_connect(self.uri), _adbc_connect(self.uri)
         try:
@@ -167,19 +173,35 @@ class SqliteReader:
             if adbc is not None:
                 adbc.close()
 
-    def _chunks(self, name: str, lo: int, hi: int, rows: int) -> Iterator[pa.Table]:
+    def _chunks(self, name: str, seek: sqlite3.Connection, lo: int, rows: int) -> Iterator[pa.Table]:
         """`batches` of a large table: rowid ranges of `rows` read on READ_THREADS connections at once, handed on
         in order, with the SPARSE columns fetched per range only for the rows that have any. One reader stepping
-        SQLite was most of a streamed conversion (4.3 s for 5M NVTX rows, the other core idle)."""
-        exprs = self._exprs(name)
+        SQLite was most of a streamed conversion (4.3 s for 5M NVTX rows, the other core idle).
+
+        Each range starts at the first rowid at or after the previous range's end (an index seek on `seek`), so a
+        gap in the rowids (an edited export) is stepped over instead of read as empty ranges."""
+        exprs = self._exprs(name, seek)
         sparse = {c: e for c, e in exprs.items() if c in SPARSE.get(name, ())}
         dense = {c: e for c, e in exprs.items() if c not in sparse}
-        bounds = [(a, min(a + rows, hi + 1)) for a in range(lo, hi + 1, rows)]
+
+        def bounds() -> Iterator[tuple[int, int]]:
+            start = lo
+            while start is not None:
+                end = min(start + rows, _MAX_ROWID)
+                yield start, end
+                if end == _MAX_ROWID:
+                    return
+                try:
+                    start = seek.execute(f'SELECT min(rowid) FROM "{name}" WHERE rowid >= ?', (end,)).fetchone()[0]
+                except sqlite3.DatabaseError as exc:
+                    raise TraceInputError(
+                        f"{self.path}: corrupt or truncated SQLite export ({exc}); re-export it from the .nsys-rep"
+                    ) from exc
 
         def one(a: int, b: int) -> pa.Table:
             adbc, con = _adbc_connect(self.uri), _sqlite3_connect(self.uri)  # per range: each thread its own
             try:
-                where = f"rowid >= {a} AND rowid < {b}"
+                where = f"rowid >= {a} AND rowid < {b}" if b < _MAX_ROWID else f"rowid >= {a}"
                 cols = ["_rowid", *dense] if sparse else list(dense)
                 select = ", ".join(
                     (['rowid AS "_rowid"'] if sparse else []) + [f'{e} AS "{c}"' for c, e in dense.items()]
@@ -197,11 +219,11 @@ class SqliteReader:
 
         pool = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="inferscope-sqlite")
         try:
-            ahead: list = []
-            for k in range(len(bounds)):
-                while len(ahead) < READ_THREADS + 1 and k + len(ahead) < len(bounds):
-                    ahead.append(pool.submit(one, *bounds[k + len(ahead)]))
+            ranges = bounds()
+            ahead = [pool.submit(one, a, b) for a, b in itertools.islice(ranges, READ_THREADS + 1)]
+            while ahead:
                 table = ahead.pop(0).result()
+                ahead.extend(pool.submit(one, a, b) for a, b in itertools.islice(ranges, 1))
                 if table.num_rows:
                     yield table
                 del table
@@ -219,9 +241,9 @@ class SqliteReader:
             return None
         return None if lo is None else hi - lo + 1
 
-    def _rowid_bounds(self, name: str) -> tuple[int | None, int | None]:
+    def _rowid_bounds(self, name: str, con: sqlite3.Connection | None = None) -> tuple[int | None, int | None]:
         try:
-            return self.con.execute(f'SELECT min(rowid), max(rowid) FROM "{name}"').fetchone()
+            return (con or self.con).execute(f'SELECT min(rowid), max(rowid) FROM "{name}"').fetchone()
         except sqlite3.OperationalError as exc:
             if "rowid" in str(exc):
                 return None, None
