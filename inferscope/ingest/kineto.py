@@ -28,8 +28,17 @@ from ..errors import TraceInputError
 from ..redact import redact_text
 from ..resources import read_sql
 from .kernel_names import short_names
-from .kineto_json import extract_events, needs_exact_times, quote_times, read_bytes, split_document
+from .kineto_json import (
+    extract_events,
+    join_parts,
+    needs_exact_times,
+    quote_times,
+    read_bytes,
+    split_array,
+    split_document,
+)
 from .nesting import nest
+from .freed_memory import release_freed_memory
 
 PID_STRIDE = 100_000_000
 DEVICE_STRIDE = 100
@@ -76,6 +85,7 @@ class _File:
     meta: dict
     events_file: Path
     rank: int | None = None
+    parts: list[Path] | None = None  # the events array cut into files read in parallel (None: events_file alone)
 
 
 def trace_files(path: Path) -> list[Path]:
@@ -119,10 +129,14 @@ def iter_tables(path: Path) -> "Iterator[tuple[str, pa.Table]]":
             files.append(_File(f, meta, out))
         _assign_ranks(path, files)
         con = duckdb_conn.connect()
+        threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+        for f in files:  # DuckDB reads one array on one thread, several files on several (kineto_json.split_array)
+            f.parts = split_array(f.events_file, threads)
         try:
             yield from _convert(con, path, files)
         finally:
             con.close()
+            release_freed_memory()  # the JSON readers' buffers, from every thread that parsed a part
 
 
 def _int(value) -> int | None:
@@ -184,7 +198,7 @@ def _read_events(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File])
     limit = _DEFAULT_MAX_OBJECT
     while True:
         reads = " UNION ALL ".join(
-            f"SELECT {i} AS file_idx, * FROM read_json('{str(f.events_file).replace(chr(39), chr(39) * 2)}', "
+            f"SELECT {i} AS file_idx, * FROM read_json({_sql_list(f.parts or [f.events_file])}, "
             f"format='array', columns={_RAW_COLUMNS}, maximum_object_size={limit})"
             for i, f in enumerate(files)
         )
@@ -194,6 +208,10 @@ def _read_events(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File])
             break
         except duckdb.Error as exc:
             text = str(exc)
+            if any(f.parts and len(f.parts) > 1 for f in files):  # a cut in the wrong place, or a bad document:
+                for f in files:  # read each array whole, which says which (kineto_json.split_array)
+                    f.parts = [join_parts(f.parts)] if f.parts else None
+                continue
             if "maximum_object_size" in text and limit < (1 << 31) - 1:
                 limit = min((1 << 31) - 1, max(limit * 4, sum(f.events_file.stat().st_size for f in files) + 1))
                 continue
@@ -204,6 +222,10 @@ def _read_events(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File])
     con.execute(
         f"CREATE OR REPLACE VIEW _kineto_events AS SELECT *, abs_ns - {int(zero)} AS start_ns FROM _kineto_events_abs"
     )
+
+
+def _sql_list(paths: list[Path]) -> str:
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
 
 
 def _convert(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File]) -> "Iterator[tuple[str, pa.Table]]":

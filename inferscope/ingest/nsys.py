@@ -22,6 +22,7 @@ from ..errors import TraceInputError
 from ..redact import redact_argv, redact_text, redact_value
 from ..resources import read_sql
 from . import nesting, nvtx_stream
+from .freed_memory import release_freed_memory
 from .gpu_metric_names import stable_id
 from .read_ahead import read_ahead
 from .gpu_metric_series import MetricSeries
@@ -139,7 +140,7 @@ def iter_convert(
                     prefetch(raw_order.index(raw_name) + 1)
                     if raw_name == "NVTX_EVENTS":
                         table = _nvtx_events(table, strings)
-                        _release_freed_memory()
+                        release_freed_memory()
                     elif raw_name == "TARGET_INFO_GPU_METRICS":
                         table = _gpu_metric_names(table, strings)
                     con.register(raw_name, table)
@@ -171,13 +172,13 @@ def iter_convert(
                 # the last table that names things: its strings (NVTX texts among them, possibly gigabytes of
                 # them) now live in `result` and are not held twice through nesting and writing
                 strings = None
-                _release_freed_memory()
+                release_freed_memory()
             # release raw tables before nesting and writing: NVTX_EVENTS alone is ~500 MB at 5M ranges
             for raw_name in _NEEDS[table_name]:
                 if last_use.get(raw_name) == i and raw_name in loaded:
                     con.unregister(raw_name)
                     loaded.discard(raw_name)
-                    _release_freed_memory()
+                    release_freed_memory()
             if table_name == "nvtx_ranges" and not stream_nvtx:
                 result = nest_ranges(con, result)
             yield table_name, result if isinstance(result, pa.RecordBatchReader) else model.conform(table_name, result)
@@ -402,21 +403,6 @@ def with_quality(meta: pa.Table, quality: dict[tuple[str, str], int]) -> pa.Tabl
         rows.append((f"quality_note.{label}.{problem}", QUALITY_NOTES.get(problem, problem.replace("_", " "))))
     extra = pa.table({"key": [k for k, _ in rows], "value": [v for _, v in rows]}, schema=meta.schema)
     return pa.concat_tables([meta, extra])
-
-
-def _release_freed_memory() -> None:
-    """Hand memory freed by glibc malloc back to the system. The SQLite reader's Arrow buffers come from malloc,
-    while Arrow (mimalloc) and DuckDB (jemalloc) allocate from their own heaps and cannot reuse what malloc
-    keeps; without this, each large raw table left ~100 MB resident that the next stage could not use."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to do
-        pass
-    # Arrow's own pool keeps freed pages for reuse too; with long unique NVTX names that was hundreds of MB held
-    # through the analysis that follows a cold conversion
-    pa.default_memory_pool().release_unused()
 
 
 def _raw_inputs(table_name: str) -> list[str]:
