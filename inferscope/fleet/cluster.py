@@ -54,7 +54,7 @@ def connect(scheduler: str | None, workers: int) -> Iterator:
     for name in ("distributed", "distributed.scheduler", "distributed.worker", "distributed.nanny"):
         logging.getLogger(name).setLevel(logging.ERROR)  # the cluster's chatter is not the user's progress
     if scheduler is not None:
-        _probe(scheduler)
+        _probe(distributed, scheduler)
         try:
             client = _client(distributed, scheduler)
         except (OSError, TimeoutError) as exc:
@@ -121,17 +121,14 @@ def _client(distributed, scheduler: str):
     return out[0]
 
 
-def _probe(scheduler: str) -> None:
+def _probe(distributed, scheduler: str) -> None:
     """Raise FleetError at once when nothing answers at a tcp:// or tls:// scheduler address; other schemes, and
     addresses Dask would read differently, are left to Dask."""
-    from distributed.comm import parse_address
-    from distributed.comm.addressing import parse_host_port
-
     try:
-        scheme, location = parse_address(scheduler)
+        scheme, location = distributed.comm.parse_address(scheduler)
         if scheme not in ("tcp", "tls"):
             return
-        host, port = parse_host_port(location, 8786)
+        host, port = distributed.comm.addressing.parse_host_port(location, 8786)
     except (ValueError, TypeError):
         return
     try:
