@@ -111,7 +111,8 @@ def iter_tables(path: Path) -> "Iterator[tuple[str, pa.Table]]":
     and only DuckDB's typed events (under its memory cap) and one converted table are held at once: a 5M-event
     trace held every converted table in Arrow before the first was written. Each file's events array goes to a
     temporary file because DuckDB's fast array reader wants a file of its own; it is written as the document is
-    read and inflated, so the document is never in memory."""
+    read and inflated, so the document is never in memory, and then cut into one file per DuckDB thread, which
+    DuckDB reads in parallel (kineto_json.split_array)."""
     with tempfile.TemporaryDirectory(prefix="inferscope-kineto-") as tmp:
         files = []
         for i, f in enumerate(trace_files(path)):

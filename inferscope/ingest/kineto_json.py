@@ -1,8 +1,8 @@
 """Split a Kineto Chrome-trace JSON document into its metadata and its raw `traceEvents` array text.
 
-DuckDB reads a top-level JSON *array* of events in parallel and fast (`read_json(format='array')`), but a single
-object holding a huge `traceEvents` array is read as one record and is several times slower. So the document is
-cut in two here: the small metadata keys are parsed with orjson, and the bytes of the events array are handed to
+DuckDB reads a top-level JSON *array* of events fast (`read_json(format='array')`, one thread per file: hence
+`split_array`), but a single object holding a huge `traceEvents` array is read as one record and is several times
+slower. So the document is cut in two here: the small metadata keys are parsed with orjson, and the bytes of the events array are handed to
 DuckDB. Timestamps are read as text and converted to ns with decimal arithmetic; where their digits exceed what
 a double keeps (ns digits on epoch µs), they are quoted first so that DuckDB sees the exact text. A document
 whose layout defeats the cut falls back to a full orjson parse.
