@@ -12,7 +12,7 @@ import itertools
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -210,7 +210,17 @@ class SqliteReader:
                     con, adbc, f'SELECT {select} FROM "{name}" WHERE {where} ORDER BY rowid', cols, self.path
                 )
                 if sparse:
-                    table = _scatter_sparse(con, adbc, name, table, sparse, where, self.path)
+                    rowids = table.column("_rowid").to_numpy()
+                    table = _with_sparse(
+                        con,
+                        adbc,
+                        name,
+                        table.drop_columns(["_rowid"]),
+                        sparse,
+                        where,
+                        lambda found: np.searchsorted(rowids, found),
+                        self.path,
+                    )
                 return complete(name, table)
             finally:
                 con.close()
@@ -279,33 +289,16 @@ class SqliteReader:
 
     def _add_sparse(self, name: str, table: pa.Table, exprs: dict[str, str], lo: int, hi: int) -> pa.Table:
         """Append the SPARSE columns, fetched for the rows that have any of them and scattered into place."""
-        where = " OR ".join(f"{e} IS NOT NULL" for e in exprs.values())
-        found = _read_table(
-            self.con,
-            self.adbc,
-            f'SELECT rowid, {", ".join(exprs.values())} FROM "{name}" WHERE {where}',
-            ["_rowid", *exprs],
-            self.path,
-        )
-        n = table.num_rows
-        if found.num_rows == 0:
-            for c in exprs:
-                table = table.append_column(c, pa.nulls(n))
-            return table
-        rowids = found.column("_rowid").to_numpy()
-        if hi - lo + 1 == n:  # rowids without gaps: the position is the offset from the first
-            pos = rowids - lo
-        else:
+
+        def positions(rowids: np.ndarray) -> np.ndarray:
+            if hi - lo + 1 == table.num_rows:  # rowids without gaps: the position is the offset from the first
+                return rowids - lo
             every = _read_table(
                 self.con, self.adbc, f'SELECT rowid FROM "{name}" ORDER BY rowid', ["_rowid"], self.path
             )
-            pos = np.searchsorted(every.column("_rowid").to_numpy(), rowids)
-        index = np.full(n, -1, dtype=np.int64)
-        index[pos] = np.arange(found.num_rows)
-        aligned = found.drop_columns(["_rowid"]).take(pa.array(index, mask=index < 0))
-        for c in exprs:
-            table = table.append_column(c, aligned.column(c))
-        return table
+            return np.searchsorted(every.column("_rowid").to_numpy(), rowids)
+
+        return _with_sparse(self.con, self.adbc, name, table, exprs, None, positions, self.path)
 
     def close(self) -> None:
         self.con.close()
@@ -313,25 +306,33 @@ class SqliteReader:
             self.adbc.close()
 
 
-def _scatter_sparse(con, adbc, name: str, table: pa.Table, sparse: dict[str, str], where: str, path: Path) -> pa.Table:
-    """`table` (with its rows' `_rowid`) with the SPARSE columns appended: fetched for the rows of `where` that have
-    any of them, and put in place by rowid."""
+def _with_sparse(
+    con,
+    adbc,
+    name: str,
+    table: pa.Table,
+    sparse: dict[str, str],
+    where: str | None,
+    positions: Callable[[np.ndarray], np.ndarray],
+    path: Path,
+) -> pa.Table:
+    """`table` with the SPARSE columns appended: fetched for the rows (of `where`, or all) that have any of them,
+    and put in place at `positions(their rowids)`, row positions in `table`."""
     test = " OR ".join(f"{e} IS NOT NULL" for e in sparse.values())
     found = _read_table(
         con,
         adbc,
-        f'SELECT rowid, {", ".join(sparse.values())} FROM "{name}" WHERE ({where}) AND ({test}) ORDER BY rowid',
+        f'SELECT rowid, {", ".join(sparse.values())} FROM "{name}" WHERE {f"({where}) AND " if where else ""}({test}) '
+        "ORDER BY rowid",
         ["_rowid", *sparse],
         path,
     )
-    rowids = table.column("_rowid").to_numpy()
-    table = table.drop_columns(["_rowid"])
     if found.num_rows == 0:
         for c in sparse:
             table = table.append_column(c, pa.nulls(table.num_rows))
         return table
     index = np.full(table.num_rows, -1, dtype=np.int64)
-    index[np.searchsorted(rowids, found.column("_rowid").to_numpy())] = np.arange(found.num_rows)
+    index[positions(found.column("_rowid").to_numpy())] = np.arange(found.num_rows)
     aligned = found.drop_columns(["_rowid"]).take(pa.array(index, mask=index < 0))
     for c in sparse:
         table = table.append_column(c, aligned.column(c))
