@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -85,7 +85,7 @@ class _File:
     meta: dict
     events_file: Path
     rank: int | None = None
-    parts: list[Path] | None = None  # the events array cut into files read in parallel (None: events_file alone)
+    parts: list[Path] = field(default_factory=list)  # events_file cut into files read in parallel (split_array)
 
 
 def trace_files(path: Path) -> list[Path]:
@@ -199,7 +199,7 @@ def _read_events(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File])
     limit = _DEFAULT_MAX_OBJECT
     while True:
         reads = " UNION ALL ".join(
-            f"SELECT {i} AS file_idx, * FROM read_json({_sql_list(f.parts or [f.events_file])}, "
+            f"SELECT {i} AS file_idx, * FROM read_json({_sql_list(f.parts)}, "
             f"format='array', columns={_RAW_COLUMNS}, maximum_object_size={limit})"
             for i, f in enumerate(files)
         )
@@ -209,9 +209,9 @@ def _read_events(con: duckdb.DuckDBPyConnection, path: Path, files: list[_File])
             break
         except duckdb.Error as exc:
             text = str(exc)
-            if any(f.parts and len(f.parts) > 1 for f in files):  # a cut in the wrong place, or a bad document:
+            if any(len(f.parts) > 1 for f in files):  # a cut in the wrong place, or a bad document:
                 for f in files:  # read each array whole, which says which (kineto_json.split_array)
-                    f.parts = [join_parts(f.parts)] if f.parts else None
+                    f.parts = [join_parts(f.parts)]
                 continue
             if "maximum_object_size" in text and limit < (1 << 31) - 1:
                 limit = min((1 << 31) - 1, max(limit * 4, sum(f.events_file.stat().st_size for f in files) + 1))
