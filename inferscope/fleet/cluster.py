@@ -55,17 +55,7 @@ def connect(scheduler: str | None, workers: int) -> Iterator:
         logging.getLogger(name).setLevel(logging.ERROR)  # the cluster's chatter is not the user's progress
     if scheduler is not None:
         _probe(distributed, scheduler)
-        try:
-            client = _client(distributed, scheduler)
-        except (OSError, TimeoutError) as exc:
-            raise FleetError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from exc
-        except FleetError:
-            raise
-        except Exception as exc:  # something else listens there: Dask misreads its bytes (MemoryError, ValueError...)
-            raise FleetError(
-                f"{scheduler} answers, but not as a Dask scheduler ({type(exc).__name__}); pass the scheduler's own "
-                "address (port 8786 by default; 8787 is its dashboard)"
-            ) from exc
+        client = _client(distributed, scheduler)
         try:
             try:
                 client.wait_for_workers(1, timeout=WORKER_WAIT_S)
@@ -99,7 +89,8 @@ def connect(scheduler: str | None, workers: int) -> Iterator:
 def _client(distributed, scheduler: str):
     """distributed.Client(scheduler), given up after WORKER_WAIT_S: Dask bounds the connection by its timeout but
     not the handshake read that follows, so a service that accepts the connection and never answers (an HTTP
-    server reading a request line) held the command forever. The abandoned attempt stays on a daemon thread."""
+    server reading a request line) held the command forever. The abandoned attempt stays on a daemon thread.
+    Every way it fails is a FleetError of one line."""
     out: list = []
 
     def start() -> None:
@@ -116,9 +107,17 @@ def _client(distributed, scheduler: str):
             f"{scheduler} accepted the connection but did not answer as a Dask scheduler within {WORKER_WAIT_S} s; "
             "pass the scheduler's own address (port 8786 by default; 8787 is its dashboard)"
         )
-    if isinstance(out[0], BaseException):
-        raise out[0]
-    return out[0]
+    got = out[0]
+    if isinstance(got, (OSError, TimeoutError)):
+        raise FleetError(f"cannot reach the Dask scheduler at {scheduler} ({got})") from got
+    if isinstance(got, Exception):  # something else listens there: Dask misreads its bytes (MemoryError, ValueError...)
+        raise FleetError(
+            f"{scheduler} answers, but not as a Dask scheduler ({type(got).__name__}); pass the scheduler's own "
+            "address (port 8786 by default; 8787 is its dashboard)"
+        ) from got
+    if isinstance(got, BaseException):  # KeyboardInterrupt and the like: not the address's fault
+        raise got
+    return got
 
 
 def _probe(distributed, scheduler: str) -> None:
