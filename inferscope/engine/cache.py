@@ -5,8 +5,9 @@ milliseconds, so every open after the first reads the cache.
 
 The work is split by job: cache_root.py says where the cache lives and lists and clears it; cache_key.py says
 what an entry is keyed on and how an opened trace is matched to one cheaply; cache_entry.py finds, checks, repairs
-and writes an entry; table_writer.py encodes its tables as Parquet beside the conversion; parquet_footer.py reads a table's facts from its Parquet footer without pyarrow. This module
-exists so that callers keep one name to import (`cache.get_or_build`, `cache.entries`, `cache.clear`, ...).
+and writes an entry; table_writer.py encodes its tables as Parquet beside the conversion; parquet_footer.py reads a
+table's facts from its Parquet footer without pyarrow. This module exists so that callers keep one name to import
+(`cache.get_or_build`, `cache.entries`, `cache.clear`, ...).
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from .. import duckdb_conn, model
 from ..errors import TraceInputError
 from ..redact import redact_text
 from ..resources import read_sql
+from .freed_memory import release_freed_memory
 from .kernel_names import short_names
 from .kineto_json import (
     extract_events,
@@ -38,7 +39,6 @@ from .kineto_json import (
     split_document,
 )
 from .nesting import nest
-from .freed_memory import release_freed_memory
 
 PID_STRIDE = 100_000_000
 DEVICE_STRIDE = 100

@@ -2,8 +2,8 @@
 
 DuckDB reads a top-level JSON *array* of events fast (`read_json(format='array')`, one thread per file: hence
 `split_array`), but a single object holding a huge `traceEvents` array is read as one record and is several times
-slower. So the document is cut in two here: the small metadata keys are parsed with orjson, and the bytes of the events array are handed to
-DuckDB. Timestamps are read as text and converted to ns with decimal arithmetic; where their digits exceed what
+slower. So the document is cut in two here: the small metadata keys are parsed with orjson, and the bytes of the
+events array are handed to DuckDB. Timestamps are read as text and converted to ns with decimal arithmetic; where their digits exceed what
 a double keeps (ns digits on epoch µs), they are quoted first so that DuckDB sees the exact text. A document
 whose layout defeats the cut falls back to a full orjson parse.
 """
@@ -296,21 +296,14 @@ def split_array(path: Path, parts: int) -> list[Path]:
 def join_parts(files: list[Path]) -> Path:
     """Undo `split_array`: the first file holds the whole array again (the others are removed); it is returned."""
     first = files[0]
-    if len(files) == 1:
-        return first
     with first.open("r+b") as dst:
-        dst.seek(0, os.SEEK_END)
-        dst.seek(dst.tell() - 1)  # the `]` the split added
         for part in files[1:]:
+            dst.seek(-1, os.SEEK_END)  # over the `]` that closes the array so far
             dst.write(b",")
+            dst.flush()
             with part.open("rb") as src:
-                size = src.seek(0, os.SEEK_END)
-                dst.flush()
-                _copy_range(src, dst, 1, size - 1)  # without the part's `[`; its `]` closes the array at the end
-                dst.seek(0, os.SEEK_END)
-                dst.seek(dst.tell() - 1)
+                _copy_range(src, dst, 1, src.seek(0, os.SEEK_END) - 1)  # without the part's `[`
             part.unlink()
-        dst.seek(0, os.SEEK_END)
     return first
 
 

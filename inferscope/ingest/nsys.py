@@ -24,8 +24,8 @@ from ..resources import read_sql
 from . import nesting, nvtx_stream
 from .freed_memory import release_freed_memory
 from .gpu_metric_names import stable_id
-from .read_ahead import read_ahead
 from .gpu_metric_series import MetricSeries
+from .read_ahead import read_ahead
 from .strings import StringTable
 
 # raw nsys tables each transform reads (StringIds is kept for the whole conversion)
