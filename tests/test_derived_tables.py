@@ -75,7 +75,7 @@ def test_stored_tables_keep_their_types_and_rows(tmp_path):
             con = t.engine.raw
             described[run] = {
                 n: (con.execute(f"DESCRIBE temp.{n}").fetchall(), con.execute(f"SELECT * FROM temp.{n}").fetchall())
-                for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+                for n in t.engine.created_tables()
                 if n in MATERIALIZE
             }
     assert ("cum_before_ns", "HUGEINT") in [(r[0], r[1]) for r in described["warm"]["gpu_busy"][0]]

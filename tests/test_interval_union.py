@@ -33,7 +33,7 @@ def _sweep_equals_sql(engine: Engine) -> dict[str, int]:
         assert [r[:2] for r in types[0]] == [r[:2] for r in types[1]], name
         counts[name] = raw.execute(f"SELECT count(*) FROM sql_{name}").fetchall()[0][0]
         raw.execute(f"DROP TABLE sql_{name}")
-        raw.execute(f"DROP TABLE temp.{name}")
+        engine.drop_temporary([name])
     return counts
 
 
@@ -137,4 +137,4 @@ def test_a_call_without_an_end_leaves_the_union_to_the_sql():
     engine = _engine_with_calls([(1, 1, 0, 10), (1, 1, 5, None)])
     assert not interval_union.materialize(engine, "api_busy_by_thread")
     names = {r[0] for r in engine.raw.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
-    assert "api_busy_by_thread" not in names and not any(n.startswith("_union") for n in names)
+    assert not engine.created_tables() and not any(n.startswith("_union") for n in names)

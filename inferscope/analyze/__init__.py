@@ -10,6 +10,7 @@ Stage 4: may import the ground modules, `inferscope.ingest` and `inferscope.engi
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from .result import Analysis, Metric
@@ -82,12 +83,13 @@ def prepare(
     # view below it, each bound over the whole stack down to the model (~1 s of planning on a 3k-kernel trace),
     # before the tables that shadow them exist. Created later, a view binds over the stored tables below it.
     trace.engine.drop_temporary((*MATERIALIZE, "phase_ranges", "comm_kernel_patterns", "serving_step_names"))
+    engine = trace.engine
     if serving_patterns:  # read only by the serving views, none of them stored: not part of the cache key
-        con.execute(_custom_serving_step_names(con, serving_patterns))
+        engine.create_table("serving_step_names", _custom_serving_step_names(con, serving_patterns))
     if comm_patterns:  # before gpu_ops, which reads it through comm_kernels
-        con.execute(_custom_comm_patterns(con, comm_patterns))
+        engine.create_table("comm_kernel_patterns", _custom_comm_patterns(con, comm_patterns))
     if phase_patterns:
-        con.execute(_custom_phase_ranges(con, phase_patterns))
+        engine.create_table("phase_ranges", _custom_phase_ranges(con, phase_patterns))
     # A warm run reads the tables an earlier run stored with the cached model (engine/derived_tables.py).
     key = _derived.key(trace.engine, _shape(step_patterns, phase_patterns, comm_patterns))
     loaded = _derived.load(trace.engine, trace.cache_entry, key, lazy=lazy)
@@ -97,14 +99,14 @@ def prepare(
         if loaded is not None and name in loaded:
             continue
         if name == "step_matches" and step_patterns:
-            con.execute(_custom_step_matches(con, step_patterns))
+            engine.create_table(name, _custom_step_matches(con, step_patterns))
         elif name in STEP_ONLY and not con.execute("SELECT count(*) FROM step_ranges").fetchall()[0][0]:
             if name != "gpu_busy_by_pid":  # no step markers: skip the per-step joins over every launch and range
-                con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM main.{name} WHERE false")
-        elif name in _interval_union.UNIONS and _interval_union.materialize(trace.engine, name):
+                engine.create_table(name, f"SELECT * FROM main.{name} WHERE false")
+        elif name in _interval_union.UNIONS and _interval_union.materialize(engine, name):
             pass  # the view's rows by one streamed sweep
         else:
-            con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM main.{name}")
+            engine.create_table(name, f"SELECT * FROM main.{name}")
     if loaded is None:
         _derived.save(trace.engine, trace.cache_entry, key, [n for n in MATERIALIZE if n not in NOT_STORED])
 
@@ -150,10 +152,7 @@ def _custom_comm_patterns(con, patterns: Mapping[str, Sequence[str]]) -> str:
     ]
     named = ", ".join(q(f) for f in patterns)
     own = f" UNION ALL SELECT * FROM (VALUES {', '.join(rows)}) AS c(family, pattern, priority, what)" if rows else ""
-    return (
-        "CREATE TEMP TABLE comm_kernel_patterns AS SELECT family, pattern, priority, what "
-        f"FROM main.comm_kernel_patterns WHERE family NOT IN ({named}){own}"
-    )
+    return f"SELECT family, pattern, priority, what FROM main.comm_kernel_patterns WHERE family NOT IN ({named}){own}"
 
 
 def _custom_serving_step_names(con, patterns: Sequence[str]) -> str:
@@ -192,7 +191,7 @@ def _custom_serving_step_names(con, patterns: Sequence[str]) -> str:
         )
         tests.append(test)
     return (
-        "CREATE TEMP TABLE serving_step_names AS SELECT * FROM main.serving_step_names WHERE range_id NOT IN "
+        "SELECT * FROM main.serving_step_names WHERE range_id NOT IN "
         f"(SELECT range_id FROM nvtx_ranges WHERE {' OR '.join(tests)}) UNION ALL " + " UNION ALL ".join(selects)
     )
 
@@ -201,7 +200,7 @@ def _custom_step_matches(con, patterns: Sequence[str]) -> str:
     """User patterns all share priority 1: every range matching any of them is a step."""
     test = _regex_test(con, patterns, "--step-pattern")
     return (
-        "CREATE TEMP TABLE step_matches AS SELECT range_id, 1 AS priority FROM nvtx_ranges "
+        "SELECT range_id, 1 AS priority FROM nvtx_ranges "
         f"WHERE category IS DISTINCT FROM 'gpu_user_annotation' AND dur_ns > 0 AND ({test})"
     )
 
@@ -216,9 +215,9 @@ def _custom_phase_ranges(con, patterns: Mapping[str, Sequence[str]]) -> str:
         test = _regex_test(con, list(regexes), f"phase {phase!r}:")
         cases.append(f"WHEN {test} THEN '{str(phase).replace(chr(39), chr(39) * 2)}'")
     if not cases:
-        return "CREATE TEMP TABLE phase_ranges AS SELECT * FROM main.phase_ranges WHERE false"
+        return "SELECT * FROM main.phase_ranges WHERE false"
     return (
-        "CREATE TEMP TABLE phase_ranges AS SELECT * FROM (SELECT range_id, pid, tid, start_ns, end_ns, "
+        "SELECT * FROM (SELECT range_id, pid, tid, start_ns, end_ns, "
         f"CASE {' '.join(cases)} END AS phase FROM nvtx_ranges "
         "WHERE category IS DISTINCT FROM 'gpu_user_annotation') WHERE phase IS NOT NULL"
     )
@@ -264,16 +263,25 @@ def run(
         return analysis
     from . import headline as _headline
     from . import metrics as _metrics
+    from . import query_workers as _query_workers
     from . import rules as _rules
 
     prepare(trace, step_patterns, phase_patterns, comm_patterns, serving_patterns)
-    metrics = _metrics.compute(con)
     devices = con.sql("SELECT * FROM gpu_device_summary ORDER BY device_id").to_arrow_table()
     basis = _rules.Basis(
         device_span_ns={r["device_id"]: r["span_ns"] or 0 for r in devices.to_pylist()},
         gpu_span_ns=con.execute("SELECT coalesce(max(end_ns) - min(start_ns), 0) FROM gpu_ops").fetchall()[0][0],
     )
-    findings, runs, rule_errors = _rules.run_all(con, rules, values, basis)
+    wins = _rules.warmup_windows(con, rules)
+    # the metric files and the rules read the same tables and nothing of each other's: spread over connections
+    done = _query_workers.run(
+        trace.engine,
+        [_metrics.compute]
+        + [functools.partial(_rules.run_one, rule=r, values=values, basis=basis, wins=wins) for r in rules],
+        statements=[h.body for _, h in _metrics.declarations()] + [r.sql for r in rules],
+    )
+    metrics = done[0]
+    findings, runs, rule_errors = _rules.gather(done[1:])
     findings.sort(key=lambda f: (-f.impact_ns, ("high", "medium", "low", "info").index(f.severity), f.rule_id))
     steps = con.sql("SELECT * FROM steps ORDER BY step_id").to_arrow_table()
     analysis = Analysis(

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..engine.core import DERIVED
+
 BATCH_ROWS = 1 << 20
 
 
@@ -34,7 +36,7 @@ UNIONS = {
 
 
 def materialize(engine, name: str) -> bool:
-    """Create temporary table `name` (one of UNIONS) with the rows of the view of that name; False, creating nothing,
+    """Create table `name` (one of UNIONS, through `engine.create_table`) with the rows of the view of that name; False, creating nothing,
     when the source has rows without a start or an end (then the caller runs the SQL)."""
     spec = UNIONS[name]
     # views are created through `engine.con` as statements name them; the rest runs on the raw connection, where a
@@ -44,8 +46,8 @@ def materialize(engine, name: str) -> bool:
     if con.execute(missing).fetchall()[0][0]:
         return False
     # the view's column types (HUGEINT running sums, the keys' own types), bound without running it
-    con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM main.{name} WHERE false")
-    columns = [(r[0], r[1]) for r in raw.execute(f"DESCRIBE temp.{name}").fetchall()]
+    engine.create_table(name, f"SELECT * FROM main.{name} WHERE false")
+    columns = [(r[0], r[1]) for r in raw.execute(f"DESCRIBE {DERIVED}.{name}").fetchall()]
     keys = ", ".join(spec.keys)
     same = " AND ".join(f"s.{k} IS NOT DISTINCT FROM p.{k}" for k in spec.keys)
     out = ", ".join(f"p.{c}" if c in spec.keys else f'CAST(r."{c}" AS {t}) AS "{c}"' for c, t in columns)
@@ -84,7 +86,7 @@ def _insert(raw, name: str, out: str, islands: dict) -> None:
     islands["dur_ns"] = islands["end_ns"] - islands["start_ns"]
     raw.register("_union_rows", pa.table(islands))
     try:
-        raw.execute(f"INSERT INTO temp.{name} SELECT {out} FROM _union_rows r JOIN _union_parts p USING (part)")
+        raw.execute(f"INSERT INTO {DERIVED}.{name} SELECT {out} FROM _union_rows r JOIN _union_parts p USING (part)")
     finally:
         raw.unregister("_union_rows")
 

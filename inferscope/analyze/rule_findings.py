@@ -205,33 +205,42 @@ def _fill(rule: Rule, key: str, fields: dict) -> str:
 def run_all(
     con, rules: list[Rule], values: dict[str, dict], basis: Basis
 ) -> tuple[list[Finding], list[RuleRun], list[str]]:
-    out: list[Finding] = []
-    runs: list[RuleRun] = []
-    errors: list[str] = []
-    wins = None  # the warm-up windows, read once when the first steady-state rule runs
-    for rule in rules:
-        run = RuleRun(
-            id=rule.id,
-            title=rule.title,
-            source=str(rule.path) if not rule.builtin else f"sql/rules/{rule.path.name}",
-            params=dict(values[rule.id]),
-        )
-        try:
-            table = execute(con, rule, values[rule.id])
-            if rule.steady_state:
-                if wins is None:
-                    wins = rule_steady.windows(con)
-                found = _steady_findings(rule, table, values[rule.id], basis, wins)
-            else:
-                found = findings(rule, table, values[rule.id], basis)
-        except RuleError as exc:
-            run.error = str(exc)
-            errors.append(str(exc))
-            found = []
-        run.findings = len(found)
-        runs.append(run)
-        out.extend(_told_apart(found))
-    return out, runs, errors
+    """Every rule, one after another on `con` (`analyze.run` spreads them over connections with `run_one`)."""
+    wins = warmup_windows(con, rules)
+    return gather([run_one(con, rule, values, basis, wins) for rule in rules])
+
+
+def warmup_windows(con, rules: list[Rule]) -> dict:
+    """The warm-up windows the steady-state rules among `rules` judge by, read once (none without such rules)."""
+    return rule_steady.windows(con) if any(r.steady_state for r in rules) else {}
+
+
+def run_one(con, rule: Rule, values: dict[str, dict], basis: Basis, wins: dict) -> tuple[RuleRun, list[Finding]]:
+    """One rule's run record and findings; a RuleError is recorded on the run, not raised."""
+    run = RuleRun(
+        id=rule.id,
+        title=rule.title,
+        source=str(rule.path) if not rule.builtin else f"sql/rules/{rule.path.name}",
+        params=dict(values[rule.id]),
+    )
+    try:
+        table = execute(con, rule, values[rule.id])
+        if rule.steady_state:
+            found = _steady_findings(rule, table, values[rule.id], basis, wins)
+        else:
+            found = findings(rule, table, values[rule.id], basis)
+    except RuleError as exc:
+        run.error = str(exc)
+        found = []
+    run.findings = len(found)
+    return run, _told_apart(found)
+
+
+def gather(results: list[tuple[RuleRun, list[Finding]]]) -> tuple[list[Finding], list[RuleRun], list[str]]:
+    """`run_one`'s results, in rule order, as (findings, runs, errors)."""
+    out = [f for _, found in results for f in found]
+    runs = [run for run, _ in results]
+    return out, runs, [run.error for run in runs if run.error]
 
 
 def _told_apart(found: list[Finding]) -> list[Finding]:

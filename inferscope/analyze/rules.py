@@ -21,7 +21,10 @@ from .rule_findings import (
     auto_severity,
     execute,
     findings,
+    gather,
     run_all,
+    run_one,
+    warmup_windows,
 )
 from .rule_sandbox import (
     BINDER_FUNCTIONS,
@@ -49,10 +52,13 @@ __all__ = [
     "discover",
     "execute",
     "findings",
+    "gather",
     "load",
     "markdown",
     "resolve_params",
     "run_all",
+    "run_one",
+    "warmup_windows",
     "sql_error",
 ]
 

@@ -23,6 +23,8 @@ from ..resources import sql_dir
 if TYPE_CHECKING:
     import pyarrow as pa
 
+# The attached in-memory database that holds materialised views (Engine.create_table).
+DERIVED = "derived"
 _COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 _DEFINES = re.compile(
     r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?(?:VIEW|MACRO|TABLE)\s+"
@@ -97,6 +99,7 @@ class Engine:
         # Spills go under the cache root (the entry's parent), where a killed run's leftovers are swept.
         self.raw = duckdb_conn.connect(parquet_dir.parent if parquet_dir is not None else None)
         self._files: dict[str, _SqlFile] = {}  # object name -> defining file (the latest registered wins)
+        self._registered: dict[str, object] = {}  # Arrow data registered on `raw`, by alias (a worker registers it too)
         self._sources: dict[str, str] = {}  # model table -> what its view reads (see attach)
         for name in model.TABLE_BY_NAME:
             if parquet_dir is not None:
@@ -106,9 +109,12 @@ class Engine:
             else:
                 table = (tables or {}).get(name)
                 rows = model.conform(name, table) if table is not None else model.empty_table(name)
-                self.raw.register(f"_arrow_{name}", duckdb_conn.registrable(rows))
+                self._register(f"_arrow_{name}", duckdb_conn.registrable(rows))
                 self._sources[name] = f"_arrow_{name}"
                 self.raw.execute(f"CREATE VIEW {name} AS SELECT * FROM _arrow_{name}")
+        # Materialised views live in an attached in-memory database that every connection of this database sees, so
+        # that worker connections (see `worker`) read the same tables (create_table).
+        self.raw.execute(f"ATTACH ':memory:' AS {DERIVED}")
         self._attached: dict[str, tuple[str, bool]] = {}  # model table -> (registered alias, appended)
         self._window = None  # engine.window.Window: the part of the trace every query sees (None: all of it)
         self._deferred = None  # set up before the next statement (see defer)
@@ -121,9 +127,70 @@ class Engine:
         that arrives beside the trace and is not part of its cached conversion (a load generator's request file).
         Attaching again replaces what was attached before."""
         alias = f"_attached_{name}"
-        self.raw.register(alias, duckdb_conn.registrable(model.conform(name, table)))
+        self._register(alias, duckdb_conn.registrable(model.conform(name, table)))
         self._attached[name] = (alias, append)
         self._define(name)
+
+    def _register(self, alias: str, data) -> None:
+        self.raw.register(alias, data)
+        self._registered[alias] = data
+
+    def create_table(self, name: str, select: str, prepare: bool = True) -> None:
+        """Materialise `select` as `name`, in place of the view of that name for every later query of this engine,
+        its worker connections' included. The rows go to the attached database DERIVED, which every connection
+        sees, under a temporary view of the name: only a temporary object shadows a view of the catalog (a view
+        binds the names it reads in its own catalog first), and temporary objects belong to one connection, so a
+        temporary table would leave a worker reading the view. `prepare`: create the views `select` names first
+        (off for a select that names none, such as a read of stored files)."""
+        if prepare:
+            self.prepare(select)
+        self.raw.execute(f'CREATE OR REPLACE TABLE {DERIVED}."{name}" AS {select}')
+        self.raw.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM {DERIVED}."{name}"')
+
+    def created_tables(self) -> set[str]:
+        """Names of the tables `create_table` made that still stand."""
+        found = self.raw.execute(f"SELECT table_name FROM duckdb_tables() WHERE database_name = '{DERIVED}'").fetchall()
+        return {n for (n,) in found}
+
+    def worker(self) -> "duckdb.DuckDBPyConnection | None":
+        """A second connection to this engine's database that reads what `raw` reads: the same catalog and
+        materialised tables, plus copies of `raw`'s temporary views, registered Arrow data and variables. Queries
+        on it run beside queries on `raw` (DuckDB plans a statement on the calling thread; dozens of small rule
+        queries are mostly planning). None when `raw` holds a temporary table, which no other connection can read.
+        Views are not created on it: run `prepare` for its statements first. Close it when done."""
+        self._run_deferred()
+        if self.raw.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall()[0][0]:
+            return None
+        cur = self.raw.cursor()
+        try:
+            cur.execute("SET enable_progress_bar = false")
+            for alias, data in self._registered.items():
+                cur.register(alias, data)
+            registered = {a.lower() for a in self._registered}
+            views = [
+                sql
+                for name, sql in self.raw.execute(
+                    "SELECT view_name, sql FROM duckdb_views() WHERE temporary AND NOT internal"
+                ).fetchall()
+                if name.lower() not in registered
+            ]
+            while views:  # a temporary view may read another: created once what it reads exists
+                failed = []
+                for sql in views:
+                    try:
+                        cur.execute(sql)
+                    except duckdb.CatalogException:
+                        failed.append(sql)
+                if len(failed) == len(views):
+                    cur.execute(failed[0])  # raises what is missing
+                views = failed
+            for name, kind in self.raw.execute("SELECT name, type FROM duckdb_variables()").fetchall():
+                value = self.raw.execute(f"SELECT getvariable('{name}')").fetchall()[0][0]
+                cur.execute(f"SET VARIABLE {name} = CAST($v AS {kind})", {"v": value})
+        except BaseException:
+            cur.close()
+            raise
+        return cur
 
     def defer(self, setup) -> None:
         """Run `setup()` before the next statement through `con`, `query`, `rows` or `row_stream`, or before more
@@ -155,15 +222,16 @@ class Engine:
         self._deferred = None
         wanted = None if names is None else {n.lower() for n in names}
         found = self.raw.execute(
-            "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary UNION ALL "
-            "SELECT view_name, 'VIEW' FROM duckdb_views() WHERE temporary AND NOT internal"
+            "SELECT table_name, 'TABLE', 'temp' FROM duckdb_tables() WHERE temporary UNION ALL "
+            "SELECT view_name, 'VIEW', 'temp' FROM duckdb_views() WHERE temporary AND NOT internal UNION ALL "
+            f"SELECT table_name, 'TABLE', '{DERIVED}' FROM duckdb_tables() WHERE database_name = '{DERIVED}'"
         ).fetchall()
-        registered = {s.lower() for s in self._sources.values()} | {a.lower() for a, _ in self._attached.values()}
-        for name, kind in found:
+        registered = {a.lower() for a in self._registered}
+        for name, kind, where in found:
             if name.lower() in registered:  # Arrow tables registered as the model (temporary views too)
                 continue
             if wanted is None or name.lower() in wanted:
-                self.raw.execute(f'DROP {kind} IF EXISTS temp."{name}"')
+                self.raw.execute(f'DROP {kind} IF EXISTS {where}."{name}"')
 
     @property
     def window(self):

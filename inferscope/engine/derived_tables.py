@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from .. import model
+from .core import DERIVED
 
 if TYPE_CHECKING:
     from .core import Engine
@@ -72,7 +73,7 @@ def key(engine: "Engine", shape: dict) -> str | None:
 
 
 def load(engine: "Engine", entry: Path | None, k: str | None, lazy: bool = False) -> list[str] | None:
-    """Create the stored tables of folder `k` as temporary tables; their names, or None when nothing usable is
+    """Create the stored tables of folder `k` (`Engine.create_table`); their names, or None when nothing usable is
     stored (then nothing is left created).
 
     `lazy`: as temporary views over the stored files instead, read only by the queries that name them. An analysis
@@ -91,11 +92,13 @@ def load(engine: "Engine", entry: Path | None, k: str | None, lazy: bool = False
         for name, spec in tables.items():
             file = str(folder / f"{name}.parquet").replace("'", "''")
             cols = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' if t in _LOSSLESS else f'"{c}"' for c, t in spec["columns"])
-            kind = "VIEW" if lazy else "TABLE"
-            engine.raw.execute(f"CREATE TEMP {kind} {name} AS SELECT {cols} FROM read_parquet('{file}')")
+            if lazy:
+                engine.raw.execute(f"CREATE TEMP VIEW {name} AS SELECT {cols} FROM read_parquet('{file}')")
+            else:
+                engine.create_table(name, f"SELECT {cols} FROM read_parquet('{file}')", prepare=False)
             created.append(name)
             # a view's count reads the footer alone only when counted from the file (its casts are evaluated)
-            counted = f"read_parquet('{file}')" if lazy else f"temp.{name}"
+            counted = f"read_parquet('{file}')" if lazy else f"{DERIVED}.{name}"
             n = engine.raw.execute(f"SELECT count(*) FROM {counted}").fetchall()[0][0]
             if n != spec["rows"]:
                 raise ValueError(f"{name}: {n} rows, {spec['rows']} stored")
@@ -117,11 +120,11 @@ def _fatal() -> type:
 
 
 def save(engine: "Engine", entry: Path | None, k: str | None, names: Iterable[str]) -> bool:
-    """Store the temporary tables `names` that exist under folder `k`; whether they were stored."""
+    """Store the tables `names` that `Engine.create_table` made, under folder `k`; whether they were stored."""
     if entry is None or k is None:
         return False
     con = engine.raw
-    present = {n for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
+    present = engine.created_tables()
     names = [n for n in names if n in present]
     parent = entry / FOLDER
     try:
@@ -132,17 +135,17 @@ def save(engine: "Engine", entry: Path | None, k: str | None, names: Iterable[st
     try:
         tables = {}
         for name in names:
-            columns = [(r[0], r[1]) for r in con.execute(f"DESCRIBE temp.{name}").fetchall()]
+            columns = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {DERIVED}.{name}").fetchall()]
             file = tmp / f"{name}.parquet"
             sel = ", ".join(
                 f'CAST("{c}" AS {_LOSSLESS[t]}) AS "{c}"' if t in _LOSSLESS else f'"{c}"' for c, t in columns
             )
             path = str(file).replace("'", "''")
-            con.execute(f"COPY (SELECT {sel} FROM temp.{name}) TO '{path}' ({_PARQUET})")
+            con.execute(f"COPY (SELECT {sel} FROM {DERIVED}.{name}) TO '{path}' ({_PARQUET})")
             back = [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()]
             if back != [(c, _LOSSLESS.get(t, t)) for c, t in columns]:
                 raise ValueError(f"{name}: a column type does not survive Parquet")
-            rows = con.execute(f"SELECT count(*) FROM temp.{name}").fetchall()[0][0]
+            rows = con.execute(f"SELECT count(*) FROM {DERIVED}.{name}").fetchall()[0][0]
             tables[name] = {"columns": columns, "rows": rows}
         (tmp / _MANIFEST).write_text(json.dumps({"created": time.time(), "tables": tables}, indent=1))
         try:

@@ -148,7 +148,7 @@ def _load_views(trace: "Trace", n_bins: int, top_n: int) -> None:
         "+ (SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = $n)",
         {"n": BUSY_VIEW},
     ).fetchall()[0][0]:
-        con.execute(f"CREATE TEMP TABLE {BUSY_VIEW} AS SELECT * FROM main.{BUSY_VIEW}")
+        trace.engine.create_table(BUSY_VIEW, f"SELECT * FROM main.{BUSY_VIEW}")
 
 
 def _rows(trace: "Trace", sql: str) -> list[dict]:
