@@ -10,7 +10,6 @@ same --cache-dir: the first run converts (cold), the second is what a warm `anal
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from collections import defaultdict
@@ -18,8 +17,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-
-_CREATE = re.compile(r"^\s*CREATE\s+TEMP\s+TABLE\s+(\w+)", re.I)
 
 
 def main() -> None:
@@ -43,16 +40,48 @@ def main() -> None:
     stage = ["other"]
     per_view: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # wall, CPU (all threads)
     per_stage: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+
+    def timed(acc_for, fn):
+        def wrapped(*a, **kw):
+            s, c = time.perf_counter(), time.process_time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                for acc in acc_for(*a, **kw):
+                    acc[0] += time.perf_counter() - s
+                    acc[1] += time.process_time() - c
+
+        return wrapped
+
+    # each derived table: made by Engine.create_table, or by the interval sweep (which makes its own empty table)
+    engine = trace.engine
+    sweeping = [False]
+    create_table = engine.create_table
+
+    def view_accs(name, *a, **kw):
+        return () if sweeping[0] else (per_view[name], per_stage["derived tables"])
+
+    engine.create_table = timed(view_accs, create_table)
+    from inferscope.analyze import interval_union
+
+    materialize = interval_union.materialize
+
+    def sweep(eng, name):
+        sweeping[0] = True
+        try:
+            return materialize(eng, name)
+        finally:
+            sweeping[0] = False
+
+    interval_union.materialize = timed(lambda eng, name: (per_view[name], per_stage["derived tables"]), sweep)
     execute = con.execute
 
     def timed_execute(sql, *a, **kw):
         s, c = time.perf_counter(), time.process_time()
         out = execute(sql, *a, **kw)
-        dt, dc = time.perf_counter() - s, time.process_time() - c
-        m = _CREATE.match(sql) if isinstance(sql, str) else None
-        for acc in (per_view[m.group(1)], per_stage["derived tables"]) if m else (per_stage[stage[0]],):
-            acc[0] += dt
-            acc[1] += dc
+        acc = per_stage[stage[0]]
+        acc[0] += time.perf_counter() - s
+        acc[1] += time.process_time() - c
         return out
 
     con.execute = timed_execute
@@ -64,14 +93,13 @@ def main() -> None:
             try:
                 return fn(*a, **kw)
             finally:
-                acc = per_stage[name + " (with fetch)"]
+                acc = per_stage[name]
                 acc[0] += time.perf_counter() - s
                 acc[1] += time.process_time() - c
                 stage[0] = "other"
 
         return wrapped
 
-    metrics_mod.compute = in_stage("metrics", metrics_mod.compute)
     try:  # where derived tables are stored with the cache: reading and writing them
         from inferscope.engine import derived_tables
 
@@ -79,11 +107,17 @@ def main() -> None:
         derived_tables.save = in_stage("derived tables: store", derived_tables.save)
     except ImportError:
         pass
-    rule_findings.run_all = in_stage("rules", rule_findings.run_all)
-    from inferscope.analyze import rules as rules_mod
+    try:  # metrics and rules, spread over connections
+        from inferscope.analyze import query_workers
 
-    if getattr(rules_mod, "run_all", None) is not None:
-        rules_mod.run_all = rule_findings.run_all
+        query_workers.run = in_stage("metrics and rules", query_workers.run)
+    except ImportError:
+        metrics_mod.compute = in_stage("metrics", metrics_mod.compute)
+        rule_findings.run_all = in_stage("rules", rule_findings.run_all)
+        from inferscope.analyze import rules as rules_mod
+
+        if getattr(rules_mod, "run_all", None) is not None:
+            rules_mod.run_all = rule_findings.run_all
     t, c = time.perf_counter(), time.process_time()
     trace.analyze()
     t_analyze, c_analyze = time.perf_counter() - t, time.process_time() - c
@@ -91,7 +125,7 @@ def main() -> None:
     print(f"  {'stage':32s} {'wall':>8s} {'CPU':>8s}")
     for name, (dt, dc) in sorted(per_stage.items(), key=lambda kv: -kv[1][1]):
         print(f"  {name:32s} {dt:7.2f}s {dc:7.2f}s")
-    print("derived tables (CREATE TEMP TABLE ...), most CPU first:")
+    print("derived tables, most CPU first (CPU of every thread while each was made):")
     for name, (dt, dc) in sorted(per_view.items(), key=lambda kv: -kv[1][1])[: args.top]:
         print(f"  {name:32s} {dt:7.2f}s {dc:7.2f}s")
 
