@@ -7,11 +7,12 @@ from __future__ import annotations
 import threading
 import time
 
+import duckdb
 import pytest
 
 import inferscope
-from inferscope.analyze import prepare, query_workers
-from inferscope.engine.core import Engine
+from inferscope.analyze import MATERIALIZE, prepare, query_workers
+from inferscope.engine.core import DERIVED, Engine
 from tests.conftest import KINETO_TRACES, SAMPLES, TRACES, needs_shared
 
 SAMPLE = SAMPLES / "h100_2gpu_fastvideo.sqlite"
@@ -152,5 +153,63 @@ def test_an_analysis_is_the_same_on_one_connection_and_on_several(trace, tmp_pat
         monkeypatch.setattr(query_workers, "connections_for", lambda engine, n=n: n)
         with inferscope.open(trace, cache_dir=tmp_path / str(n)) as t:
             docs[n] = t.analyze().to_dict()
-    assert len(made) == 2 and all(made)  # the run on several connections used two workers
+    assert len(made) == 4 and all(made)  # the run on three connections: two workers for the tables, two for queries
     assert docs[1] == docs[3]
+
+
+def test_tables_are_made_after_what_they_read_and_read_as_tables_on_every_connection():
+    engine = Engine()
+    made_on: dict[str, object] = {}
+    order: list[str] = []
+    lock = threading.Lock()
+
+    def job(name, select, after=(), own=False):
+        def make(con):
+            with lock:
+                made_on[name] = con
+            time.sleep(0.05)
+            con.execute(f"CREATE OR REPLACE TABLE {DERIVED}.{name} AS {select}")
+            with lock:
+                order.append(name)
+            return True
+
+        return query_workers.Job(name, make, frozenset(after), own)
+
+    jobs = [
+        job("a", "SELECT range AS x FROM range(5)"),
+        job("b", "SELECT range AS x FROM range(7)"),
+        # reads a and b by their unqualified names: it must find the tables, through views on its own connection
+        job("c", "SELECT (SELECT count(*) FROM a) * 10 + (SELECT count(*) FROM b) AS n", after={"a", "b"}),
+        job("d", "SELECT n + 1 AS n FROM c", after={"c"}, own=True),
+        job("e", "SELECT 1 AS x", after={"not_a_job"}),  # a table made earlier, not by this run: no wait
+    ]
+    query_workers.materialize(engine, jobs, connections=2)
+    assert order.index("c") > max(order.index("a"), order.index("b")) and order.index("d") > order.index("c")
+    assert made_on["d"] is engine.raw
+    assert len({id(c) for c in made_on.values()}) == 2  # both connections made tables
+    assert engine.raw.execute("SELECT n FROM d").fetchall() == [(58,)]  # the engine's connection shows every table
+    assert engine.created_tables() == {"a", "b", "c", "d", "e"}
+
+
+def test_a_failing_table_stops_the_rest_and_is_raised():
+    engine = Engine()
+    ran = []
+
+    def ok(con):
+        ran.append("ok")
+        return False
+
+    def bad(con):
+        con.execute("SELECT * FROM no_such_table")
+
+    jobs = [query_workers.Job("bad", bad)] + [query_workers.Job(f"t{i}", ok, frozenset({"bad"})) for i in range(4)]
+    with pytest.raises(duckdb.CatalogException, match="no_such_table"):
+        query_workers.materialize(engine, jobs, connections=2)
+    assert ran == []  # every other table waited for the failed one
+
+
+def test_mentioned_follows_views_through_their_files(tmp_path):
+    with inferscope.open(SAMPLE, cache_dir=tmp_path) as t:
+        found = t.engine.mentioned("SELECT * FROM main.idle_ledger", among=MATERIALIZE)
+    assert {"gpu_idle_causes", "gpu_idle_gaps", "gpu_ops", "warmup", "steps"} <= found
+    assert "memory_timeline" not in found and "hta_gpu_ops" not in found

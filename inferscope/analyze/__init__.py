@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 from .result import Analysis, Metric
 from ..engine import derived_tables as _derived
+from ..engine.core import DERIVED
 from ..errors import QueryError
 from . import interval_union as _interval_union
 from . import rule_files as _rule_files
@@ -95,20 +96,45 @@ def prepare(
     loaded = _derived.load(trace.engine, trace.cache_entry, key, lazy=lazy)
     if loaded is not None and lazy:  # the few queries that follow read the tables not stored through their views
         return
-    for name in MATERIALIZE:
-        if loaded is not None and name in loaded:
-            continue
-        if name == "step_matches" and step_patterns:
-            engine.create_table(name, _custom_step_matches(con, step_patterns))
-        elif name in STEP_ONLY and not con.execute("SELECT count(*) FROM step_ranges").fetchall()[0][0]:
-            if name != "gpu_busy_by_pid":  # no step markers: skip the per-step joins over every launch and range
-                engine.create_table(name, f"SELECT * FROM main.{name} WHERE false")
-        elif name in _interval_union.UNIONS and _interval_union.materialize(engine, name):
-            pass  # the view's rows by one streamed sweep
-        else:
-            engine.create_table(name, f"SELECT * FROM main.{name}")
+    from . import query_workers as _query_workers
+
+    jobs = [_job(engine, name, step_patterns) for name in MATERIALIZE if loaded is None or name not in loaded]
+    _query_workers.materialize(engine, jobs)
     if loaded is None:
         _derived.save(trace.engine, trace.cache_entry, key, [n for n in MATERIALIZE if n not in NOT_STORED])
+
+
+def _job(engine, name: str, step_patterns):
+    """How derived table `name` is made, and the derived tables it reads (through the views its definition
+    names, transitively: a name read only as a column's word costs a wait, never a wrong table)."""
+    from .query_workers import Job
+
+    after = engine.mentioned(f"SELECT * FROM main.{name}", among=MATERIALIZE) - {name}
+    if name in STEP_ONLY:
+        after |= {"step_ranges"}  # read to tell whether there are steps at all
+    if name in _interval_union.UNIONS:
+        return Job(
+            name, lambda con: _interval_union.materialize(engine, name) or _made(engine, con, name), after, own=True
+        )
+    if name == "step_matches" and step_patterns:
+        select = _custom_step_matches(engine.con, step_patterns)  # patterns checked here, before any table is made
+        return Job(name, lambda con: _made(engine, con, name, select), after)
+
+    def make(con) -> bool:
+        if name in STEP_ONLY and not con.execute("SELECT count(*) FROM step_ranges").fetchall()[0][0]:
+            # no step markers: skip the per-step joins over every launch and range
+            return name != "gpu_busy_by_pid" and _made(engine, con, name, f"SELECT * FROM main.{name} WHERE false")
+        return _made(engine, con, name)
+
+    return Job(name, make, after)
+
+
+def _made(engine, con, name: str, select: str | None = None) -> bool:
+    """Derived table `name` from `select` (default: its view), made on `con` (the engine's or a worker)."""
+    select = select or f"SELECT * FROM main.{name}"
+    engine.prepare(select, con)  # its views, bound over the tables made before it (Engine.prepare)
+    con.execute(f'CREATE OR REPLACE TABLE {DERIVED}."{name}" AS {select}')
+    return True
 
 
 def _shape(step_patterns, phase_patterns, comm_patterns) -> dict:

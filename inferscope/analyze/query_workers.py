@@ -15,7 +15,10 @@ workers only read.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Callable, Sequence, TypeVar
+
+from ..engine.core import DERIVED
 
 T = TypeVar("T")
 
@@ -91,3 +94,107 @@ def _spread(tasks: Sequence[Callable], cons: list) -> list:
     if failures:
         raise failures[0]
     return results
+
+
+@dataclass
+class Job:
+    """One table to materialise: `make(con)` creates DERIVED.`name` on `con` and says whether it did (False: the
+    view stays the definition); it runs once every job named in `after` has ended. `own`: only on the engine's
+    connection (a job that registers data or makes temporary tables on it)."""
+
+    name: str
+    make: Callable
+    after: frozenset[str] = frozenset()
+    own: bool = False
+
+
+def materialize(engine, jobs: Sequence[Job], connections: int | None = None) -> None:
+    """Run `jobs` (listed in an order that respects `after`) on up to `connections` connections, each as soon as
+    what it reads exists. Before a connection starts a job it gets a temporary view over every table made so far
+    (the engine's own connection gets them all at the end), so a job reads its inputs' tables, never their views."""
+    if not jobs:
+        return
+    wanted = connections_for(engine) if connections is None else connections
+    workers = []
+    try:
+        while len(workers) + 1 < min(wanted, len(jobs)):
+            worker = engine.worker()
+            if worker is None:
+                break
+            workers.append(worker)
+        _Graph(jobs, [engine.raw, *workers]).run()
+    finally:
+        for worker in workers:
+            worker.close()
+
+
+class _Graph:
+    def __init__(self, jobs: Sequence[Job], cons: list):
+        names = {job.name for job in jobs}
+        self.cons = cons
+        # not yet started, in the given order; waiting only on jobs of this run (the rest exist already)
+        self.pending = [Job(j.name, j.make, j.after & names, j.own) for j in jobs]
+        self.ended: set[str] = set()
+        self.made: list[str] = []  # tables made, in the order they were made
+        self.failures: list[BaseException] = []
+        self.cond = threading.Condition()
+
+    def run(self) -> None:
+        threads = [
+            threading.Thread(target=self.serve, args=(c,), name=f"inferscope-table-{n}")
+            for n, c in enumerate(self.cons[1:])
+        ]
+        for t in threads:
+            t.start()
+        try:
+            self.serve(self.cons[0])
+        finally:
+            for t in threads:
+                t.join()
+        if self.failures:
+            raise self.failures[0]
+        self.show(self.cons[0], set())
+
+    def take(self, con) -> Job | None:
+        own = con is self.cons[0]
+        with self.cond:
+            while True:
+                if self.failures or not self.pending:
+                    return None
+                for job in self.pending:
+                    if (own or not job.own) and job.after <= self.ended:
+                        self.pending.remove(job)
+                        return job
+                if not own and all(job.own for job in self.pending):
+                    return None  # what is left is the engine connection's alone
+                self.cond.wait()
+
+    def show(self, con, shown: set[str]) -> None:
+        """Temporary views on `con` over the tables made so far that it does not show yet."""
+        with self.cond:
+            made = [n for n in self.made if n not in shown]
+        for name in made:
+            con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM {DERIVED}."{name}"')
+            shown.add(name)
+
+    def serve(self, con) -> None:
+        shown: set[str] = set()
+        while (job := self.take(con)) is not None:
+            try:
+                self.show(con, shown)
+                made = job.make(con)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, whatever it is
+                with self.cond:
+                    self.failures.append(exc)
+                    first = len(self.failures) == 1
+                    self.cond.notify_all()
+                if first:
+                    for other in self.cons:
+                        if other is not con:
+                            other.interrupt()
+                return
+            with self.cond:
+                self.ended.add(job.name)
+                if made:
+                    self.made.append(job.name)
+                self.cond.notify_all()

@@ -10,6 +10,7 @@ created. Adding a view file therefore needs no registry and no ordering.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -100,6 +101,7 @@ class Engine:
         self.raw = duckdb_conn.connect(parquet_dir.parent if parquet_dir is not None else None)
         self._files: dict[str, _SqlFile] = {}  # object name -> defining file (the latest registered wins)
         self._registered: dict[str, object] = {}  # Arrow data registered on `raw`, by alias (a worker registers it too)
+        self._lock = threading.RLock()  # creating views from several connections (prepare's `con`)
         self._sources: dict[str, str] = {}  # model table -> what its view reads (see attach)
         for name in model.TABLE_BY_NAME:
             if parquet_dir is not None:
@@ -289,13 +291,40 @@ class Engine:
         ).fetchall()
         return {n.lower() for (n,) in found} | set(self._files)
 
-    def prepare(self, sql: str) -> None:
+    def mentioned(self, sql: str, among) -> set[str]:
+        """The names of `among` that `sql` reads through the SQL-file objects it names, transitively. Names are
+        words, so this over-approximates, as `prepare` does."""
+        among = {n.lower() for n in among}
+        found: set[str] = set()
+        seen: set[Path] = set()
+        todo = [w.lower() for w in _WORD.findall(sql)]
+        while todo:
+            word = todo.pop()
+            if word in among:
+                found.add(word)
+            f = self._files.get(word)
+            if f is not None and f.path not in seen:
+                seen.add(f.path)
+                todo.extend(f.mentions)
+        return found
+
+    def prepare(self, sql: str, con=None) -> None:
         """Create the not-yet-created objects that `sql` mentions, and what they mention in turn.
 
         Mentions are words, so they over-approximate dependencies (a column may share a view's name) and may even
         form false cycles; the order therefore comes from trying: a file whose dependencies do not exist yet is
-        retried after the others of the batch."""
-        self._run_deferred()
+        retried after the others of the batch.
+
+        `con`: a worker connection (`worker`) to create them on, for a statement about to run there. A view binds
+        when it is created, through the temporary views of the connection creating it: made once the tables it
+        reads stand, it binds over them, not over the whole stack of views down to the model (about 1 s of
+        planning on a small trace). The catalog is shared, so every connection sees what any of them created."""
+        with self._lock:
+            self._prepare(sql, self.raw if con is None else con)
+
+    def _prepare(self, sql: str, con) -> None:
+        if con is self.raw:
+            self._run_deferred()
         todo = [w.lower() for w in _WORD.findall(sql)]
         if _CATALOG_WORDS.intersection(w.lower() for w in _WORD.findall(_NOT_CODE.sub(" ", sql))):
             todo = list(self._files)
@@ -310,7 +339,7 @@ class Engine:
             failed: list[tuple[_SqlFile, Exception]] = []
             for f in pending:
                 try:
-                    self.raw.execute(f.text)
+                    con.execute(f.text)
                     f.created = True
                 except duckdb.CatalogException as exc:
                     failed.append((f, exc))
