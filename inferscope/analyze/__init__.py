@@ -11,7 +11,7 @@ Stage 4: may import the ground modules, `inferscope.ingest` and `inferscope.engi
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from .result import Analysis, Metric
 from ..engine import derived_tables as _derived
@@ -76,9 +76,12 @@ def prepare(
     comm_patterns: Mapping[str, Sequence[str]] | None = None,
     serving_patterns: Sequence[str] | None = None,
     lazy: bool = False,
-) -> None:
+    store_later: bool = False,
+) -> "Callable | None":
     """Make the trace's queries see the derived tables for these patterns: stored ones read (as views over their
-    files with `lazy`, for a few queries after a stored analysis), else computed and stored."""
+    files with `lazy`, for a few queries after a stored analysis), else computed and stored. `store_later`: return
+    the storing as `store(con)` instead (None when nothing is to be stored), for the caller to run on a connection
+    of its choice beside its own queries."""
     con = trace.engine.con
     # Dropped on the raw connection: through `con`, each name a DROP mentions would first create its view and every
     # view below it, each bound over the whole stack down to the model (~1 s of planning on a 3k-kernel trace),
@@ -101,7 +104,11 @@ def prepare(
     jobs = [_job(engine, name, step_patterns) for name in MATERIALIZE if loaded is None or name not in loaded]
     _query_workers.materialize(engine, jobs)
     if loaded is None:
-        _derived.save(trace.engine, trace.cache_entry, key, [n for n in MATERIALIZE if n not in NOT_STORED])
+        names = [n for n in MATERIALIZE if n not in NOT_STORED]
+        if store_later:
+            return lambda con: _derived.save(engine, trace.cache_entry, key, names, con)
+        _derived.save(engine, trace.cache_entry, key, names)
+    return None
 
 
 def _job(engine, name: str, step_patterns):
@@ -292,22 +299,23 @@ def run(
     from . import query_workers as _query_workers
     from . import rules as _rules
 
-    prepare(trace, step_patterns, phase_patterns, comm_patterns, serving_patterns)
+    store = prepare(trace, step_patterns, phase_patterns, comm_patterns, serving_patterns, store_later=True)
     devices = con.sql("SELECT * FROM gpu_device_summary ORDER BY device_id").to_arrow_table()
     basis = _rules.Basis(
         device_span_ns={r["device_id"]: r["span_ns"] or 0 for r in devices.to_pylist()},
         gpu_span_ns=con.execute("SELECT coalesce(max(end_ns) - min(start_ns), 0) FROM gpu_ops").fetchall()[0][0],
     )
     wins = _rules.warmup_windows(con, rules)
-    # the metric files and the rules read the same tables and nothing of each other's: spread over connections
+    # the metric files, the rules and the storing of the derived tables read the same tables and nothing of each
+    # other's: spread over connections
     done = _query_workers.run(
         trace.engine,
-        [_metrics.compute]
+        [_metrics.compute, store or (lambda con: None)]
         + [functools.partial(_rules.run_one, rule=r, values=values, basis=basis, wins=wins) for r in rules],
         statements=[h.body for _, h in _metrics.declarations()] + [r.sql for r in rules],
     )
     metrics = done[0]
-    findings, runs, rule_errors = _rules.gather(done[1:])
+    findings, runs, rule_errors = _rules.gather(done[2:])
     findings.sort(key=lambda f: (-f.impact_ns, ("high", "medium", "low", "info").index(f.severity), f.rule_id))
     steps = con.sql("SELECT * FROM steps ORDER BY step_id").to_arrow_table()
     analysis = Analysis(

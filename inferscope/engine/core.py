@@ -149,9 +149,13 @@ class Engine:
         self.raw.execute(f'CREATE OR REPLACE TABLE {DERIVED}."{name}" AS {select}')
         self.raw.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM {DERIVED}."{name}"')
 
-    def created_tables(self) -> set[str]:
-        """Names of the tables `create_table` made that still stand."""
-        found = self.raw.execute(f"SELECT table_name FROM duckdb_tables() WHERE database_name = '{DERIVED}'").fetchall()
+    def created_tables(self, con=None) -> set[str]:
+        """Names of the tables `create_table` made that still stand (asked on `con`, a worker, if given)."""
+        found = (
+            (self.raw if con is None else con)
+            .execute(f"SELECT table_name FROM duckdb_tables() WHERE database_name = '{DERIVED}'")
+            .fetchall()
+        )
         return {n for (n,) in found}
 
     def worker(self) -> "duckdb.DuckDBPyConnection | None":

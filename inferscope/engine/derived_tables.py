@@ -119,12 +119,13 @@ def _fatal() -> type:
     return duckdb.FatalException
 
 
-def save(engine: "Engine", entry: Path | None, k: str | None, names: Iterable[str]) -> bool:
-    """Store the tables `names` that `Engine.create_table` made, under folder `k`; whether they were stored."""
+def save(engine: "Engine", entry: Path | None, k: str | None, names: Iterable[str], con=None) -> bool:
+    """Store the tables `names` that `Engine.create_table` made, under folder `k`; whether they were stored. `con`:
+    a worker connection (`Engine.worker`) to write them from, beside other queries on the engine's own."""
     if entry is None or k is None:
         return False
-    con = engine.raw
-    present = engine.created_tables()
+    con = engine.raw if con is None else con
+    present = engine.created_tables(con)
     names = [n for n in names if n in present]
     parent = entry / FOLDER
     try:
