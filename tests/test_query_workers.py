@@ -213,3 +213,14 @@ def test_mentioned_follows_views_through_their_files(tmp_path):
         found = t.engine.mentioned("SELECT * FROM main.idle_ledger", among=MATERIALIZE)
     assert {"gpu_idle_causes", "gpu_idle_gaps", "gpu_ops", "warmup", "steps"} <= found
     assert "memory_timeline" not in found and "hta_gpu_ops" not in found
+
+
+def test_a_large_trace_is_analysed_on_one_connection(tmp_path, monkeypatch):
+    with inferscope.open(SAMPLE, cache_dir=tmp_path) as t:
+        rows = _count(t.engine.raw, "SELECT (SELECT count(*) FROM kernels) + (SELECT count(*) FROM api_calls) "
+                                    "+ (SELECT count(*) FROM nvtx_ranges)")  # fmt: skip
+        threads = _count(t.engine.raw, "SELECT current_setting('threads')")
+        monkeypatch.setattr(query_workers, "LARGE_ROWS", rows)
+        assert query_workers.connections_for(t.engine) == min(query_workers.MAX_CONNECTIONS, threads)
+        monkeypatch.setattr(query_workers, "LARGE_ROWS", rows - 1)
+        assert query_workers.connections_for(t.engine) == 1

@@ -23,15 +23,26 @@ from ..engine.core import DERIVED
 
 T = TypeVar("T")
 
-# More connections than this plan nothing faster on a small trace and, on a large one, each holds its own hash
-# tables under the one memory limit.
+# More connections than this plan nothing faster on a small trace.
 MAX_CONNECTIONS = 4
+# Kernels, API calls and annotation ranges beyond which one connection does the work: each statement's execution,
+# which DuckDB spreads over every core itself, then outweighs its planning. Measured on 2 cores, analysis alone:
+# the 5M-event Kineto tile (2.8M such rows) took 9.5 - 9.8 s on two connections against 11.2 - 11.6 s on one, at
+# the same CPU; the 1M-kernel nsys tile (7.8M rows) 16.9 - 17.5 s against 17.2 - 18.0 s, for 2 - 3 s more CPU
+# and 30 - 40 MB more memory.
+LARGE_ROWS = 5_000_000
 
 
 def connections_for(engine) -> int:
-    """How many connections the analysis queries use: one per DuckDB thread, at most MAX_CONNECTIONS."""
+    """How many connections the analysis queries use: one per DuckDB thread, at most MAX_CONNECTIONS; one for a
+    trace of more than LARGE_ROWS kernels, API calls and annotation ranges."""
     threads = engine.raw.execute("SELECT current_setting('threads')").fetchall()[0][0]
-    return max(1, min(MAX_CONNECTIONS, int(threads)))
+    if int(threads) <= 1:
+        return 1
+    rows = engine.raw.execute(
+        "SELECT (SELECT count(*) FROM kernels) + (SELECT count(*) FROM api_calls) + (SELECT count(*) FROM nvtx_ranges)"
+    ).fetchall()[0][0]
+    return 1 if rows > LARGE_ROWS else min(MAX_CONNECTIONS, int(threads))
 
 
 def run(engine, tasks: Sequence[Callable], statements: Sequence[str] = (), connections: int | None = None) -> list:
