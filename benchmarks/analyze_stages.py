@@ -47,7 +47,10 @@ def main() -> None:
 
     graph_init = query_workers._Graph.__init__
 
-    def timed_jobs(self, jobs, cons):
+    def timed_jobs(self, engine, jobs, cons):
+        if stage[0] != "derived tables":  # the metrics and rules run as jobs too
+            return graph_init(self, engine, jobs, cons)
+
         def timed(job):
             def make(con, _make=job.make, _name=job.name):
                 s = time.perf_counter()
@@ -58,7 +61,7 @@ def main() -> None:
 
             return query_workers.Job(job.name, make, job.after, job.own)
 
-        graph_init(self, [timed(j) for j in jobs], cons)
+        graph_init(self, engine, [timed(j) for j in jobs], cons)
 
     query_workers._Graph.__init__ = timed_jobs
     execute = con.execute

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from .result import Analysis, Metric
 from ..engine import derived_tables as _derived
-from ..engine.core import DERIVED
 from ..errors import QueryError
 from . import interval_union as _interval_union
 from . import rule_files as _rule_files
@@ -82,12 +81,12 @@ def prepare(
     files with `lazy`, for a few queries after a stored analysis), else computed and stored. `store_later`: return
     the storing as `store(con)` instead (None when nothing is to be stored), for the caller to run on a connection
     of its choice beside its own queries."""
-    con = trace.engine.con
+    engine = trace.engine
+    con = engine.con
     # Dropped on the raw connection: through `con`, each name a DROP mentions would first create its view and every
     # view below it, each bound over the whole stack down to the model (~1 s of planning on a 3k-kernel trace),
     # before the tables that shadow them exist. Created later, a view binds over the stored tables below it.
-    trace.engine.drop_temporary((*MATERIALIZE, "phase_ranges", "comm_kernel_patterns", "serving_step_names"))
-    engine = trace.engine
+    engine.drop_temporary((*MATERIALIZE, "phase_ranges", "comm_kernel_patterns", "serving_step_names"))
     if serving_patterns:  # read only by the serving views, none of them stored: not part of the cache key
         engine.create_table("serving_step_names", _custom_serving_step_names(con, serving_patterns))
     if comm_patterns:  # before gpu_ops, which reads it through comm_kernels
@@ -95,8 +94,8 @@ def prepare(
     if phase_patterns:
         engine.create_table("phase_ranges", _custom_phase_ranges(con, phase_patterns))
     # A warm run reads the tables an earlier run stored with the cached model (engine/derived_tables.py).
-    key = _derived.key(trace.engine, _shape(step_patterns, phase_patterns, comm_patterns))
-    loaded = _derived.load(trace.engine, trace.cache_entry, key, lazy=lazy)
+    key = _derived.key(engine, _shape(step_patterns, phase_patterns, comm_patterns))
+    loaded = _derived.load(engine, trace.cache_entry, key, lazy=lazy)
     if loaded is not None and lazy:  # the few queries that follow read the tables not stored through their views
         return
     from . import query_workers as _query_workers
@@ -137,10 +136,9 @@ def _job(engine, name: str, step_patterns):
 
 
 def _made(engine, con, name: str, select: str | None = None) -> bool:
-    """Derived table `name` from `select` (default: its view), made on `con` (the engine's or a worker)."""
-    select = select or f"SELECT * FROM main.{name}"
-    engine.prepare(select, con)  # its views, bound over the tables made before it (Engine.prepare)
-    con.execute(f'CREATE OR REPLACE TABLE {DERIVED}."{name}" AS {select}')
+    """Derived table `name` from `select` (default: its view), made on `con` (the engine's or a worker); its views
+    are created there, bound over the tables made before it (Engine.prepare)."""
+    engine.create_table(name, select or f"SELECT * FROM main.{name}", con=con)
     return True
 
 

@@ -36,8 +36,8 @@ UNIONS = {
 
 
 def materialize(engine, name: str) -> bool:
-    """Create table `name` (one of UNIONS, through `engine.create_table`) with the rows of the view of that name; False, creating nothing,
-    when the source has rows without a start or an end (then the caller runs the SQL)."""
+    """Create table `name` (one of UNIONS, through `engine.create_table`) with the rows of the view of that name;
+    False, creating nothing, when the source has rows without a start or an end (then the caller runs the SQL)."""
     spec = UNIONS[name]
     # views are created through `engine.con` as statements name them; the rest runs on the raw connection, where a
     # DESCRIBE does not make every view of the catalog first

@@ -17,11 +17,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Callable, Sequence, TypeVar
-
-from ..engine.core import DERIVED
-
-T = TypeVar("T")
+from typing import Callable, Sequence
 
 # More connections than this plan nothing faster on a small trace.
 MAX_CONNECTIONS = 4
@@ -47,77 +43,29 @@ def connections_for(engine) -> int:
 
 def run(engine, tasks: Sequence[Callable], statements: Sequence[str] = (), connections: int | None = None) -> list:
     """`task(con)` for each task, on up to `connections` connections (default: `connections_for`); the results in
-    task order. `statements`: the SQL the tasks will run, whose views are created first. The first exception a
-    task raises stops the others from starting a new task, and is raised once the running ones have ended."""
+    task order. `statements`: the SQL the tasks will run, whose views are created first. Independent jobs that
+    make no table (`materialize`), so a failure ends them as it ends the tables."""
     for sql in statements:
         engine.prepare(sql)
-    wanted = connections_for(engine) if connections is None else connections
-    cons = [engine.raw]
-    workers = []
-    try:
-        while len(cons) < min(wanted, len(tasks)):
-            worker = engine.worker()
-            if worker is None:  # a temporary table, which only the engine's own connection reads
-                break
-            workers.append(worker)
-            cons.append(worker)
-        if len(cons) == 1:
-            return [task(engine.raw) for task in tasks]
-        return _spread(tasks, cons)
-    finally:
-        for worker in workers:
-            worker.close()
-
-
-def _spread(tasks: Sequence[Callable], cons: list) -> list:
     results: list = [None] * len(tasks)
-    failures: list[BaseException] = []
-    lock = threading.Lock()
-    upcoming = iter(range(len(tasks)))
 
-    def take() -> int | None:
-        with lock:
-            if failures:
-                return None
-            return next(upcoming, None)
+    def job(i: int) -> Job:
+        def make(con) -> bool:
+            results[i] = tasks[i](con)
+            return False
 
-    def serve(con) -> None:
-        while (i := take()) is not None:
-            try:
-                results[i] = tasks[i](con)
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, whatever it is
-                with lock:
-                    failures.append(exc)
-                    first = len(failures) == 1
-                if first:  # out of memory, a closed database, Ctrl-C: end the other statements under way too
-                    for other in cons:
-                        if other is not con:
-                            other.interrupt()
-                return
+        return Job(f"task {i}", make)
 
-    threads = [threading.Thread(target=serve, args=(c,), name=f"inferscope-query-{n}") for n, c in enumerate(cons[1:])]
-    for t in threads:
-        t.start()
-    try:
-        serve(cons[0])
-    except BaseException as exc:  # outside a task (Ctrl-C between two): stop the others too
-        with lock:
-            failures.append(exc)
-        for other in cons[1:]:
-            other.interrupt()
-    finally:
-        for t in threads:
-            t.join()
-    if failures:
-        raise failures[0]
+    _schedule(engine, [job(i) for i in range(len(tasks))], connections)
     return results
 
 
 @dataclass
 class Job:
-    """One table to materialise: `make(con)` creates DERIVED.`name` on `con` and says whether it did (False: the
-    view stays the definition); it runs once every job named in `after` has ended. `own`: only on the engine's
-    connection (a job that registers data or makes temporary tables on it)."""
+    """One piece of work, usually a table to materialise: `make(con)` does it on `con` and says whether it made
+    DERIVED.`name` (False: nothing to show, or the view stays the definition); it runs once every job named in
+    `after` has ended. `own`: only on the engine's connection (a job that registers data or makes temporary
+    tables on it)."""
 
     name: str
     make: Callable
@@ -126,9 +74,15 @@ class Job:
 
 
 def materialize(engine, jobs: Sequence[Job], connections: int | None = None) -> None:
-    """Run `jobs` (listed in an order that respects `after`) on up to `connections` connections, each as soon as
-    what it reads exists. Before a connection starts a job it gets a temporary view over every table made so far
-    (the engine's own connection gets them all at the end), so a job reads its inputs' tables, never their views."""
+    """Run `jobs` (listed in an order that respects `after`) on up to `connections` connections (default:
+    `connections_for`), each as soon as what it reads exists. Before a connection starts a job it gets a temporary
+    view over every table made so far (the engine's own connection gets them all at the end), so a job reads its
+    inputs' tables, never their views. The first exception a job raises stops the others from starting one,
+    interrupts the statements under way, and is raised once they have ended."""
+    _schedule(engine, jobs, connections)
+
+
+def _schedule(engine, jobs: Sequence[Job], connections: int | None) -> None:
     if not jobs:
         return
     wanted = connections_for(engine) if connections is None else connections
@@ -139,16 +93,16 @@ def materialize(engine, jobs: Sequence[Job], connections: int | None = None) -> 
             if worker is None:
                 break
             workers.append(worker)
-        _Graph(jobs, [engine.raw, *workers]).run()
+        _Graph(engine, jobs, [engine.raw, *workers]).run()
     finally:
         for worker in workers:
             worker.close()
 
 
 class _Graph:
-    def __init__(self, jobs: Sequence[Job], cons: list):
+    def __init__(self, engine, jobs: Sequence[Job], cons: list):
         names = {job.name for job in jobs}
-        self.cons = cons
+        self.engine, self.cons = engine, cons
         # not yet started, in the given order; waiting only on jobs of this run (the rest exist already)
         self.pending = [Job(j.name, j.make, j.after & names, j.own) for j in jobs]
         self.ended: set[str] = set()
@@ -158,7 +112,7 @@ class _Graph:
 
     def run(self) -> None:
         threads = [
-            threading.Thread(target=self.serve, args=(c,), name=f"inferscope-table-{n}")
+            threading.Thread(target=self.serve, args=(c,), name=f"inferscope-sql-{n}")
             for n, c in enumerate(self.cons[1:])
         ]
         for t in threads:
@@ -204,7 +158,7 @@ class _Graph:
         with self.cond:
             made = [n for n in self.made if n not in shown]
         for name in made:
-            con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM {DERIVED}."{name}"')
+            self.engine.show_table(name, con)
             shown.add(name)
 
     def serve(self, con) -> None:

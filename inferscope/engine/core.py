@@ -137,17 +137,23 @@ class Engine:
         self.raw.register(alias, data)
         self._registered[alias] = data
 
-    def create_table(self, name: str, select: str, prepare: bool = True) -> None:
+    def create_table(self, name: str, select: str, prepare: bool = True, con=None) -> None:
         """Materialise `select` as `name`, in place of the view of that name for every later query of this engine,
         its worker connections' included. The rows go to the attached database DERIVED, which every connection
-        sees, under a temporary view of the name: only a temporary object shadows a view of the catalog (a view
-        binds the names it reads in its own catalog first), and temporary objects belong to one connection, so a
-        temporary table would leave a worker reading the view. `prepare`: create the views `select` names first
-        (off for a select that names none, such as a read of stored files)."""
+        sees, under a temporary view of the name (`show_table`): only a temporary object shadows a view of the
+        catalog (a view binds the names it reads in its own catalog first), and temporary objects belong to one
+        connection, so a temporary table would leave a worker reading the view. `prepare`: create the views
+        `select` names first (off for a select that names none, such as a read of stored files). `con`: a worker
+        to make it on; the view is then the caller's to show on each connection."""
         if prepare:
-            self.prepare(select)
-        self.raw.execute(f'CREATE OR REPLACE TABLE {DERIVED}."{name}" AS {select}')
-        self.raw.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM {DERIVED}."{name}"')
+            self.prepare(select, con)
+        (self.raw if con is None else con).execute(f'CREATE OR REPLACE TABLE {DERIVED}."{name}" AS {select}')
+        if con is None:
+            self.show_table(name, self.raw)
+
+    def show_table(self, name: str, con) -> None:
+        """The temporary view `name` on `con` over the table `create_table` made."""
+        con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM {DERIVED}."{name}"')
 
     def created_tables(self, con=None) -> set[str]:
         """Names of the tables `create_table` made that still stand (asked on `con`, a worker, if given)."""
