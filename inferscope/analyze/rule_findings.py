@@ -10,37 +10,36 @@ the aggregation here, not in each rule, is what lets a user rule be a plain SELE
 from __future__ import annotations
 
 import string
+from collections import Counter
 from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from .result import SEVERITIES, Finding, RuleRun, evidence_order
+from .result import SEVERITIES, Finding, RuleRun
 from .. import duckdb_conn
 from ..errors import RuleError
 from ..units import fmt_bytes, fmt_int, fmt_ns, fmt_pct, fmt_rate
 from .rule_files import Rule, sql_error
 from .rule_sandbox import check_sandbox
-from . import rule_steady
+from . import rule_evidence, rule_steady
 
 MAX_WINDOWS = 20
 MAX_EVIDENCE_KEPT = 1000
 MAX_FINDINGS_PER_RULE = 50
 
 
-def execute(con: duckdb.DuckDBPyConnection, rule: Rule, values: dict) -> pa.Table:
+def execute(con: duckdb.DuckDBPyConnection, rule: Rule, values: dict, at_most: int | None = None) -> pa.Table | None:
+    """The rule's evidence rows; None when `at_most` is given and the rule returns more (rule_evidence.py)."""
     if not rule.builtin:
         check_sandbox(con, rule)
-    bound = {k: values[k] for k in rule.used_params()}
-    try:
-        table = con.sql(rule.sql, params=bound or None).to_arrow_table()
-    except duckdb.OutOfMemoryException as exc:  # not one rule's fault: every later rule would fail the same way
-        raise duckdb_conn.out_of_memory(exc, f"rule {rule.id}") from exc
-    except duckdb.FatalException:  # DuckDB closed the database: report this error, not the next rule's echo of it
-        raise
-    except duckdb.Error as exc:
-        raise RuleError(sql_error(rule, exc)) from exc
+    bound = _bound(rule, values)
+    if at_most is None:
+        table = _sql_call(rule, lambda: con.sql(rule.sql, params=bound).to_arrow_table())
+    else:
+        table = _sql_call(rule, lambda: rule_evidence.fetch(con, rule.sql, bound, at_most))
+        if table is None:
+            return None
     table = _plain_numbers(table)
     if "impact_ns" not in table.column_names:
         raise RuleError(
@@ -48,6 +47,23 @@ def execute(con: duckdb.DuckDBPyConnection, rule: Rule, values: dict) -> pa.Tabl
             f"(columns: {', '.join(table.column_names)})"
         )
     return table
+
+
+def _bound(rule: Rule, values: dict) -> dict | None:
+    return {k: values[k] for k in rule.used_params()} or None
+
+
+def _sql_call(rule: Rule, call):
+    """`call()`, with DuckDB's errors as the rule's: out of memory and a closed database stop the analysis, any
+    other error is this rule's RuleError."""
+    try:
+        return call()
+    except duckdb.OutOfMemoryException as exc:  # not one rule's fault: every later rule would fail the same way
+        raise duckdb_conn.out_of_memory(exc, f"rule {rule.id}") from exc
+    except duckdb.FatalException:  # DuckDB closed the database: report this error, not the next rule's echo of it
+        raise
+    except duckdb.Error as exc:
+        raise RuleError(sql_error(rule, exc)) from exc
 
 
 def _plain_numbers(table: pa.Table) -> pa.Table:
@@ -78,93 +94,59 @@ def auto_severity(impact_ns: int, basis_ns: int) -> str:
 
 
 def findings(rule: Rule, table: pa.Table, values: dict, basis: Basis) -> list[Finding]:
+    """The findings of a rule's evidence rows (`execute`'s table)."""
     if table.num_rows == 0:
         return []
-    impact = pc.fill_null(table.column("impact_ns").cast(pa.int64()), 0)
-    table = table.set_column(table.column_names.index("impact_ns"), "impact_ns", impact)
-    table = evidence_order(table)  # a total order before any cut-off: tied rows must not depend on DuckDB's threads
     keys = [k for k in rule.group_by if k in table.column_names]
-    df = table.select(keys).to_pandas() if keys else None
-    groups = (
-        [(None, list(range(table.num_rows)))]
-        if not keys
-        else list(df.groupby(keys, dropna=False, sort=False).indices.items())
-    )
-    out = []
-    for _, idx in groups:
-        rows = table.take(pa.array(sorted(idx), pa.int64()))
-        out.append(_finding(rule, rows, values, basis))
+    return _findings(rule, rule_evidence.arrow_groups(rule_evidence.prepared(table), keys, MAX_WINDOWS), values, basis)
+
+
+def _findings(rule: Rule, groups: list[rule_evidence.Group], values: dict, basis: Basis) -> list[Finding]:
+    out = [_finding(rule, g, values, basis) for g in groups]
     out.sort(key=lambda f: -f.impact_ns)
     return out[:MAX_FINDINGS_PER_RULE]
 
 
-def _single(rows: pa.Table, col: str):
-    if col not in rows.column_names:
-        return None
-    vals = set(rows.column(col).to_pylist())
-    return next(iter(vals)) if len(vals) == 1 else None
-
-
-def _finding(rule: Rule, rows: pa.Table, values: dict, basis: Basis) -> Finding:
-    impact = int(pc.sum(rows.column("impact_ns")).as_py() or 0)
-    device_id, pid, tid = (_single(rows, c) for c in ("device_id", "pid", "tid"))
+def _finding(rule: Rule, g: rule_evidence.Group, values: dict, basis: Basis) -> Finding:
+    device_id, pid, tid = (g.ids[c] for c in rule_evidence.IDS)
     basis_ns = basis.for_device(device_id)
-    severity = rule.severity if rule.severity != "auto" else auto_severity(impact, basis_ns)
-    if "severity" in rows.column_names:
-        given = [s for s in rows.column("severity").to_pylist() if s in SEVERITIES]
-        if given:
-            severity = min(given, key=SEVERITIES.index)
-    fields = _template_fields(rows, values, impact, basis_ns, device_id, pid, tid)
-    summary = _fill(rule, "summary", fields)
-    recommendation = _fill(rule, "recommendation", fields)
-    windows = []
-    if "start_ns" in rows.column_names and "end_ns" in rows.column_names:
-        pairs = [
-            (s, e)
-            for s, e in zip(rows.column("start_ns").to_pylist(), rows.column("end_ns").to_pylist())
-            if s is not None and e is not None
-        ]
-        windows = sorted((int(s), int(e)) for s, e in pairs[:MAX_WINDOWS])
+    severity = rule.severity if rule.severity != "auto" else auto_severity(g.impact, basis_ns)
+    if g.severities:
+        severity = min(g.severities, key=SEVERITIES.index)
+    fields = _template_fields(g, values, basis_ns, device_id, pid, tid)
     return Finding(
         rule_id=rule.id,
         title=rule.title,
         severity=severity,
-        impact_ns=impact,
-        summary=summary,
-        recommendation=recommendation,
+        impact_ns=g.impact,
+        summary=_fill(rule, "summary", fields),
+        recommendation=_fill(rule, "recommendation", fields),
         device_id=device_id,
         pid=pid,
         tid=tid,
-        windows=windows,
-        evidence=rows.slice(0, MAX_EVIDENCE_KEPT),
-        evidence_total=rows.num_rows,
+        windows=g.windows,
+        evidence=g.rows.slice(0, MAX_EVIDENCE_KEPT),
+        evidence_total=g.n,
         why=rule.why,
     )
 
 
-def _template_fields(rows: pa.Table, values: dict, impact: int, basis_ns: int, device_id, pid, tid) -> dict:
-    first = {k: v for k, v in rows.slice(0, 1).to_pylist()[0].items()}
+def _template_fields(g: rule_evidence.Group, values: dict, basis_ns: int, device_id, pid, tid) -> dict:
+    first = {k: v for k, v in g.rows.slice(0, 1).to_pylist()[0].items()}
     fields = dict(first)
-    for name in rows.column_names:
-        col = rows.column(name)
-        if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_decimal(col.type):
-            col = col.cast(pa.float64()) if pa.types.is_decimal(col.type) else col
-            fields[f"sum_{name}"] = pc.sum(col).as_py()
-            fields[f"max_{name}"] = pc.max(col).as_py()
-            fields[f"min_{name}"] = pc.min(col).as_py()
-            fields[f"avg_{name}"] = pc.mean(col).as_py()
+    fields.update(g.numbers)
     fields.update({f"p_{k}": v for k, v in values.items()})
     gpu = f"GPU {device_id}" if device_id is not None else "all GPUs"
     fields.update(
-        n=rows.num_rows,
-        s="" if rows.num_rows == 1 else "s",
-        es="" if rows.num_rows == 1 else "es",
-        ies="y" if rows.num_rows == 1 else "ies",
-        were="was" if rows.num_rows == 1 else "were",
-        impact=impact,
-        impact_ns=impact,
+        n=g.n,
+        s="" if g.n == 1 else "s",
+        es="" if g.n == 1 else "es",
+        ies="y" if g.n == 1 else "ies",
+        were="was" if g.n == 1 else "were",
+        impact=g.impact,
+        impact_ns=g.impact,
         basis_ns=basis_ns,
-        share=(impact * 100.0 / basis_ns) if basis_ns else None,
+        share=(g.impact * 100.0 / basis_ns) if basis_ns else None,
         gpu=gpu,
         device_id=device_id if device_id is not None else first.get("device_id"),
         pid=pid if pid is not None else first.get("pid"),
@@ -224,11 +206,7 @@ def run_one(con, rule: Rule, values: dict[str, dict], basis: Basis, wins: dict) 
         params=dict(values[rule.id]),
     )
     try:
-        table = execute(con, rule, values[rule.id])
-        if rule.steady_state:
-            found = _steady_findings(rule, table, values[rule.id], basis, wins)
-        else:
-            found = findings(rule, table, values[rule.id], basis)
+        found = _run(con, rule, values[rule.id], basis, wins)
     except RuleError as exc:
         run.error = str(exc)
         found = []
@@ -256,25 +234,66 @@ def _told_apart(found: list[Finding]) -> list[Finding]:
     return found
 
 
-def _steady_findings(rule: Rule, table: pa.Table, values: dict, basis: Basis, wins) -> list[Finding]:
+def _run(con, rule: Rule, values: dict, basis: Basis, wins: dict) -> list[Finding]:
+    wins = wins if rule.steady_state else {}
+    table = execute(con, rule, values, at_most=rule_evidence.EVIDENCE_IN_MEMORY)
+    keys = [k for k in rule.group_by if k in (table.column_names if table is not None else ())]
+    if table is not None:
+        if not wins or table.num_rows == 0:
+            return findings(rule, table, values, basis)
+        steady, warm = rule_steady.split(rule_evidence.prepared(table), wins)
+        warm_pids = Counter(warm.column("pid").to_pylist() if "pid" in warm.column_names else [None] * warm.num_rows)
+        return _steady_findings(
+            rule,
+            rule_evidence.arrow_groups(steady, keys, MAX_WINDOWS) if steady.num_rows else [],
+            rule_evidence.arrow_groups(warm, keys, MAX_WINDOWS) if warm.num_rows else [],
+            warm_pids,
+            rule_steady.timed(table),
+            values,
+            basis,
+            wins,
+        )
+    warm_sql = (lambda cols: rule_steady.warm_condition(cols, wins)) if wins else None
+    stored = _sql_call(
+        rule, lambda: rule_evidence.StoredEvidence(con, rule.sql, _bound(rule, values), rule.group_by, warm_sql)
+    )
+    try:
+
+        def groups(warm: bool):
+            return _sql_call(rule, lambda: stored.groups(warm, MAX_FINDINGS_PER_RULE, MAX_WINDOWS, MAX_EVIDENCE_KEPT))
+
+        if not wins:
+            return _findings(rule, groups(False), values, basis)
+        return _steady_findings(
+            rule,
+            groups(False),
+            groups(True),
+            _sql_call(rule, stored.warm_pids),
+            "start_ns" in stored.columns and "end_ns" in stored.columns,
+            values,
+            basis,
+            wins,
+        )
+    finally:
+        stored.close()
+
+
+def _steady_findings(rule: Rule, steady, warm, warm_pids: dict, timed: bool, values: dict, basis: Basis, wins):
     """Findings of a steady-state rule: its steady rows as usual (saying how many warm-up rows of the same process
-    were set aside), its warm-up rows as demoted notes (analyze/rule_steady.py)."""
-    if not wins or table.num_rows == 0:
-        return findings(rule, table, values, basis)
-    steady, warm = rule_steady.split(table, wins)
-    out = findings(rule, steady, values, basis)
+    were set aside), its warm-up rows as demoted notes (analyze/rule_steady.py). `steady` and `warm` are the
+    groups of each, `warm_pids` the warm-up rows per pid."""
+    out = _findings(rule, steady, values, basis)
     noted: list[Finding] = []
-    if warm.num_rows:
-        warm_pids = warm.column("pid").to_pylist() if "pid" in warm.column_names else [None] * warm.num_rows
+    if warm:
         for f in out:
-            left = sum(1 for p in warm_pids if f.pid is None or p == f.pid)
+            left = sum(n for p, n in warm_pids.items() if f.pid is None or p == f.pid)
             if left:
                 f.summary = f"{f.summary} {rule_steady.note(f.pid, left, wins)}"
-        noted = findings(rule, warm, values, basis)
+        noted = _findings(rule, warm, values, basis)
         for f in noted:
             rule_steady.demote(f, wins)
             f.title = f"{f.title} (warm-up only)"  # beside the same rule's steady finding, not a repeat of it
-    if not rule_steady.timed(table):
+    if not timed:
         for f in out:
             if f.pid in wins or (f.pid is None and wins):
                 f.summary = f"{f.summary} {rule_steady.untimed_note(f.pid, wins)}"

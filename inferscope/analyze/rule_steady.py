@@ -67,6 +67,26 @@ def warm_mask(table: pa.Table, wins: dict[int, WarmupWindow]) -> list[bool]:
     return out
 
 
+def warm_condition(columns: list[str], wins: dict[int, WarmupWindow]) -> str:
+    """`warm_mask` as a SQL expression over evidence rows with these columns, for evidence kept in DuckDB
+    (rule_evidence.py)."""
+    pid = "pid" if "pid" in columns else "NULL"
+
+    def inside(w: WarmupWindow) -> str:
+        return f"({w.start_ns} <= start_ns AND end_ns <= {w.end_ns})"
+
+    mostly = [w for w in wins.values() if w.share_pct >= MOSTLY_STARTUP_PCT]
+    any_mostly = " OR ".join(f"{pid} = {w.pid}" for w in mostly) or "FALSE"
+    all_mostly = "TRUE" if wins and len(mostly) == len(wins) else "FALSE"
+    untimed = f"CASE WHEN {pid} IS NULL THEN {all_mostly} ELSE coalesce({any_mostly}, FALSE) END"
+    if not ("start_ns" in columns and "end_ns" in columns) or not wins:
+        return untimed
+    own = " OR ".join(f"({pid} = {w.pid} AND {inside(w)})" for w in wins.values())
+    any_window = " OR ".join(inside(w) for w in wins.values())
+    timed = f"coalesce(CASE WHEN {pid} IS NULL THEN {any_window} ELSE {own} END, FALSE)"
+    return f"CASE WHEN start_ns IS NOT NULL AND end_ns IS NOT NULL THEN {timed} ELSE {untimed} END"
+
+
 def split(table: pa.Table, wins: dict[int, WarmupWindow]) -> tuple[pa.Table, pa.Table]:
     """(steady rows, warm-up rows) of a rule's evidence."""
     mask = pa.array(warm_mask(table, wins), pa.bool_())
