@@ -196,12 +196,11 @@ class StoredEvidence:
             return []
         wanted = ", ".join(str(int(g)) for g in chosen)
         cols = self.schema.names
-        aggs = ["count(*)", "CAST(sum(impact_ns) AS BIGINT)"]
-        numeric = [f for f in self.schema if _numeric(f.type)]
+        aggs = ["count(*)", "sum(impact_ns)"]  # sums of integers are HUGEINT, exact Python ints: 11M start times
+        numeric = [f for f in self.schema if _numeric(f.type)]  # overflow int64 (Arrow's sum wraps round there)
         for f in numeric:
             c = _q(f.name)
-            total = f"CAST(sum({c}) AS BIGINT)" if pa.types.is_integer(f.type) else f"sum({c})"
-            aggs += [total, f"max({c})", f"min({c})", f"avg({c})"]
+            aggs += [f"sum({c})", f"max({c})", f"min({c})", f"avg({c})"]
         present = [i for i in IDS if i in cols]
         for i in present:
             aggs += [f"count(DISTINCT {i})", f"count(*) - count({i})", f"min({i})"]
