@@ -31,8 +31,9 @@ def _findings(trace, cache_dir, params=None) -> list[dict]:
     [
         SAMPLE,
         TRACES / "nsys/h200_nvfuser_matmul_nsys2024.6.sqlite",  # steady-state rules with warm-up windows
-        TRACES / "h200/h200_llm_decode_eager.json.gz",
-        TRACES / "h200/h200_serving_continuous_batching.json.gz",
+        # the two slowest (~10 s each) once, in the main run, not per CI variant
+        pytest.param(TRACES / "h200/h200_llm_decode_eager.json.gz", marks=pytest.mark.heavy),
+        pytest.param(TRACES / "h200/h200_serving_continuous_batching.json.gz", marks=pytest.mark.heavy),
         KINETO_TRACES / "alexnet_cuda_sync.json.gz",
     ],
     ids=lambda p: p.name,

@@ -322,7 +322,8 @@ _FINDING_SCHEMA = pa.schema(
 )
 
 
-def _sortable(t: pa.DataType) -> bool:
+def evidence_sortable(t: pa.DataType) -> bool:
+    """A column evidence_order breaks ties on (rule_evidence.py orders by the same ones in SQL)."""
     return (
         pa.types.is_integer(t)
         or pa.types.is_floating(t)
@@ -343,7 +344,9 @@ def evidence_order(table: pa.Table) -> pa.Table:
     if table.num_rows < 2 or "impact_ns" not in table.column_names:
         return table
     keys = [("impact_ns", "descending")] + [
-        (n, "ascending") for n in table.column_names if n != "impact_ns" and _sortable(table.schema.field(n).type)
+        (n, "ascending")
+        for n in table.column_names
+        if n != "impact_ns" and evidence_sortable(table.schema.field(n).type)
     ]
     import pyarrow.compute as pc
 

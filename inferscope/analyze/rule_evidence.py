@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .result import SEVERITIES, _sortable, evidence_order
+from .result import SEVERITIES, evidence_sortable, evidence_order
 
 # A rule returning more rows than this keeps them in DuckDB (module docstring). At this size the Arrow path holds
 # a few tens of MB; the largest built-in rule output on the shared traces at default parameters is 2,400 rows.
@@ -157,7 +157,7 @@ class StoredEvidence:
         rel.project(", ".join([*plain, f"{warm} AS _warm"])).create(self.name)
         self.schema = con.sql(f"SELECT * EXCLUDE (_warm) FROM {self.name} LIMIT 0").to_arrow_table().schema
         self._order = ["impact_ns DESC NULLS LAST"] + [  # result.evidence_order in SQL
-            f"{_q(f.name)} ASC NULLS LAST" for f in self.schema if f.name != "impact_ns" and _sortable(f.type)
+            f"{_q(f.name)} ASC NULLS LAST" for f in self.schema if f.name != "impact_ns" and evidence_sortable(f.type)
         ]
         part = [_q(k) for k in self.keys] + ["_warm"]
         same = " AND ".join(f"e.{p} IS NOT DISTINCT FROM g.{p}" for p in part)
