@@ -7,7 +7,7 @@ MAX_WINDOWS time windows and its first MAX_EVIDENCE_KEPT rows, all in evidence o
 Rules usually return tens to thousands of rows, which are grouped in Arrow (`arrow_groups`). A loose parameter on a
 long trace returns millions: `gpu_gaps.gap_ns=1000` on the 10M-kernel tiled export lists 11M gaps, and holding,
 sorting and grouping them in Arrow took the process from 1.9 GB to 4.6 GB, past DuckDB's memory cap, which does
-not see Arrow memory. Past EVIDENCE_IN_MEMORY rows the evidence therefore stays in DuckDB temporary tables (under
+not see Arrow memory. Past EVIDENCE_IN_MEMORY rows the evidence therefore stays in tables of the rule's DuckDB connection (under
 the cap, spilled to disk when it must be) and only the groups' figures and first rows come out (`StoredEvidence`).
 Both give the same findings (tests/test_rule_evidence.py).
 """
@@ -15,7 +15,7 @@ Both give the same findings (tests/test_rule_evidence.py).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -41,7 +41,7 @@ class Group:
     numbers: dict[str, Any]  # sum_/max_/min_/avg_<column> of each numeric column
     ids: dict[str, Any]  # device_id, pid, tid: the value all rows share, else None
     severities: list[str]  # the severities the rows give (a `severity` column), in no order
-    windows: list[tuple[int, int]] = field(default_factory=list)  # the first timed rows' (start_ns, end_ns), sorted
+    windows: list[tuple[int, int]]  # the first timed rows' (start_ns, end_ns), sorted
 
 
 def prepared(table: pa.Table) -> pa.Table:
@@ -51,7 +51,10 @@ def prepared(table: pa.Table) -> pa.Table:
 
 
 def arrow_groups(table: pa.Table, keys: list[str], max_windows: int) -> list[Group]:
-    """The groups of `table` (prepared) by `keys`, in order of first appearance in evidence order."""
+    """The groups of `table` (prepared) by `keys`, in order of first appearance in evidence order; none when it
+    has no rows."""
+    if table.num_rows == 0:
+        return []
     table = evidence_order(table)  # a total order before any cut-off: tied rows must not depend on DuckDB's threads
     if not keys:
         parts = [list(range(table.num_rows))]

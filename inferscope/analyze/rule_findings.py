@@ -95,8 +95,6 @@ def auto_severity(impact_ns: int, basis_ns: int) -> str:
 
 def findings(rule: Rule, table: pa.Table, values: dict, basis: Basis) -> list[Finding]:
     """The findings of a rule's evidence rows (`execute`'s table)."""
-    if table.num_rows == 0:
-        return []
     keys = [k for k in rule.group_by if k in table.column_names]
     return _findings(rule, rule_evidence.arrow_groups(rule_evidence.prepared(table), keys, MAX_WINDOWS), values, basis)
 
@@ -237,18 +235,18 @@ def _told_apart(found: list[Finding]) -> list[Finding]:
 def _run(con, rule: Rule, values: dict, basis: Basis, wins: dict) -> list[Finding]:
     wins = wins if rule.steady_state else {}
     table = execute(con, rule, values, at_most=rule_evidence.EVIDENCE_IN_MEMORY)
-    keys = [k for k in rule.group_by if k in (table.column_names if table is not None else ())]
     if table is not None:
         if not wins or table.num_rows == 0:
             return findings(rule, table, values, basis)
+        keys = [k for k in rule.group_by if k in table.column_names]
         steady, warm = rule_steady.split(rule_evidence.prepared(table), wins)
         warm_pids = Counter(warm.column("pid").to_pylist() if "pid" in warm.column_names else [None] * warm.num_rows)
         return _steady_findings(
             rule,
-            rule_evidence.arrow_groups(steady, keys, MAX_WINDOWS) if steady.num_rows else [],
-            rule_evidence.arrow_groups(warm, keys, MAX_WINDOWS) if warm.num_rows else [],
+            rule_evidence.arrow_groups(steady, keys, MAX_WINDOWS),
+            rule_evidence.arrow_groups(warm, keys, MAX_WINDOWS),
             warm_pids,
-            rule_steady.timed(table),
+            rule_steady.timed(table.column_names),
             values,
             basis,
             wins,
@@ -269,7 +267,7 @@ def _run(con, rule: Rule, values: dict, basis: Basis, wins: dict) -> list[Findin
             groups(False),
             groups(True),
             _sql_call(rule, stored.warm_pids),
-            "start_ns" in stored.columns and "end_ns" in stored.columns,
+            rule_steady.timed(stored.columns),
             values,
             basis,
             wins,

@@ -79,12 +79,12 @@ def warm_condition(columns: list[str], wins: dict[int, WarmupWindow]) -> str:
     any_mostly = " OR ".join(f"{pid} = {w.pid}" for w in mostly) or "FALSE"
     all_mostly = "TRUE" if wins and len(mostly) == len(wins) else "FALSE"
     untimed = f"CASE WHEN {pid} IS NULL THEN {all_mostly} ELSE coalesce({any_mostly}, FALSE) END"
-    if not ("start_ns" in columns and "end_ns" in columns) or not wins:
+    if not timed(columns) or not wins:
         return untimed
     own = " OR ".join(f"({pid} = {w.pid} AND {inside(w)})" for w in wins.values())
     any_window = " OR ".join(inside(w) for w in wins.values())
-    timed = f"coalesce(CASE WHEN {pid} IS NULL THEN {any_window} ELSE {own} END, FALSE)"
-    return f"CASE WHEN start_ns IS NOT NULL AND end_ns IS NOT NULL THEN {timed} ELSE {untimed} END"
+    inside_own = f"coalesce(CASE WHEN {pid} IS NULL THEN {any_window} ELSE {own} END, FALSE)"
+    return f"CASE WHEN start_ns IS NOT NULL AND end_ns IS NOT NULL THEN {inside_own} ELSE {untimed} END"
 
 
 def split(table: pa.Table, wins: dict[int, WarmupWindow]) -> tuple[pa.Table, pa.Table]:
@@ -103,8 +103,9 @@ def untimed_note(pid, wins: dict[int, WarmupWindow]) -> str:
     return f"These figures include {_where(pid, wins)}; --skip-warmup leaves it out."
 
 
-def timed(table: pa.Table) -> bool:
-    return "start_ns" in table.column_names and "end_ns" in table.column_names
+def timed(columns: list[str]) -> bool:
+    """Whether evidence rows with these columns have times to place them by."""
+    return "start_ns" in columns and "end_ns" in columns
 
 
 def demote(finding, wins: dict[int, WarmupWindow]) -> None:
