@@ -132,7 +132,7 @@ def test_unreadable_baselines_fail_in_one_line(saved_pageable, cache_dir, tmp_pa
     line = one_error_line(run_cli("compare", future, PINNED, "--cache-dir", cache_dir))
     assert line == (
         f"inferscope: error: base: {future}: baseline version 9 (written by inferscope 9.0) is not one this release "
-        f"reads (1); upgrade inferscope, or save it again from the traces it came from: inferscope compare "
+        f"reads (1, 2); upgrade inferscope, or save it again from the traces it came from: inferscope compare "
         f"BASE_TRACES NEW_TRACES --save-base {future}"
     )
 

@@ -33,11 +33,16 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CompareError
+from .sample_summary import SampleSummary
 from .samples import RunData
 
 FORMAT = "inferscope-compare-baseline"
 BASELINE_VERSION = "1"
-READABLE = ("1",)
+# Version 2 adds summarised series (sample_summary): rows whose samples are a name's order statistics, with its
+# count and exact sums beside them. A baseline is written as version 2 only when it holds such a row, so that a
+# release which reads version 1 alone refuses it rather than taking 10,000 order statistics for the samples.
+SUMMARY_VERSION = "2"
+READABLE = ("1", "2")
 META_KEY = b"inferscope.baseline"
 _PARQUET_MAGIC = b"PAR1"
 _SAVE_AGAIN = "save it again from the traces it came from: inferscope compare BASE_TRACES NEW_TRACES --save-base {path}"
@@ -159,7 +164,8 @@ class Snapshot:
 
         from ..version import __version__
 
-        cols: dict[str, list] = {k: [] for k in ("run", "metric", "scope", "key", "device_id", "share", "samples")}
+        names = ("run", "metric", "scope", "key", "device_id", "share", "samples", "count", "total", "squares")
+        cols: dict[str, list] = {k: [] for k in names}
         for i, r in enumerate(runs):
             for sid, values in r.series.items():
                 cols["run"].append(i)
@@ -168,21 +174,30 @@ class Snapshot:
                 cols["key"].append(sid[2])
                 cols["device_id"].append(sid[3])
                 cols["share"].append(r.shares.get(sid))
-                cols["samples"].append(np.asarray(values, dtype=np.float64))
-        self.table = pa.table(
-            {
-                "run": pa.array(cols["run"], pa.int32()),
-                "metric": pa.array(cols["metric"], pa.string()),
-                "scope": pa.array(cols["scope"], pa.string()),
-                "key": pa.array(cols["key"], pa.string()),
-                "device_id": pa.array(cols["device_id"], pa.int64()),
-                "share": pa.array(cols["share"], pa.float64()),
-                "samples": pa.array(cols["samples"], pa.list_(pa.float64())),
-            }
-        )
+                summary = values if isinstance(values, SampleSummary) else None
+                cols["samples"].append(np.asarray(summary.values if summary else values, dtype=np.float64))
+                cols["count"].append(summary.n if summary else None)
+                # exact integers past int64 (a sum of squares of 10M durations): as text
+                cols["total"].append(str(summary.total) if summary else None)
+                cols["squares"].append(str(summary.squares) if summary else None)
+        summarised = any(c is not None for c in cols["count"])
+        columns = {
+            "run": pa.array(cols["run"], pa.int32()),
+            "metric": pa.array(cols["metric"], pa.string()),
+            "scope": pa.array(cols["scope"], pa.string()),
+            "key": pa.array(cols["key"], pa.string()),
+            "device_id": pa.array(cols["device_id"], pa.int64()),
+            "share": pa.array(cols["share"], pa.float64()),
+            "samples": pa.array(cols["samples"], pa.list_(pa.float64())),
+        }
+        if summarised:
+            columns["count"] = pa.array(cols["count"], pa.int64())
+            columns["total"] = pa.array(cols["total"], pa.string())
+            columns["squares"] = pa.array(cols["squares"], pa.string())
+        self.table = pa.table(columns)
         self.header = {
             "format": FORMAT,
-            "baseline_version": BASELINE_VERSION,
+            "baseline_version": SUMMARY_VERSION if summarised else BASELINE_VERSION,
             "written_by": __version__,
             "settings": wanted,
             "runs": [
@@ -299,10 +314,17 @@ def _runs(table, header: dict) -> list[SavedRun]:
     samples = table.column("samples").combine_chunks()
     flat = samples.values.to_numpy(zero_copy_only=False).astype(np.float64)
     offsets = samples.offsets.to_numpy()
+    summarised = "count" in table.column_names
+    counts = table.column("count").to_pylist() if summarised else [None] * table.num_rows
     for i in range(table.num_rows):
         run = out[cols["run"][i]].run
         sid = (cols["metric"][i], cols["scope"][i], cols["key"][i], cols["device_id"][i])
-        run.series[sid] = flat[offsets[i] : offsets[i + 1]].copy()
+        values = flat[offsets[i] : offsets[i + 1]].copy()
+        if counts[i] is not None:
+            total, squares = (int(table.column(c)[i].as_py()) for c in ("total", "squares"))
+            run.series[sid] = SampleSummary(int(counts[i]), total, squares, values)
+        else:
+            run.series[sid] = values
         if cols["share"][i] is not None:
             run.shares[sid] = float(cols["share"][i])
     return out

@@ -76,13 +76,6 @@ def compare(
     if not 0.5 <= confidence < 1:
         raise CompareError(f"confidence {confidence:g} is out of range; use e.g. 0.95")
     wanted = baseline.settings(strip_templates, analysis_metrics, step_patterns, phase_patterns, window, skip_warmup)
-    inputs = []
-    for role, side, requests in (("base", base, base_requests), ("new", new, new_requests)):
-        items = sides.as_list(side, role)
-        saved = baseline.from_side(items, role, wanted, requests)
-        traces = [] if saved else sides.open_traces(items, role, cache_dir, use_cache)
-        sides.attach_requests(traces, requests, role)
-        inputs.append(_Input(role, traces, saved))
     options = dict(
         threshold=threshold,
         metrics=metrics,
@@ -97,6 +90,21 @@ def compare(
         saves={"base": save_base, "new": save_new},
         wanted=wanted,
     )
+    inputs: list[_Input] = []
+    try:
+        for role, side, requests in (("base", base, base_requests), ("new", new, new_requests)):
+            items = sides.as_list(side, role)
+            saved = baseline.from_side(items, role, wanted, requests)
+            traces = [] if saved else sides.open_traces(items, role, cache_dir, use_cache)
+            inputs.append(_Input(role, traces, saved, owned=[t for t, item in zip(traces, items) if t is not item]))
+            sides.attach_requests(traces, requests, role)
+        return _windowed(inputs, window, skip_warmup, options)
+    finally:
+        for inp in inputs:
+            inp.release()
+
+
+def _windowed(inputs: list, window, skip_warmup: bool, options: dict) -> Comparison:
     if window is None and not skip_warmup:
         return _judge(*inputs, **options)
     from contextlib import ExitStack
@@ -114,19 +122,32 @@ def compare(
 class _Input:
     """One side as given: opened traces, or a saved baseline standing in for them."""
 
-    def __init__(self, role: str, traces: list, saved: baseline.Baseline | None):
+    def __init__(self, role: str, traces: list, saved: baseline.Baseline | None, owned: list):
         self.role, self.traces, self.saved = role, traces, saved
+        # Traces compare opened itself (not the caller's): each is closed as soon as its samples are taken, so a
+        # comparison of many repeats holds one trace's DuckDB memory at a time, not one memory cap per trace.
+        self.owned = owned
         self.windows: list[str | None] = []  # per trace, the part compared in words (set under --window)
+        self._environments: list[dict] | None = None
+        self._quality: list[dict] | None = None
 
     def environments(self) -> list[dict]:
         if self.saved:
             return [s.environment for s in self.saved.runs]
-        return [env.environment(t) for t in self.traces]
+        if self._environments is None:
+            self._environments = [env.environment(t) for t in self.traces]
+        return self._environments
 
     def quality(self) -> list[dict]:
         if self.saved:
             return [s.quality for s in self.saved.runs]
-        return [t.quality() for t in self.traces]
+        if self._quality is None:
+            self._quality = [t.quality() for t in self.traces]
+        return self._quality
+
+    def release(self) -> None:
+        for t in self.owned:
+            t.close()
 
     def names(self) -> list[str]:
         if self.saved:
@@ -148,10 +169,14 @@ class _Input:
             runs = self.saved.fresh_runs()
         else:
             o = options
-            runs = [
-                extract(t, o["strip_templates"], o["analysis_metrics"], o["step_patterns"], o["phase_patterns"])
-                for t in self.traces
-            ]
+            self.environments(), self.quality()  # read (and kept) before the traces are closed
+            runs = []
+            for t in self.traces:
+                runs.append(
+                    extract(t, o["strip_templates"], o["analysis_metrics"], o["step_patterns"], o["phase_patterns"])
+                )
+                if any(t is mine for mine in self.owned):
+                    t.close()
         if not options["saves"].get(self.role):
             return runs, None
         windows = [w for _, w in self.described()]

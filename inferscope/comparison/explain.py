@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from .result import MetricComparison
+from .sample_summary import sum_of
 
 # kinds of explanation, most telling first: on a tie a kernel, then a range the user named (NVTX, a
 # record_function annotation), then an analysis total, then a CPU op
@@ -31,9 +32,9 @@ def _priority(r: MetricComparison) -> int:
     return 2
 
 
-def per_step_total(runs: list[np.ndarray], steps: list[int]) -> float | None:
+def per_step_total(runs: list, steps: list[int]) -> float | None:
     """A range's summed time per step: each run's total over its steps, averaged over runs."""
-    values = [float(np.sum(r)) / s for r, s in zip(runs, steps) if s]
+    values = [sum_of(r) / s for r, s in zip(runs, steps) if s]
     return float(np.mean(values)) if values and len(values) == len(runs) else None
 
 

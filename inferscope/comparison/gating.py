@@ -10,6 +10,7 @@ import numpy as np
 
 from . import explain, primary
 from .result import MetricComparison
+from .sample_summary import mean_of
 from .samples import FAMILIES, MetricDef, RunData
 from .verdict import MIN_SAMPLES, decide, measure, samples_needed
 
@@ -39,7 +40,7 @@ def tokens_moved(b_runs: list[RunData], n_runs: list[RunData], threshold: float)
     sid = ("tokens_per_step", "step", "", None)
     if not all(sid in r.series for r in b_runs + n_runs):
         return False
-    b, n = (float(np.mean([np.mean(r.series[sid]) for r in runs])) for runs in (b_runs, n_runs))
+    b, n = (float(np.mean([mean_of(r.series[sid]) for r in runs])) for runs in (b_runs, n_runs))
     return b > 0 and abs(n / b - 1.0) > threshold
 
 

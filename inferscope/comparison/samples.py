@@ -18,6 +18,8 @@ import pyarrow as pa
 
 from ..resources import sql_dir
 from .names import kernel_key, range_key
+from . import sample_summary
+from .sample_summary import SampleSummary, kept_rank_condition, sum_of
 
 
 @dataclass(frozen=True)
@@ -176,24 +178,56 @@ def _views(trace) -> None:
             trace.engine.load_sql_dir(sql_dir() / "compare" / "with_analysis")
 
 
-def _keys(column: pa.ChunkedArray, normalise) -> tuple[np.ndarray, list[str]]:
-    """Normalise each distinct name once: (per-row integer code, label of each code)."""
-    encoded = column.combine_chunks().dictionary_encode()
-    names = encoded.dictionary.to_pylist() + [None]
-    labels: list[str] = []
-    code_of: dict[str, int] = {}
-    codes = np.array([code_of.setdefault(normalise(v), len(code_of)) for v in names], dtype=np.int64)
-    labels = list(code_of)
-    idx = encoded.indices.fill_null(len(names) - 1).to_numpy(zero_copy_only=False)
-    return codes[idx], labels
+class _CodedRows:
+    """A sample view's rows with each name replaced by the integer code of its matching key, in a DuckDB table
+    of the trace's connection: the grouping, sums and order statistics then run in DuckDB, under its memory cap,
+    and only what the series hold comes back (see sample_summary). Names are normalised in Python once per
+    distinct name, not once per row."""
 
+    def __init__(self, trace, kind: str, distinct_sql: str, key, rows_sql: str):
+        self.engine = trace.engine
+        self.codes_name = f"_compare_{kind}_codes"
+        self.name = f"_compare_{kind}_rows"
+        distinct = self.engine.query(distinct_sql)
+        code_of: dict = {}
+        columns = {c: distinct.column(c).to_pylist() for c in distinct.column_names}
+        codes = [code_of.setdefault(key(*values), len(code_of)) for values in zip(*columns.values())]
+        self.labels = list(code_of)
+        self.engine.raw.register(self.codes_name, pa.table({**columns, "code": pa.array(codes, pa.int32())}))
+        self.engine.con.execute(f"CREATE OR REPLACE TEMP TABLE {self.name} AS {rows_sql}")
+        self.count = self.engine.rows(f"SELECT count(*) FROM {self.name}").rows[0][0]
 
-def _groups(codes: np.ndarray, labels: list) -> dict:
-    """Row positions of each label (integer sort: millions of rows group in well under a second)."""
-    order = np.argsort(codes, kind="stable")
-    counts = np.bincount(codes, minlength=len(labels))
-    parts = np.split(order, np.cumsum(counts)[:-1])
-    return {labels[i]: rows for i, rows in enumerate(parts) if len(rows)}
+    def samples(self) -> dict[int, "np.ndarray | SampleSummary"]:
+        """Per code: every duration (ascending) up to SUMMARY_PAST of them, else their summary."""
+        sums = {
+            code: (int(n), int(total), int(squares))
+            for code, n, total, squares in self.engine.rows(
+                f"SELECT code, count(*), sum(dur_ns::HUGEINT), sum(dur_ns::HUGEINT * dur_ns) FROM {self.name} "
+                "GROUP BY code"
+            ).rows
+        }
+        kept = self.engine.query(
+            f"""SELECT code, dur_ns FROM (
+                    SELECT code, dur_ns, row_number() OVER (PARTITION BY code ORDER BY dur_ns) AS r,
+                           count(*) OVER (PARTITION BY code) AS c
+                    FROM {self.name})
+                WHERE c <= {sample_summary.SUMMARY_PAST} OR {kept_rank_condition("r", "c")}
+                ORDER BY code, dur_ns"""
+        )
+        codes = _column(kept, "code")
+        values = _column(kept, "dur_ns").astype(float)
+        starts = np.flatnonzero(np.diff(codes, prepend=-1))
+        out: dict = {}
+        for lo, hi in zip(starts, [*starts[1:], len(codes)]):
+            code = int(codes[lo])
+            n, total, squares = sums[code]
+            part = values[lo:hi]
+            out[code] = part if n <= sample_summary.SUMMARY_PAST else SampleSummary(n, total, squares, part)
+        return out
+
+    def close(self) -> None:
+        self.engine.raw.execute(f"DROP TABLE IF EXISTS {self.name}")
+        self.engine.raw.unregister(self.codes_name)
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:
@@ -241,33 +275,18 @@ def extract(
                  FROM compare_step_times t
                  LEFT JOIN compare_step_tokens k USING (pid, step_number)
                  ORDER BY t.pid, t.step_number""")
-    kernels = q("""SELECT k.name, k.dur_ns, s.step_index
-                   FROM compare_kernel_samples k
-                   LEFT JOIN (SELECT pid, step_number, row_number() OVER (ORDER BY pid, step_number) - 1 AS step_index
-                              FROM compare_steps) s
-                          ON s.pid = k.step_pid AND s.step_number = k.step_number""")
     keep = warmup_mask(_column(steps, "pid"), _column(steps, "dur_ns").astype(float)) if steps.num_rows else None
     if keep is not None and not keep.all():
         durations = _column(steps, "dur_ns")
         run.warmup = [float(d) for d in durations[~keep]]
     remap = np.where(keep, np.cumsum(keep) - 1, -1) if keep is not None else np.empty(0, dtype=np.int64)
     n_kept = int(keep.sum()) if keep is not None else 0
-    if kernels.num_rows:
-        _kernel_series(run, kernels, n_kept, strip, remap)
+    _kernel_series(run, trace, n_kept, strip, remap)
     if n_kept:
         run.series[("step_time_ns", "step", "", None)] = _column(steps, "dur_ns").astype(float)[keep]
         _token_series(run, steps, keep)
         _step_gpu_metric_series(run, q, steps, keep)
-    ranges = q("SELECT category, name, dur_ns FROM compare_range_samples")
-    if ranges.num_rows:
-        cat_codes, cats = _keys(ranges.column("category"), lambda c: c or "nvtx")
-        name_codes, names = _keys(ranges.column("name"), lambda n: range_key(n, strip))
-        pairs = [(c, n) for c in cats for n in names]
-        dur = _column(ranges, "dur_ns").astype(float)
-        for (cat, key), rows in _groups(cat_codes * len(names) + name_codes, pairs).items():
-            sid = ("range_mean_ns", cat, key, None)
-            run.series[sid] = dur[rows]
-            run.shares[sid] = float(dur[rows].sum()) / run.window_ns if run.window_ns else 0.0
+    _range_series(run, trace, strip)
     for r in q("SELECT name, dims, calls FROM compare_op_shapes").to_pylist():
         if r["dims"] not in (None, "[]"):
             run.shapes.setdefault(r["name"], {})[r["dims"]] = int(r["calls"])
@@ -332,33 +351,82 @@ def warmup_mask(pids: np.ndarray, durations: np.ndarray) -> np.ndarray:
     return keep
 
 
-def _kernel_series(run: RunData, kernels: pa.Table, n_steps: int, strip: bool, remap: np.ndarray) -> None:
-    codes, labels = _keys(kernels.column("name"), lambda n: kernel_key(n, strip))
-    dur = _column(kernels, "dur_ns").astype(float)
-    step = kernels.column("step_index").fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    if len(remap):  # warm-up steps left out: their kernels count as outside any step
-        step = np.where(step >= 0, remap[np.clip(step, 0, len(remap) - 1)], -1)
-    total = float(dur.sum()) or 1.0
-    in_step = step >= 0
-    if n_steps:
-        run.series[("step_kernel_time_ns", "step", "", None)] = np.bincount(
-            step[in_step], weights=dur[in_step], minlength=n_steps
+def _kernel_series(run: RunData, trace, n_steps: int, strip: bool, remap: np.ndarray) -> None:
+    """Per kernel key: its per-call durations (or their summary), and with steps its time and launches per kept
+    step. A kernel launched in a warm-up step left out counts as outside any step."""
+    rows = _CodedRows(
+        trace,
+        "kernel",
+        "SELECT DISTINCT name FROM kernels",
+        lambda name: kernel_key(name, strip),
+        """SELECT m.code, k.dur_ns, s.step_index
+           FROM compare_kernel_samples k
+           JOIN _compare_kernel_codes m ON m.name IS NOT DISTINCT FROM k.name
+           LEFT JOIN (SELECT pid, step_number, row_number() OVER (ORDER BY pid, step_number) - 1 AS step_index
+                      FROM compare_steps) s
+                  ON s.pid = k.step_pid AND s.step_number = k.step_number
+           WHERE k.dur_ns IS NOT NULL""",
+    )
+    try:
+        if not rows.count:
+            return
+        samples = rows.samples()
+        per_step = rows.engine.query(
+            f"""SELECT code, step_index, sum(dur_ns)::DOUBLE AS time, count(*)::DOUBLE AS calls FROM {rows.name}
+                WHERE step_index IS NOT NULL GROUP BY code, step_index ORDER BY code, step_index"""
         )
-    for key, rows in _groups(codes, labels).items():
+    finally:
+        rows.close()
+    total = sum(sum_of(v) for v in samples.values()) or 1.0
+    codes, step = _column(per_step, "code"), _column(per_step, "step_index").astype(np.int64)
+    time, calls = _column(per_step, "time"), _column(per_step, "calls")
+    if len(remap):  # warm-up steps left out: their kernels count as outside any step
+        step = remap[np.clip(step, 0, len(remap) - 1)]
+    in_step = step >= 0
+    codes, step, time, calls = codes[in_step], step[in_step], time[in_step], calls[in_step]
+    if n_steps:
+        run.series[("step_kernel_time_ns", "step", "", None)] = np.bincount(step, weights=time, minlength=n_steps)
+    starts = np.flatnonzero(np.diff(codes, prepend=-1))
+    stepped = {int(codes[lo]): slice(lo, hi) for lo, hi in zip(starts, [*starts[1:], len(codes)])}
+    for code in sorted(samples, key=lambda c: rows.labels[c]):
+        key = rows.labels[code]
         sid = ("kernel_mean_ns", "kernel", key, None)
-        run.series[sid] = dur[rows]
-        share = run.shares[sid] = float(dur[rows].sum()) / total
+        run.series[sid] = samples[code]
+        share = run.shares[sid] = sum_of(samples[code]) / total
         if not n_steps:
             continue
-        rows = rows[in_step[rows]]
-        per_step = {
-            "kernel_time_per_step_ns": np.bincount(step[rows], weights=dur[rows], minlength=n_steps),
-            "kernel_calls_per_step": np.bincount(step[rows], minlength=n_steps).astype(float),
+        part = stepped.get(code, slice(0, 0))
+        per_key = {
+            "kernel_time_per_step_ns": np.bincount(step[part], weights=time[part], minlength=n_steps),
+            "kernel_calls_per_step": np.bincount(step[part], weights=calls[part], minlength=n_steps),
         }
-        for metric, values in per_step.items():
+        for metric, values in per_key.items():
             sid = (metric, "kernel", key, None)
             run.series[sid] = values
             run.shares[sid] = share
+
+
+def _range_series(run: RunData, trace, strip: bool) -> None:
+    """Per (origin, range key): the ranges' durations (or their summary) and their share of the window."""
+    rows = _CodedRows(
+        trace,
+        "range",
+        "SELECT DISTINCT coalesce(category, 'nvtx') AS category, name FROM nvtx_ranges",
+        lambda category, name: (category or "nvtx", range_key(name, strip)),
+        """SELECT m.code, r.dur_ns
+           FROM compare_range_samples r
+           JOIN _compare_range_codes m ON m.category = r.category AND m.name IS NOT DISTINCT FROM r.name
+           WHERE r.dur_ns IS NOT NULL""",
+    )
+    try:
+        samples = rows.samples() if rows.count else {}
+    finally:
+        rows.close()
+    for code in sorted(samples, key=lambda c: rows.labels[c]):
+        category, key = rows.labels[code]
+        sid = ("range_mean_ns", category, key, None)
+        run.series[sid] = samples[code]
+        run.shares[sid] = sum_of(samples[code]) / run.window_ns if run.window_ns else 0.0
 
 
 # Statistics of a distribution (percentiles, means, per-step figures) do not grow with the window.

@@ -11,8 +11,9 @@ multi-metric gate needs (see core: the level is Bonferroni-adjusted by the numbe
 millions of resamples. With a single run per side only the within-run noise is visible, which is why repeats are
 preferred.
 
-Within-run resampling is exact (sample by sample) up to EXACT_RESAMPLE_MAX samples; beyond that the mean of a
-resample is drawn from a log-normal with the mean and standard error (sd / sqrt(n)) resampling converges to. The
+Within-run resampling is exact (sample by sample) up to EXACT_RESAMPLE_MAX samples; beyond that (and for the
+summaries that stand for a name's samples past sample_summary.SUMMARY_PAST calls) the mean of a resample is drawn
+from a log-normal with the mean and standard error (sd / sqrt(n)) resampling converges to. The
 log-normal rather than the normal keeps those means positive: CPU ranges are skewed enough (one 0.4 s
 `aten::item` among thousands of 20 us ops) that a normal draw can come out negative. Only the spread of
 log(new/base) is needed, not its far tails, so 1000 resamples are plenty.
@@ -30,6 +31,8 @@ from statistics import NormalDist
 from typing import Sequence
 
 import numpy as np
+
+from .sample_summary import SampleSummary, distribution, mean_of, sd_of
 
 EXACT_RESAMPLE_MAX = 500
 
@@ -95,8 +98,8 @@ def side_statistic(runs: Sequence[np.ndarray], statistic: str = "mean") -> float
     interpolation, numpy's default and AIPerf's), so that each repeat weighs the same."""
     q = quantile_of(statistic)
     if q is None:
-        return float(np.mean([np.mean(r) for r in runs]))
-    return float(np.mean([np.quantile(r, q) for r in runs]))
+        return float(np.mean([mean_of(r) for r in runs]))
+    return float(np.mean([np.quantile(distribution(r), q) for r in runs]))
 
 
 QUANTILE_CHUNK = 50_000_000  # drawn indices held at once when resampling a percentile (400 MB of int64 at most)
@@ -122,14 +125,14 @@ def _side_bootstrap(
     for i, r in enumerate(runs):
         n = len(r)
         if n == 1:
-            per_run[i] = r[0]
+            per_run[i] = distribution(r)[0]
         elif q is not None:
-            per_run[i] = _quantile_resamples(r, q, resamples, rng)
-        elif n <= EXACT_RESAMPLE_MAX:
+            per_run[i] = _quantile_resamples(distribution(r), q, resamples, rng)
+        elif n <= EXACT_RESAMPLE_MAX and not isinstance(r, SampleSummary):
             per_run[i] = r[rng.integers(0, n, size=(resamples, n), dtype=np.int32)].mean(axis=1)
         else:
-            mean = float(np.mean(r))
-            rel_se = float(np.std(r, ddof=1)) / math.sqrt(n) / mean if mean > 0 else 0.0
+            mean = mean_of(r)
+            rel_se = sd_of(r) / math.sqrt(n) / mean if mean > 0 else 0.0
             sigma2 = math.log1p(rel_se * rel_se)
             per_run[i] = mean * np.exp(rng.normal(-sigma2 / 2.0, math.sqrt(sigma2), size=resamples))
     if len(runs) == 1:
@@ -147,8 +150,8 @@ def _canonical(runs: Sequence[np.ndarray]) -> list[np.ndarray]:
     """The runs' values sorted, and the runs in a fixed order. The samples come from SQL without an order (DuckDB
     scans in parallel), and a seeded resample of the same values in another order picks other values: the same
     two traces gave intervals that moved in the third digit and a verdict that flipped between runs."""
-    runs = [np.sort(np.asarray(r, dtype=float)) for r in runs if len(r)]
-    return sorted(runs, key=lambda r: (len(r), r.tobytes()))
+    runs = [r if isinstance(r, SampleSummary) else np.sort(np.asarray(r, dtype=float)) for r in runs if len(r)]
+    return sorted(runs, key=lambda r: (len(r), r.identity() if isinstance(r, SampleSummary) else r.tobytes()))
 
 
 def bootstrap_ratio(

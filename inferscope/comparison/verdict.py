@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from .result import SHARE_UNITS, MetricComparison
+from .sample_summary import distribution
 from .samples import MetricDef
 from .stats import RatioEstimate, bootstrap_ratio, mann_whitney_u, quantile_of, seed_for, side_statistic
 
@@ -140,7 +141,7 @@ def decide(
     if estimate is not None:
         row.ratio_low, row.ratio_high = estimate.interval(level)
     if abs(row.delta_pct) > 100.0 * threshold and min(row.base_samples, row.new_samples) >= U_TEST_MIN:
-        row.u_test_p = mann_whitney_u(np.concatenate(samples[0]), np.concatenate(samples[1]))[1]
+        row.u_test_p = mann_whitney_u(*(np.concatenate([distribution(r) for r in side]) for side in samples))[1]
     points = row.unit in SHARE_UNITS
     bad = row.bad_change()
     unit = " points" if points else " %"

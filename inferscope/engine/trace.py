@@ -136,7 +136,8 @@ class Trace:
                 )
             yield w
         finally:
-            self.engine.set_window(None)
+            if "engine" in self.__dict__:  # closed inside the block (compare closes a trace once it is sampled)
+                self.engine.set_window(None)
 
     def table(self, name: str) -> "pa.Table":
         """One model table as Arrow (names: `inferscope.model.TABLE_BY_NAME`)."""
