@@ -95,13 +95,6 @@ def _private_user_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
-    """One cache for the whole run, shared by the pytest-xdist workers: a trace that test files on both workers
-    open is converted once, not once per worker. The cache is made for concurrent users (an entry is renamed into
-    place; a process that loses the race uses the winner's entry), which this also exercises."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = tmp_path_factory.getbasetemp().parent / "inferscope-cache-shared"
-        shared.mkdir(exist_ok=True)
-        return shared
     return tmp_path_factory.mktemp("inferscope-cache")
 
 
