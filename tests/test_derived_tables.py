@@ -135,3 +135,52 @@ def test_an_entry_that_cannot_store_them_still_analyses(tmp_path, monkeypatch):
     _, text = golden_outputs.run(TRACES, ["analyze", path, "-f", "json"])
     assert text == want
     assert (entry / "derived").read_text() == "in the way"
+
+
+def test_compare_reads_the_tables_an_analyze_stored(tmp_path):
+    """compare loads its own views (sql/compare) and the terminal report its own (sql/report); neither is read by
+    the derived tables, so neither gives them a key, and a second stored copy, of its own."""
+    import inferscope
+
+    src = TRACES / "nsys/h100_2gpu_fastvideo.sqlite"
+    with inferscope.open(src, cache_dir=tmp_path) as t:
+        metrics = {(m.id, m.device_id, m.key): m.value for m in t.analyze().metrics}
+    (stored,) = _derived_folders(tmp_path)
+    c = inferscope.compare(src, src, cache_dir=tmp_path)
+    assert _derived_folders(tmp_path) == [stored]
+    assert c.verdict == "pass"
+    intensive = [r for r in c.metrics if r.id.startswith("metric:") and not r.id.endswith(("/step", "/s"))]
+    assert intensive, "no analysis metric compared: the test proves nothing"
+    for r in intensive:  # the analysis's own metrics, read through the same stored tables
+        assert r.base_value == metrics[(r.id[len("metric:") :], r.device_id, r.key or None)], r.id
+
+
+def test_only_the_views_the_tables_read_are_in_their_key(tmp_path):
+    import inferscope
+    from inferscope.analyze import MATERIALIZE, _shape
+    from inferscope.engine import derived_tables
+    from inferscope.resources import sql_dir
+
+    with inferscope.open(TRACES / "nsys/h100_2gpu_fastvideo.sqlite", cache_dir=tmp_path) as t:
+        engine = t.engine
+
+        def key():
+            return derived_tables.key(engine, _shape(None, None, None), MATERIALIZE)
+
+        before = key()
+        read = {f.path.name for f in engine.defining_files(MATERIALIZE)}
+        assert {"gpu_ops.sql", "idle_ledger.sql", "step_ranges.sql"} <= read  # stored, and read by them
+        assert "hta_kernel_stats.sql" not in read  # a view over them that no stored table reads
+        for extra in ("report", "compare"):
+            engine.load_sql_dir(sql_dir() / extra)
+        unrelated = tmp_path / "unrelated"
+        unrelated.mkdir()
+        (unrelated / "my_view.sql").write_text("CREATE OR REPLACE VIEW my_view AS SELECT count(*) AS n FROM kernels\n")
+        engine.load_sql_dir(unrelated)
+        assert key() == before
+        edited = tmp_path / "edited"
+        edited.mkdir()
+        text = (sql_dir() / "views" / "gpu_exposed.sql").read_text()
+        (edited / "gpu_exposed.sql").write_text(text + "\n-- an edit\n")
+        engine.load_sql_dir(edited)
+        assert key() != before

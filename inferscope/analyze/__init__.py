@@ -94,7 +94,7 @@ def prepare(
     if phase_patterns:
         engine.create_table("phase_ranges", _custom_phase_ranges(con, phase_patterns))
     # A warm run reads the tables an earlier run stored with the cached model (engine/derived_tables.py).
-    key = _derived.key(engine, _shape(step_patterns, phase_patterns, comm_patterns))
+    key = _derived.key(engine, _shape(step_patterns, phase_patterns, comm_patterns), MATERIALIZE)
     loaded = _derived.load(engine, trace.cache_entry, key, lazy=lazy)
     if loaded is not None and lazy:  # the few queries that follow read the tables not stored through their views
         return
@@ -280,7 +280,7 @@ def run(
     rules, errors = _rule_files.discover(rules_dirs, builtin_extra=_serving.rule_dirs(con))
     values = _rule_files.resolve_params(rules, params)
     # The same inputs analysed before: its stored result, with the derived tables loaded only if asked for later
-    derived = _derived.key(trace.engine, _shape(step_patterns, phase_patterns, comm_patterns))
+    derived = _derived.key(trace.engine, _shape(step_patterns, phase_patterns, comm_patterns), MATERIALIZE)
     stored_key = _stored.key(derived, rules, errors, values, serving_patterns)
     analysis = _stored.load(trace.cache_entry, stored_key)
     if analysis is not None:

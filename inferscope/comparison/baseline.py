@@ -232,10 +232,16 @@ class Snapshot:
         # the runs' part (mostly the analysis metrics' descriptions) compressed: as plain footer text it was a
         # third of a baseline's bytes
         header["runs_zlib"] = base64.b64encode(zlib.compress(json.dumps(self.header["runs"]).encode(), 9)).decode()
-        with atomic_write(path) as fh:  # the header after the rows: in the schema it would be stored twice
-            with pq.ParquetWriter(fh, self.table.schema, compression="zstd", compression_level=9) as writer:
-                writer.write_table(self.table)
-                writer.add_key_value_metadata({META_KEY: json.dumps(header).encode("utf-8")})
+        meta = {META_KEY: json.dumps(header).encode("utf-8")}
+        # The header after the rows, where pyarrow >= 15 can put it: in the schema it is stored twice (as the file's
+        # key-value metadata and inside the serialised Arrow schema). pyarrow 14 (the floor) can only do that.
+        late = hasattr(pq.ParquetWriter, "add_key_value_metadata")
+        table = self.table if late else self.table.replace_schema_metadata(meta)
+        with atomic_write(path) as fh:
+            with pq.ParquetWriter(fh, table.schema, compression="zstd", compression_level=9) as writer:
+                writer.write_table(table)
+                if late:
+                    writer.add_key_value_metadata(meta)
         return path.stat().st_size
 
 

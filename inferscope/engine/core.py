@@ -318,6 +318,18 @@ class Engine:
                 todo.extend(f.mentions)
         return found
 
+    def defining_files(self, names) -> list[_SqlFile]:
+        """The SQL files that define `names` and every object those read, transitively (words, as `mentioned`):
+        what a result computed from `names` depends on, and nothing else loaded beside it."""
+        files: dict[Path, _SqlFile] = {}
+        todo = [n.lower() for n in names]
+        while todo:
+            f = self._files.get(todo.pop())
+            if f is not None and f.path not in files:
+                files[f.path] = f
+                todo.extend(f.mentions)
+        return sorted(files.values(), key=lambda f: str(f.path))
+
     def prepare(self, sql: str, con=None) -> None:
         """Create the not-yet-created objects that `sql` mentions, and what they mention in turn.
 

@@ -5,7 +5,8 @@ intervals, idle gaps and their causes, API<->GPU correlation, steps) that the pr
 from the same cached tables. Those tables are a pure function of
 
 - the cached model tables (the entry they are stored in is keyed on the trace's bytes and the model version);
-- the SQL that defines them (every registered view file's text: an edited definition is never served stale);
+- the SQL that defines them (the text of every registered view file they read, transitively: an edited definition
+  is never served stale);
 - what the caller passes in (step, phase and communication patterns, the list of tables: `shape`);
 - the window applied, and DuckDB variables a view may read (`getvariable`);
 - the DuckDB version that computed them.
@@ -48,14 +49,17 @@ _LOSSLESS = {"HUGEINT": "DECIMAL(38,0)"}  # written as, read back with a cast
 _PARQUET = "FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V2"
 
 
-def key(engine: "Engine", shape: dict) -> str | None:
-    """The folder name for what `shape` and the engine's state make; None when the result must not be stored."""
+def key(engine: "Engine", shape: dict, tables: Iterable[str]) -> str | None:
+    """The folder name for derived `tables` as `shape` and the engine's state make them; None when they must not be
+    stored. Only the SQL files the tables read count (`Engine.defining_files`): views loaded beside them, such as
+    compare's, do not change them, so `compare` reads the tables an `analyze` of the same trace stored, and the
+    other way round, instead of computing and storing a second copy."""
     import duckdb
 
     if engine._attached:
         return None
     sql = hashlib.sha256()
-    for f in sorted({id(f): f for f in engine._files.values()}.values(), key=lambda f: str(f.path)):
+    for f in engine.defining_files(tables):
         sql.update(json.dumps([f.path.name, f.text]).encode())
     variables = engine.raw.execute(
         "SELECT name, CAST(value AS VARCHAR) FROM duckdb_variables() ORDER BY name"
