@@ -214,20 +214,24 @@ class _CodedRows:
                 WHERE c <= {sample_summary.SUMMARY_PAST} OR {kept_rank_condition("r", "c")}
                 ORDER BY code, dur_ns"""
         )
-        codes = _column(kept, "code")
         values = _column(kept, "dur_ns").astype(float)
-        starts = np.flatnonzero(np.diff(codes, prepend=-1))
         out: dict = {}
-        for lo, hi in zip(starts, [*starts[1:], len(codes)]):
-            code = int(codes[lo])
+        for code, part in _runs(_column(kept, "code")).items():
             n, total, squares = sums[code]
-            part = values[lo:hi]
-            out[code] = part if n <= sample_summary.SUMMARY_PAST else SampleSummary(n, total, squares, part)
+            out[code] = (
+                values[part] if n <= sample_summary.SUMMARY_PAST else SampleSummary(n, total, squares, values[part])
+            )
         return out
 
     def close(self) -> None:
         self.engine.raw.execute(f"DROP TABLE IF EXISTS {self.name}")
         self.engine.raw.unregister(self.codes_name)
+
+
+def _runs(codes: np.ndarray) -> dict[int, slice]:
+    """Where each code's rows lie in `codes`, which SQL returned ordered by code."""
+    starts = np.flatnonzero(np.diff(codes, prepend=-1))
+    return {int(codes[lo]): slice(lo, hi) for lo, hi in zip(starts, [*starts[1:], len(codes)])}
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:
@@ -386,8 +390,7 @@ def _kernel_series(run: RunData, trace, n_steps: int, strip: bool, remap: np.nda
     codes, step, time, calls = codes[in_step], step[in_step], time[in_step], calls[in_step]
     if n_steps:
         run.series[("step_kernel_time_ns", "step", "", None)] = np.bincount(step, weights=time, minlength=n_steps)
-    starts = np.flatnonzero(np.diff(codes, prepend=-1))
-    stepped = {int(codes[lo]): slice(lo, hi) for lo, hi in zip(starts, [*starts[1:], len(codes)])}
+    stepped = _runs(codes)
     for code in sorted(samples, key=lambda c: rows.labels[c]):
         key = rows.labels[code]
         sid = ("kernel_mean_ns", "kernel", key, None)
