@@ -39,17 +39,17 @@ def main() -> None:
 
     stage = ["other"]
     per_view: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # wall, CPU (all threads)
+    per_job: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # the metric files, rules and storing
     per_stage: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
 
-    # each derived table: the wall time of its job, on whichever connection ran it (jobs run side by side, so
-    # the CPU of the process is not one job's)
+    # each derived table, metric file and rule: the wall time of its job, on whichever connection ran it (jobs
+    # run side by side, so the CPU of the process is not one job's)
     from inferscope.analyze import query_workers
 
     graph_init = query_workers._Graph.__init__
 
     def timed_jobs(self, engine, jobs, cons):
-        if stage[0] != "derived tables":  # the metrics and rules run as jobs too
-            return graph_init(self, engine, jobs, cons)
+        into = per_view if stage[0] == "derived tables" else per_job
 
         def timed(job):
             def make(con, _make=job.make, _name=job.name):
@@ -57,7 +57,7 @@ def main() -> None:
                 try:
                     return _make(con)
                 finally:
-                    per_view[_name][0] += time.perf_counter() - s
+                    into[_name][0] += time.perf_counter() - s
 
             return query_workers.Job(job.name, make, job.after, job.own)
 
@@ -98,8 +98,15 @@ def main() -> None:
     except ImportError:
         pass
     query_workers.materialize = in_stage("derived tables", query_workers.materialize)
+    labels: list[str] = []  # "task i" of query_workers.run, named: the metric files, the storing, each rule
+
+    def named_run(engine, tasks, *a, **kw):
+        labels[:] = [_task_label(t) for t in tasks]
+        return run(engine, tasks, *a, **kw)
+
     try:  # metrics and rules, spread over connections
-        query_workers.run = in_stage("metrics and rules", query_workers.run)
+        run = query_workers.run
+        query_workers.run = in_stage("metrics and rules", named_run)
     except ImportError:
         metrics_mod.compute = in_stage("metrics", metrics_mod.compute)
         rule_findings.run_all = in_stage("rules", rule_findings.run_all)
@@ -117,6 +124,19 @@ def main() -> None:
     print("derived tables, longest first (wall time of each; they are made side by side):")
     for name, (dt, _) in sorted(per_view.items(), key=lambda kv: -kv[1][0])[: args.top]:
         print(f"  {name:32s} {dt:7.2f}s")
+    if per_job:
+        print("metric files, rules and storing, longest first (wall time of each, side by side):")
+        for name, (dt, _) in sorted(per_job.items(), key=lambda kv: -kv[1][0])[: args.top]:
+            index = int(name.split()[-1]) if name.startswith("task ") else -1
+            print(f"  {labels[index] if 0 <= index < len(labels) else name:32s} {dt:7.2f}s")
+
+
+def _task_label(task) -> str:
+    rule = getattr(task, "keywords", {}).get("rule")
+    if rule is not None:
+        return f"rule {rule.id}"
+    name = getattr(task, "__name__", "")
+    return "metric files" if name == "compute" else "storing derived tables" if name else "task"
 
 
 if __name__ == "__main__":

@@ -1,17 +1,20 @@
 """Small traces, where an `inferscope analyze` is all fixed costs (issue 21: under 200k events, cold <= 2 s, warm
-<= 0.5 s): the command itself, cold and warm, in fresh processes, then where one warm analysis spends its time.
+<= 0.5 s): the command itself, cold and warm, in fresh processes, then where one cold analysis spends its time.
 
 Each run is `python -m inferscope analyze TRACE -f json` from `--checkout` (default: this one), so a copy of an older
 commit (`git archive COMMIT | tar -x -C DIR`) measures the code before a change on the same files and machine.
 Cold: an empty cache folder each run. Warm: the cache (and the derived tables) the cold run left.
 
-The stage split runs one warm analysis in-process with the analysis's own functions wrapped by timers:
+The stage split runs one cold analysis in-process (a warm one only reads the stored analysis), with the analysis's
+own functions wrapped by timers:
 
-- import: `import inferscope` and the analyze package (DuckDB, pyarrow, the rule modules);
-- open: finding the cached model and creating its views;
-- prepare: the derived tables (loaded from the cache when warm) and the views created on the way;
-- metrics, rules, serving: each family's queries, their planning included;
-- rest: steps, device table, headline, data quality;
+- import: `import inferscope` and the analyze package (DuckDB, pyarrow);
+- open: the conversion into the cached model;
+- prepare: the derived tables computed, and the views created on the way;
+- metrics+rules: the metric files, the rules and the storing of the derived tables, side by side
+  (`query_workers.run`), their planning included;
+- serving: the serving section (requests), when the trace has one;
+- rest: steps, device table, headline, data quality, storing the analysis;
 - render: the JSON document.
 
     python benchmarks/bench_small_traces.py [--checkout DIR] [--runs 3] [TRACE ...]
@@ -51,11 +54,13 @@ def _run(checkout: Path, args: list[str], env: dict) -> tuple[float, float, int,
 
 
 def _stages(trace: str, cache: str) -> dict:
-    """One warm analysis in this process, split by stage (see the module docstring)."""
+    """One cold analysis in this process (an empty cache), split by stage (see the module docstring). Cold, since a
+    warm one only reads the stored analysis."""
     spent: dict[str, float] = {}
     t = time.perf_counter()
     import inferscope
     import inferscope.analyze as an
+    from inferscope.analyze import query_workers
 
     spent["import"] = time.perf_counter() - t
 
@@ -70,8 +75,7 @@ def _stages(trace: str, cache: str) -> dict:
         return wrapped
 
     an.prepare = timer("prepare", an.prepare)
-    an._metrics.compute = timer("metrics", an._metrics.compute)
-    an._rules.run_all = timer("rules", an._rules.run_all)
+    query_workers.run = timer("metrics+rules", query_workers.run)
     an._serving.section = timer("serving", an._serving.section)
     t = time.perf_counter()
     trace_ = inferscope.open(trace, cache_dir=cache)
@@ -79,7 +83,7 @@ def _stages(trace: str, cache: str) -> dict:
     t = time.perf_counter()
     analysis = trace_.analyze()
     whole = time.perf_counter() - t
-    spent["rest"] = whole - sum(spent.get(k, 0.0) for k in ("prepare", "metrics", "rules", "serving"))
+    spent["rest"] = whole - sum(spent.get(k, 0.0) for k in ("prepare", "metrics+rules", "serving"))
     t = time.perf_counter()
     from inferscope.render import render
 
@@ -120,10 +124,10 @@ def main() -> None:
                     f"{trace.name:40s} {kind:5s} {min(walls):6.2f} - {max(walls):5.2f} {min(cpus):6.2f} - {max(cpus):5.2f}"
                     f" {min(rss):4d} - {max(rss):4d}"
                 )
-            stage_cmd = [str(Path(__file__).resolve()), "--stages-child", str(trace), str(Path(tmp) / "cold0")]
+            stage_cmd = [str(Path(__file__).resolve()), "--stages-child", str(trace), str(Path(tmp) / "stages")]
             _, _, _, out = _run(checkout, stage_cmd, env)
             spent = json.loads(out)
-            print("  warm, in-process: " + ", ".join(f"{k} {v:.2f}" for k, v in spent.items()) + " (s)")
+            print("  cold, in-process: " + ", ".join(f"{k} {v:.2f}" for k, v in spent.items()) + " (s)")
 
 
 if __name__ == "__main__":
