@@ -172,13 +172,13 @@ def record_until_nsys_cooperates(attempt_once, attempts: int = NSYS_ATTEMPTS):
     pytest.skip(f"nsys failed for its own reasons in all {attempts} attempts: {'; '.join(reasons)}")
 
 
-def compare_json(*args, cache_dir) -> tuple[int, dict, str]:
-    """`inferscope compare ARGS --format json`: (exit code, report, stderr); every report it prints must satisfy
-    the published schema."""
+def compare_json(*args, cache_dir, cwd: Path | None = None) -> tuple[int, dict, str]:
+    """`inferscope compare ARGS --format json` (run in `cwd`, default the repository): (exit code, report,
+    stderr); every report it prints must satisfy the published schema."""
     import jsonschema
 
     schema = json.loads((REPO / "inferscope" / "schemas" / "compare-v2.schema.json").read_text())
-    r = run_cli("compare", *args, "--format", "json", "--cache-dir", cache_dir)
+    r = run_cli("compare", *args, "--format", "json", "--cache-dir", cache_dir, cwd=cwd)
     assert "Traceback" not in r.stderr, r.stderr
     report = json.loads(r.stdout) if r.stdout.strip() else {}
     if report:

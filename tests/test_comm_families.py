@@ -201,3 +201,35 @@ def test_cli_applies_the_configured_families(tmp_path, cache_dir):
     configured.mkdir()
     (configured / "inferscope.toml").write_text("[communication]\nmultimem = []\n")
     assert comm_busy(configured) < comm_busy(plain)
+
+
+def test_compare_applies_the_configured_families(tmp_path):
+    """`compare` reads [communication] as `analyze` does: with the multimem family dropped, the communication busy
+    time per step is the raw union of the NCCL kernel alone (before, compare kept the built-in families: the
+    report and the gate disagreed on the same trace), and compare reads the derived tables `analyze` stored under
+    that configuration instead of computing a second set."""
+    from tests.conftest import compare_json, run_cli
+
+    doc = kineto_edits.load(VLLM)
+    nccl = [e for e in _kernels(doc) if re.search("(?i)nccl", e["name"])]
+    multimem = [e for e in _kernels(doc) if "multimem" in e["name"]]
+    assert len(nccl) == 1 and len(multimem) == 73
+    configured = tmp_path / "configured"
+    configured.mkdir()
+    (configured / "inferscope.toml").write_text("[communication]\nmultimem = []\n")
+    cache = tmp_path / "cache"
+
+    r = run_cli("analyze", VLLM, "-f", "json", "--cache-dir", cache, cwd=configured)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (analyzed,) = [
+        m for m in json.loads(r.stdout)["metrics"] if m["id"] == "comm_busy_ns" and m.get("device_id") is None
+    ]
+    code, report, err = compare_json(VLLM, VLLM, cache_dir=cache, cwd=configured)
+    assert code == 0, err[-2000:]
+    (row,) = [m for m in report["metrics"] if m["id"] == "metric:comm_busy_ns/step"]
+    steps = report["base"]["steps"][0]
+    expected = _union_ns([(e["ts"], e["ts"] + e["dur"]) for e in nccl])
+    assert row["base_value"] * steps == pytest.approx(expected, rel=0.01)
+    assert row["base_value"] * steps == pytest.approx(float(analyzed["value"]))
+    (entry,) = [p for p in cache.iterdir() if p.is_dir()]
+    assert len(list((entry / "derived").iterdir())) == 1

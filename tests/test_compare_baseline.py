@@ -160,6 +160,16 @@ def test_baseline_refuses_other_settings_and_company(saved_pageable, cache_dir, 
     assert "was saved with --strip-templates off, this comparison uses on" in line
     line = one_error_line(run_cli("compare", saved_pageable, PINNED, "--window", "10ms:", "--cache-dir", cache_dir))
     assert "was saved with --window none" in line
+    # communication families change the analysis metrics: a baseline saved without them (whose header then has no
+    # such key, as before they were a setting) refuses a comparison run where a project configures them
+    header = json.loads(pq.ParquetFile(saved_pageable).metadata.metadata[b"inferscope.baseline"])
+    assert "comm_patterns" not in header["settings"]
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "inferscope.toml").write_text('[communication]\nmine = ["my_allreduce"]\n')
+    line = one_error_line(run_cli("compare", saved_pageable, PINNED, "--cache-dir", cache_dir, cwd=project))
+    assert "was saved with communication families ([communication] configuration) none, this comparison uses " in line
+    assert '[["mine", ["my_allreduce"]]]' in line
     line = one_error_line(
         run_cli("compare", "--base", saved_pageable, PAGEABLE, "--new", PINNED, "--cache-dir", cache_dir)
     )

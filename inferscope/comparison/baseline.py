@@ -53,14 +53,19 @@ _SETTINGS = {
     "analysis_metrics": "analysis metrics (--no-analysis-metrics)",
     "step_patterns": "--step-pattern",
     "phase_patterns": "phase patterns (configuration)",
+    "comm_patterns": "communication families ([communication] configuration)",
     "window": "--window",
     "skip_warmup": "--skip-warmup",
 }
 
 
-def settings(strip_templates, analysis_metrics, step_patterns, phase_patterns, window, skip_warmup) -> dict:
-    """The settings that change what `extract` samples, in a form that compares equal when they do the same."""
-    return {
+def settings(
+    strip_templates, analysis_metrics, step_patterns, phase_patterns, window, skip_warmup, comm_patterns=None
+) -> dict:
+    """The settings that change what `extract` samples, in a form that compares equal when they do the same.
+    Communication families appear only when configured, so that other baselines are written as before (one saved
+    before them reads as saved without them)."""
+    out = {
         "strip_templates": bool(strip_templates),
         "analysis_metrics": bool(analysis_metrics),
         "step_patterns": list(step_patterns) if step_patterns else None,
@@ -68,6 +73,9 @@ def settings(strip_templates, analysis_metrics, step_patterns, phase_patterns, w
         "window": None if window is None else str(window),
         "skip_warmup": bool(skip_warmup),
     }
+    if comm_patterns:  # in the configuration's order, which sets the families' priority (analyze._custom_comm_patterns)
+        out["comm_patterns"] = [[k, list(v)] for k, v in dict(comm_patterns).items()]
+    return out
 
 
 @dataclass

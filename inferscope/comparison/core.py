@@ -38,6 +38,7 @@ def compare(
     analysis_metrics: bool = True,
     step_patterns: Sequence[str] | None = None,
     phase_patterns: dict[str, list[str]] | None = None,
+    comm_patterns: dict[str, list[str]] | None = None,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     resamples: int = 1000,
@@ -58,7 +59,9 @@ def compare(
     counts, stating it; without it such a comparison comes back "not comparable" (exit code 2) without being
     computed. `analysis_metrics=False` skips the analysis engine's metrics (the slow part on big traces);
     `step_patterns` (regular expressions) name the step ranges; `phase_patterns` ({phase: [regex, ...]}) name
-    the phases of the per-phase metrics. `window` ('1.5s:3s', '200ms:', ':10s': times since each trace's start)
+    the phases of the per-phase metrics; `comm_patterns` ({family: [regex, ...]}, the [communication]
+    configuration) change which kernels are communication, as they do for `analyze`, so the analysis metrics are
+    those of the report and the derived tables `analyze` stored are read, not computed again. `window` ('1.5s:3s', '200ms:', ':10s': times since each trace's start)
     and `skip_warmup` (each process from the end of its warm-up window) compare that part of every trace; the
     notes say which part. `base_requests` / `new_requests` (a load generator's request file, AIPerf
     profile_export.jsonl: one per side or one per trace) join each side's requests to its traces, and TTFT,
@@ -75,7 +78,9 @@ def compare(
         raise CompareError(f"threshold {threshold:g} is out of range; give a fraction such as 0.05 (5 %)")
     if not 0.5 <= confidence < 1:
         raise CompareError(f"confidence {confidence:g} is out of range; use e.g. 0.95")
-    wanted = baseline.settings(strip_templates, analysis_metrics, step_patterns, phase_patterns, window, skip_warmup)
+    wanted = baseline.settings(
+        strip_templates, analysis_metrics, step_patterns, phase_patterns, window, skip_warmup, comm_patterns
+    )
     options = dict(
         threshold=threshold,
         metrics=metrics,
@@ -86,6 +91,7 @@ def compare(
         analysis_metrics=analysis_metrics,
         step_patterns=list(step_patterns) if step_patterns else None,
         phase_patterns=dict(phase_patterns) if phase_patterns else None,
+        comm_patterns=dict(comm_patterns) if comm_patterns else None,
         resamples=resamples,
         saves={"base": save_base, "new": save_new},
         wanted=wanted,
@@ -173,7 +179,14 @@ class _Input:
             runs = []
             for t in self.traces:
                 runs.append(
-                    extract(t, o["strip_templates"], o["analysis_metrics"], o["step_patterns"], o["phase_patterns"])
+                    extract(
+                        t,
+                        o["strip_templates"],
+                        o["analysis_metrics"],
+                        o["step_patterns"],
+                        o["phase_patterns"],
+                        o["comm_patterns"],
+                    )
                 )
                 if any(t is mine for mine in self.owned):
                     t.close()
@@ -202,6 +215,7 @@ def _judge(
     analysis_metrics,
     step_patterns,
     phase_patterns,
+    comm_patterns,
     resamples,
     saves,
     wanted,
@@ -212,6 +226,7 @@ def _judge(
         analysis_metrics=analysis_metrics,
         step_patterns=step_patterns,
         phase_patterns=phase_patterns,
+        comm_patterns=comm_patterns,
         saves=saves,
         wanted=wanted,
     )

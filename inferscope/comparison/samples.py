@@ -266,13 +266,17 @@ def extract(
     analysis: bool = True,
     step_patterns: list[str] | None = None,
     phase_patterns: dict[str, list[str]] | None = None,
+    comm_patterns: dict[str, list[str]] | None = None,
 ) -> RunData:
     """Reduce an opened Trace to compare's samples (see the module docstring).
 
     step_patterns (regular expressions naming step ranges) need the analysis engine, which owns step detection;
-    phase_patterns ({phase: [regex]}) name the phases of the per-phase analysis metrics.
+    phase_patterns ({phase: [regex]}) name the phases of the per-phase analysis metrics; comm_patterns ({family:
+    [regex]}) the communication kernels, as `analyze` reads them.
     """
-    metrics = _analysis_metrics(trace, step_patterns, phase_patterns) if analysis or step_patterns else []
+    metrics = (
+        _analysis_metrics(trace, step_patterns, phase_patterns, comm_patterns) if analysis or step_patterns else []
+    )
     run = window(trace)
     q = trace.engine.query
     steps = q("""SELECT t.pid, t.step_number, t.dur_ns, k.tokens
@@ -449,13 +453,16 @@ def is_extensive(metric) -> bool:
 
 
 def _analysis_metrics(
-    trace, step_patterns: list[str] | None = None, phase_patterns: dict[str, list[str]] | None = None
+    trace,
+    step_patterns: list[str] | None = None,
+    phase_patterns: dict[str, list[str]] | None = None,
+    comm_patterns: dict[str, list[str]] | None = None,
 ) -> list:
     """Typed metrics of the analysis engine. Computing them also sets up the engine's step tables (with
     step_patterns, when given), which compare_steps reads."""
     from ..analyze import compute_metrics
 
-    values = compute_metrics(trace, step_patterns or None, phase_patterns or None)
+    values = compute_metrics(trace, step_patterns or None, phase_patterns or None, comm_patterns or None)
     return [m for m in values if m.value is not None and np.isfinite(float(m.value))]
 
 
