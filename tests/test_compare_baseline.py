@@ -170,6 +170,11 @@ def test_baseline_refuses_other_settings_and_company(saved_pageable, cache_dir, 
     line = one_error_line(run_cli("compare", saved_pageable, PINNED, "--cache-dir", cache_dir, cwd=project))
     assert "was saved with communication families ([communication] configuration) none, this comparison uses " in line
     assert '[["mine", ["my_allreduce"]]]' in line
+    serving = tmp_path / "serving_project"
+    serving.mkdir()
+    (serving / "inferscope.toml").write_text("[serving]\nstep_patterns = ['^my_step (?P<kind>prefill|decode)']\n")
+    line = one_error_line(run_cli("compare", saved_pageable, PINNED, "--cache-dir", cache_dir, cwd=serving))
+    assert "was saved with serving step patterns ([serving] configuration) none, this comparison uses " in line
     line = one_error_line(
         run_cli("compare", "--base", saved_pageable, PAGEABLE, "--new", PINNED, "--cache-dir", cache_dir)
     )

@@ -24,14 +24,20 @@ SERVING = TRACES / "h200" / "h200_serving_continuous_batching.json.gz"
 VLLM = re.compile(r"^execute_context_(\d+)\((\d+)\)_generation_(\d+)\((\d+)\)")
 
 
-def tokens(doc: dict) -> list[int]:
-    return [int(m.group(2)) + int(m.group(4)) for m in (VLLM.match(s["name"]) for s in edits.steps(doc, VLLM))]
+# A naming no built-in pattern knows, with the same four counts: a project's own engine
+OWN = re.compile(r"^engine_step ctx=(\d+)/(\d+) gen=(\d+)/(\d+)")
+# the same counts under a name the built-in step patterns find (a decode range), so no --step-pattern is needed
+OWN_DECODE = re.compile(r"^decode ctx=(\d+)/(\d+) gen=(\d+)/(\d+)")
 
 
-def per_token_ns(path) -> float:
+def tokens(doc: dict, naming: re.Pattern = VLLM) -> list[int]:
+    return [int(m.group(2)) + int(m.group(4)) for m in (naming.match(s["name"]) for s in edits.steps(doc, naming))]
+
+
+def per_token_ns(path, naming: re.Pattern = VLLM) -> float:
     """Summed step time over summed tokens, over the steps compare keeps (the warm-up rule restated)."""
     doc = edits.read(path)
-    times, counts = step_times(doc, VLLM), tokens(doc)
+    times, counts = step_times(doc, naming), tokens(doc, naming)
     kept = steady(times)
     counts = counts[len(times) - len(kept) :]
     return 1e3 * sum(kept) / sum(counts)  # the raw file's µs as ns
@@ -116,3 +122,69 @@ def test_no_token_counts_no_per_token_row(cache_dir):
     assert code == 0
     ids = ("step_time_per_token_ns", "tokens_per_step", "throughput_tokens_per_s")
     assert not [m for m in report["metrics"] if m["id"] in ids]
+
+
+def own_naming(src, dst, word: str = "engine_step"):
+    """Every vLLM step name rewritten into OWN's naming (OWN_DECODE's with word="decode"), the counts and any
+    text after them kept."""
+    doc = edits.load(src)
+    n = 0
+    for e in doc["traceEvents"]:
+        name = str(e.get("name", ""))
+        if VLLM.match(name):
+            e["name"] = VLLM.sub(lambda m: f"{word} ctx={m[1]}/{m[2]} gen={m[3]}/{m[4]}", name, count=1)
+            n += 1
+    assert n > 100
+    return edits.save(doc, dst)
+
+
+def test_project_step_naming_gives_time_per_token(work, cache_dir, tmp_path):
+    """A project's own engine: its steps ([steps] patterns) named with their counts ([serving] step_patterns, the
+    groups the serving report reads) give time per token as vLLM's naming does, from the renamed raw file's own
+    times and counts. Without the serving pattern the same steps name no counts, and there is no per-token row
+    (must not guess)."""
+    renamed = own_naming(SERVING, work / "serving__own_step_naming.json.gz")
+    assert tokens(edits.read(renamed), OWN) == tokens(edits.read(SERVING))
+    steps_only = "[steps]\npatterns = ['^engine_step ']\n"
+    serving = (
+        "[serving]\nstep_patterns = ['^engine_step ctx=(?P<prefill_requests>\\d+)/(?P<prefill_tokens>\\d+) "
+        "gen=(?P<decode_requests>\\d+)/(?P<decode_tokens>\\d+)']\n"
+    )
+    configured, plain = tmp_path / "configured", tmp_path / "plain"
+    for folder, text in ((configured, steps_only + serving), (plain, steps_only)):
+        folder.mkdir()
+        (folder / "inferscope.toml").write_text(text)
+
+    slow = edits.stretched(renamed, work / "serving__own_step_naming__1.5x_slower.json.gz", 1.5)
+    code, report, err = compare_json(renamed, slow, cache_dir=cache_dir, cwd=configured)
+    assert code == 1 and report["verdict"] == "regression", err[-2000:]
+    m = row(report, "step_time_per_token_ns")
+    assert m["role"] == "primary" and m["gated"] and m["verdict"] == "regression"
+    assert m["base_value"] == pytest.approx(per_token_ns(renamed, OWN), rel=1e-6)
+    assert m["base_value"] == pytest.approx(per_token_ns(SERVING), rel=1e-6)  # the same steps and counts
+    assert m["new_value"] == pytest.approx(per_token_ns(slow, OWN), rel=1e-6)
+    assert m["delta_pct"] == pytest.approx(50.0, abs=0.01)
+
+    code, report, err = compare_json(renamed, renamed, cache_dir=cache_dir, cwd=plain)
+    assert code == 0, err[-2000:]
+    assert row(report, "step_time_ns")["base_samples"] > 100  # the steps are found
+    ids = ("step_time_per_token_ns", "tokens_per_step", "throughput_tokens_per_s")
+    assert not [m for m in report["metrics"] if m["id"] in ids]
+
+
+def test_project_step_naming_without_analysis_metrics(work, cache_dir, tmp_path):
+    """`--no-analysis-metrics` skips the analysis engine, which otherwise loads the [serving] patterns: the counts
+    must still be read (steps found by the built-in patterns here, as decode ranges)."""
+    renamed = own_naming(SERVING, work / "serving__own_decode_naming.json.gz", "decode")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "inferscope.toml").write_text(
+        "[serving]\nstep_patterns = ['^decode ctx=(?P<prefill_requests>\\d+)/(?P<prefill_tokens>\\d+) "
+        "gen=(?P<decode_requests>\\d+)/(?P<decode_tokens>\\d+)']\n"
+    )
+    code, report, err = compare_json(renamed, renamed, "--no-analysis-metrics", cache_dir=cache_dir, cwd=project)
+    assert code == 0, err[-2000:]
+    assert not [m for m in report["metrics"] if m["id"].startswith("metric:")]
+    m = row(report, "step_time_per_token_ns")
+    assert m["gated"] and m["base_value"] == pytest.approx(per_token_ns(renamed, OWN_DECODE), rel=1e-6)
+    assert m["base_value"] == pytest.approx(per_token_ns(SERVING), rel=1e-6)

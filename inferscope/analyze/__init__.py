@@ -88,7 +88,7 @@ def prepare(
     # before the tables that shadow them exist. Created later, a view binds over the stored tables below it.
     engine.drop_temporary((*MATERIALIZE, "phase_ranges", "comm_kernel_patterns", "serving_step_names"))
     if serving_patterns:  # read only by the serving views, none of them stored: not part of the cache key
-        engine.create_table("serving_step_names", _custom_serving_step_names(con, serving_patterns))
+        use_serving_patterns(trace, serving_patterns)
     if comm_patterns:  # before gpu_ops, which reads it through comm_kernels
         engine.create_table("comm_kernel_patterns", _custom_comm_patterns(con, comm_patterns))
     if phase_patterns:
@@ -254,13 +254,20 @@ def _custom_phase_ranges(con, patterns: Mapping[str, Sequence[str]]) -> str:
     )
 
 
+def use_serving_patterns(trace: "Trace", patterns: Sequence[str]) -> None:
+    """Make the serving views (and compare's tokens per step) read the project's own engine namings before the
+    built-in ones, without computing anything else: compare without analysis metrics needs only this."""
+    trace.engine.create_table("serving_step_names", _custom_serving_step_names(trace.engine.con, patterns))
+
+
 def compute_metrics(
     trace: "Trace",
     step_patterns: Sequence[str] | None = None,
     phase_patterns: Mapping[str, Sequence[str]] | None = None,
     comm_patterns: Mapping[str, Sequence[str]] | None = None,
+    serving_patterns: Sequence[str] | None = None,
 ) -> list[Metric]:
-    prepare(trace, step_patterns, phase_patterns, comm_patterns)
+    prepare(trace, step_patterns, phase_patterns, comm_patterns, serving_patterns)
     from . import metrics as _metrics
 
     return _metrics.compute(trace.engine.con)

@@ -387,6 +387,7 @@ def compare(
         step_patterns=step_pattern or cfg.step_patterns,
         phase_patterns=cfg.phase_patterns or None,
         comm_patterns=cfg.comm_patterns or None,
+        serving_patterns=cfg.serving_patterns or None,
         cache_dir=cache_dir,
         use_cache=not no_cache,
         window=window,

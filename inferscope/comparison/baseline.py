@@ -54,17 +54,25 @@ _SETTINGS = {
     "step_patterns": "--step-pattern",
     "phase_patterns": "phase patterns (configuration)",
     "comm_patterns": "communication families ([communication] configuration)",
+    "serving_patterns": "serving step patterns ([serving] configuration)",
     "window": "--window",
     "skip_warmup": "--skip-warmup",
 }
 
 
 def settings(
-    strip_templates, analysis_metrics, step_patterns, phase_patterns, window, skip_warmup, comm_patterns=None
+    strip_templates,
+    analysis_metrics,
+    step_patterns,
+    phase_patterns,
+    window,
+    skip_warmup,
+    comm_patterns=None,
+    serving_patterns=None,
 ) -> dict:
     """The settings that change what `extract` samples, in a form that compares equal when they do the same.
-    Communication families appear only when configured, so that other baselines are written as before (one saved
-    before them reads as saved without them)."""
+    Communication families and serving step patterns appear only when configured, so that other baselines are
+    written as before (one saved before them reads as saved without them)."""
     out = {
         "strip_templates": bool(strip_templates),
         "analysis_metrics": bool(analysis_metrics),
@@ -75,6 +83,8 @@ def settings(
     }
     if comm_patterns:  # in the configuration's order, which sets the families' priority (analyze._custom_comm_patterns)
         out["comm_patterns"] = [[k, list(v)] for k, v in dict(comm_patterns).items()]
+    if serving_patterns:
+        out["serving_patterns"] = [serving_patterns] if isinstance(serving_patterns, str) else list(serving_patterns)
     return out
 
 

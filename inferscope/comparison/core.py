@@ -39,6 +39,7 @@ def compare(
     step_patterns: Sequence[str] | None = None,
     phase_patterns: dict[str, list[str]] | None = None,
     comm_patterns: dict[str, list[str]] | None = None,
+    serving_patterns: Sequence[str] | None = None,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     resamples: int = 1000,
@@ -61,7 +62,9 @@ def compare(
     `step_patterns` (regular expressions) name the step ranges; `phase_patterns` ({phase: [regex, ...]}) name
     the phases of the per-phase metrics; `comm_patterns` ({family: [regex, ...]}, the [communication]
     configuration) change which kernels are communication, as they do for `analyze`, so the analysis metrics are
-    those of the report and the derived tables `analyze` stored are read, not computed again. `window` ('1.5s:3s', '200ms:', ':10s': times since each trace's start)
+    those of the report and the derived tables `analyze` stored are read, not computed again; `serving_patterns`
+    (the [serving] step_patterns) name the project's own scheduler steps, whose token counts then give time per
+    token as vLLM's step names do. `window` ('1.5s:3s', '200ms:', ':10s': times since each trace's start)
     and `skip_warmup` (each process from the end of its warm-up window) compare that part of every trace; the
     notes say which part. `base_requests` / `new_requests` (a load generator's request file, AIPerf
     profile_export.jsonl: one per side or one per trace) join each side's requests to its traces, and TTFT,
@@ -79,7 +82,14 @@ def compare(
     if not 0.5 <= confidence < 1:
         raise CompareError(f"confidence {confidence:g} is out of range; use e.g. 0.95")
     wanted = baseline.settings(
-        strip_templates, analysis_metrics, step_patterns, phase_patterns, window, skip_warmup, comm_patterns
+        strip_templates,
+        analysis_metrics,
+        step_patterns,
+        phase_patterns,
+        window,
+        skip_warmup,
+        comm_patterns,
+        serving_patterns,
     )
     options = dict(
         threshold=threshold,
@@ -92,6 +102,7 @@ def compare(
         step_patterns=list(step_patterns) if step_patterns else None,
         phase_patterns=dict(phase_patterns) if phase_patterns else None,
         comm_patterns=dict(comm_patterns) if comm_patterns else None,
+        serving_patterns=list(serving_patterns) if serving_patterns else None,
         resamples=resamples,
         saves={"base": save_base, "new": save_new},
         wanted=wanted,
@@ -186,6 +197,7 @@ class _Input:
                         o["step_patterns"],
                         o["phase_patterns"],
                         o["comm_patterns"],
+                        o["serving_patterns"],
                     )
                 )
                 if any(t is mine for mine in self.owned):
@@ -216,6 +228,7 @@ def _judge(
     step_patterns,
     phase_patterns,
     comm_patterns,
+    serving_patterns,
     resamples,
     saves,
     wanted,
@@ -227,6 +240,7 @@ def _judge(
         step_patterns=step_patterns,
         phase_patterns=phase_patterns,
         comm_patterns=comm_patterns,
+        serving_patterns=serving_patterns,
         saves=saves,
         wanted=wanted,
     )

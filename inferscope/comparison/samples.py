@@ -267,16 +267,21 @@ def extract(
     step_patterns: list[str] | None = None,
     phase_patterns: dict[str, list[str]] | None = None,
     comm_patterns: dict[str, list[str]] | None = None,
+    serving_patterns: list[str] | None = None,
 ) -> RunData:
     """Reduce an opened Trace to compare's samples (see the module docstring).
 
     step_patterns (regular expressions naming step ranges) need the analysis engine, which owns step detection;
     phase_patterns ({phase: [regex]}) name the phases of the per-phase analysis metrics; comm_patterns ({family:
-    [regex]}) the communication kernels, as `analyze` reads them.
+    [regex]}) the communication kernels and serving_patterns (regular expressions with named groups) the
+    project's own scheduler-step naming, whose token counts give time per token, as `analyze` reads them.
     """
-    metrics = (
-        _analysis_metrics(trace, step_patterns, phase_patterns, comm_patterns) if analysis or step_patterns else []
-    )
+    patterns = (step_patterns, phase_patterns, comm_patterns, serving_patterns)
+    metrics = _analysis_metrics(trace, *patterns) if analysis or step_patterns else []
+    if serving_patterns and not (analysis or step_patterns):
+        from ..analyze import use_serving_patterns
+
+        use_serving_patterns(trace, serving_patterns)
     run = window(trace)
     q = trace.engine.query
     steps = q("""SELECT t.pid, t.step_number, t.dur_ns, k.tokens
@@ -457,12 +462,16 @@ def _analysis_metrics(
     step_patterns: list[str] | None = None,
     phase_patterns: dict[str, list[str]] | None = None,
     comm_patterns: dict[str, list[str]] | None = None,
+    serving_patterns: list[str] | None = None,
 ) -> list:
     """Typed metrics of the analysis engine. Computing them also sets up the engine's step tables (with
-    step_patterns, when given), which compare_steps reads."""
+    step_patterns, when given), which compare_steps reads, and the serving step names (with serving_patterns),
+    which compare_step_tokens reads."""
     from ..analyze import compute_metrics
 
-    values = compute_metrics(trace, step_patterns or None, phase_patterns or None, comm_patterns or None)
+    values = compute_metrics(
+        trace, step_patterns or None, phase_patterns or None, comm_patterns or None, serving_patterns or None
+    )
     return [m for m in values if m.value is not None and np.isfinite(float(m.value))]
 
 
