@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import json
 import sqlite3
 
@@ -118,3 +119,57 @@ def test_display_name_drops_return_type_and_parameters_only():
     key = kernel_key("void at::native::reduce_kernel<(int)512, (int)1>(T3)")
     assert display_name(key) == "at::native::reduce_kernel<(int)512, (int)1>"
     assert display_name("ncclKernel_AllReduce(ncclWorkElem)") == "ncclKernel_AllReduce(ncclWorkElem)"
+
+
+VLLM_B200 = "vllm_gptoss_b200_tp8_rank0_eager.json.gz"
+_HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+
+
+def test_per_run_ids_in_range_names_are_one_key():
+    """Python-function events name bound methods by the object's address, different in every run; request UUIDs
+    likewise. Names that differ only there share a key, and no key keeps an address; other names keep theirs."""
+    with gzip.open(KINETO_TRACES / VLLM_B200) as f:
+        names = {e["name"] for e in json.load(f)["traceEvents"] if e.get("ph") == "X" and e.get("cat") != "kernel"}
+    addressed = {n for n in names if _HEX_ADDRESS.search(n)}
+    assert len(addressed) > 50
+    keys = {range_key(n) for n in addressed}
+    assert not [k for k in keys if _HEX_ADDRESS.search(k)]
+    assert len(keys) == len({_HEX_ADDRESS.sub("", n) for n in addressed})  # one key per name less its address
+    assert {range_key(n) for n in names - addressed} == {range_key(n) for n in names - addressed if n}
+    assert range_key("<built-in method get of dict object at 0x7fe02cbe57c0>") == range_key(
+        "<built-in method get of dict object at 0x7fe02cbe6000>"
+    )
+    assert range_key("request 3f2504e0-4f89-11d3-9a0c-0305e82c3301 prefill") == "request [uuid] prefill"
+    assert range_key("layer 0x") == "layer 0x" and range_key("block-12-3") == "block-12-3"
+
+
+def test_compare_of_runs_that_differ_only_in_addresses_adds_and_removes_nothing(tmp_path, cache_dir):
+    """The vLLM B200 trace against a copy whose every address moved (as in a second run): no range is called
+    added or removed (182 rows were), and each address-free key has as many ranges on both sides as the raw file
+    has events of that name less its address."""
+    from tests import kineto_edits
+    from tests.conftest import compare_json
+
+    doc = kineto_edits.load(KINETO_TRACES / VLLM_B200)
+    stems: dict[str, int] = {}  # raw name less its address -> events
+    keyed: dict[str, str] = {}  # the compare key of each such stem (one key per stem: checked below)
+    moved = 0
+    for e in doc["traceEvents"]:
+        name = str(e.get("name", ""))
+        if e.get("ph") == "X" and e.get("cat") not in ("kernel", "gpu_user_annotation") and _HEX_ADDRESS.search(name):
+            stem = _HEX_ADDRESS.sub("", name)
+            stems[stem] = stems.get(stem, 0) + 1
+            keyed[stem] = range_key(name)
+            e["name"] = _HEX_ADDRESS.sub(lambda m: hex(int(m.group(), 16) + 0x1000), name)
+            moved += 1
+    assert moved > 1000
+    assert len(set(keyed.values())) == len(stems)
+    expected = {keyed[stem]: n for stem, n in stems.items()}
+    copy = kineto_edits.save(doc, tmp_path / "vllm__addresses_moved.json.gz")
+    code, report, err = compare_json(KINETO_TRACES / VLLM_B200, copy, cache_dir=cache_dir)
+    assert code == 0, err[-2000:]
+    assert not [m for m in report["metrics"] if m["verdict"] in ("added", "removed")]
+    rows = {m["key"]: m for m in report["metrics"] if m["id"] == "range_mean_ns" and "0x?" in m["key"]}
+    assert rows
+    for key, row in rows.items():
+        assert row["base_samples"] == row["new_samples"] == expected[key], key

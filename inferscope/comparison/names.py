@@ -6,9 +6,14 @@ or library moves template arguments, JIT kernels carry hashes or ordinal suffixe
 embed per-call ids (`aten::mul, op_id = 314339`) that never repeat. Matching on raw names would then report
 every such kernel as removed in one trace and added in the other.
 
-`kernel_key` and `range_key` always make whitespace and per-call ids canonical; with `strip=True` they also drop
-template arguments, parameter lists, return types, hex hashes and trailing ordinals, so that renamed
-instantiations of the same kernel compare as one.
+Range names carry per-run ids too: PyTorch's Python-function events name bound methods with the object's memory
+address (`<built-in method keys of dict object at 0x7fe02cbe57c0>`, a different address in every run), and a
+serving engine's annotations may carry request UUIDs. Kept, each would read as a range removed from one run and
+another added in the next (182 such rows between two runs of the vLLM B200 trace that differ only in addresses).
+
+`kernel_key` and `range_key` always make whitespace and per-call ids canonical (range keys: addresses and UUIDs
+too); with `strip=True` they also drop template arguments, parameter lists, return types, hex hashes and trailing
+ordinals, so that renamed instantiations of the same kernel compare as one.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ _ANON = re.compile(r"\(anonymous namespace\)|<unnamed>|`anonymous namespace'")
 # PyTorch's autograd NVTX annotations: ids that differ on every call (kept out of the key in every mode).
 _TORCH_IDS = re.compile(r",\s*(?:op_id|seq|input_op_ids)\s*=\s*(?:\[[^\]]*\]|\d+)")
 _TORCH_SIZES = re.compile(r",\s*sizes\s*=\s*\[.*\]")
+# Per-run ids in range names (module docstring): a memory address written as a 0x literal, and a UUID.
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]+\b")
+_UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 # A run of hex digits with both a digit and a letter (8+ chars) or a 0x literal, delimited like an identifier part.
 _HASH = re.compile(r"(?:_|\b)(?:0x[0-9a-fA-F]+|(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,})(?=_|\b)")
 _ORDINAL = re.compile(r"_\d+$")
@@ -73,10 +81,15 @@ def kernel_key(name: str | None, strip: bool = False) -> str:
 
 @lru_cache(maxsize=65536)
 def range_key(name: str | None, strip: bool = False) -> str:
-    """The matching key of an NVTX / annotation range name: per-call ids removed; shapes and templates too with strip."""
+    """The matching key of an NVTX / annotation range name: per-call ids removed and per-run ids (addresses, UUIDs)
+    made one; shapes and templates too with strip."""
     if not name:
         return "(unnamed range)"
     s = _TORCH_IDS.sub("", name)
+    if "0x" in s:
+        s = _ADDRESS.sub("0x?", s)
+    if "-" in s:
+        s = _UUID.sub("[uuid]", s)
     if strip:
         s = _TORCH_SIZES.sub("", s)
     s = canonical_spacing(s)
