@@ -156,8 +156,12 @@ def test_project_step_naming_gives_time_per_token(work, cache_dir, tmp_path):
         (folder / "inferscope.toml").write_text(text)
 
     slow = edits.stretched(renamed, work / "serving__own_step_naming__1.5x_slower.json.gz", 1.5)
-    code, report, err = compare_json(renamed, slow, cache_dir=cache_dir, cwd=configured)
+    saved = tmp_path / "base.parquet"
+    code, report, err = compare_json(renamed, slow, "--save-base", saved, cache_dir=cache_dir, cwd=configured)
     assert code == 1 and report["verdict"] == "regression", err[-2000:]
+    # the baseline keeps the patterns it was taken with, and compares as its trace under them
+    code, from_saved, err = compare_json(saved, slow, cache_dir=cache_dir, cwd=configured)
+    assert code == 1 and row(from_saved, "step_time_per_token_ns") == row(report, "step_time_per_token_ns"), err
     m = row(report, "step_time_per_token_ns")
     assert m["role"] == "primary" and m["gated"] and m["verdict"] == "regression"
     assert m["base_value"] == pytest.approx(per_token_ns(renamed, OWN), rel=1e-6)
