@@ -182,13 +182,17 @@ def test_project_step_naming_without_analysis_metrics(work, cache_dir, tmp_path)
     renamed = own_naming(SERVING, work / "serving__own_decode_naming.json.gz", "decode")
     project = tmp_path / "project"
     project.mkdir()
-    (project / "inferscope.toml").write_text(
-        "[serving]\nstep_patterns = ['^decode ctx=(?P<prefill_requests>\\d+)/(?P<prefill_tokens>\\d+) "
-        "gen=(?P<decode_requests>\\d+)/(?P<decode_tokens>\\d+)']\n"
-    )
+    pattern = r"^decode ctx=(?P<prefill_requests>\d+)/(?P<prefill_tokens>\d+) gen=(?P<decode_requests>\d+)/(?P<decode_tokens>\d+)"
+    (project / "inferscope.toml").write_text(f"[serving]\nstep_patterns = ['{pattern}']\n")
     code, report, err = compare_json(renamed, renamed, "--no-analysis-metrics", cache_dir=cache_dir, cwd=project)
     assert code == 0, err[-2000:]
     assert not [m for m in report["metrics"] if m["id"].startswith("metric:")]
     m = row(report, "step_time_per_token_ns")
     assert m["gated"] and m["base_value"] == pytest.approx(per_token_ns(renamed, OWN_DECODE), rel=1e-6)
     assert m["base_value"] == pytest.approx(per_token_ns(SERVING), rel=1e-6)
+    # from Python, one pattern may be given bare, as Trace.analyze takes it
+    import inferscope
+
+    c = inferscope.compare(renamed, renamed, analysis_metrics=False, serving_patterns=pattern, cache_dir=cache_dir)
+    (api,) = [r for r in c.metrics if r.id == "step_time_per_token_ns"]
+    assert api.base_value == pytest.approx(m["base_value"], rel=1e-9)

@@ -102,7 +102,9 @@ def compare(
         step_patterns=list(step_patterns) if step_patterns else None,
         phase_patterns=dict(phase_patterns) if phase_patterns else None,
         comm_patterns=dict(comm_patterns) if comm_patterns else None,
-        serving_patterns=list(serving_patterns) if serving_patterns else None,
+        serving_patterns=[serving_patterns]
+        if isinstance(serving_patterns, str)
+        else list(serving_patterns or ()) or None,
         resamples=resamples,
         saves={"base": save_base, "new": save_new},
         wanted=wanted,
