@@ -84,7 +84,7 @@ def settings(
     if comm_patterns:  # in the configuration's order, which sets the families' priority (analyze._custom_comm_patterns)
         out["comm_patterns"] = [[k, list(v)] for k, v in dict(comm_patterns).items()]
     if serving_patterns:
-        out["serving_patterns"] = [serving_patterns] if isinstance(serving_patterns, str) else list(serving_patterns)
+        out["serving_patterns"] = list(serving_patterns)
     return out
 
 

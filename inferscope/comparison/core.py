@@ -81,6 +81,8 @@ def compare(
         raise CompareError(f"threshold {threshold:g} is out of range; give a fraction such as 0.05 (5 %)")
     if not 0.5 <= confidence < 1:
         raise CompareError(f"confidence {confidence:g} is out of range; use e.g. 0.95")
+    if isinstance(serving_patterns, str):  # one pattern given bare, as Trace.analyze takes it
+        serving_patterns = [serving_patterns]
     wanted = baseline.settings(
         strip_templates,
         analysis_metrics,
@@ -102,9 +104,7 @@ def compare(
         step_patterns=list(step_patterns) if step_patterns else None,
         phase_patterns=dict(phase_patterns) if phase_patterns else None,
         comm_patterns=dict(comm_patterns) if comm_patterns else None,
-        serving_patterns=[serving_patterns]
-        if isinstance(serving_patterns, str)
-        else list(serving_patterns or ()) or None,
+        serving_patterns=list(serving_patterns) if serving_patterns else None,
         resamples=resamples,
         saves={"base": save_base, "new": save_new},
         wanted=wanted,

@@ -276,12 +276,14 @@ def extract(
     [regex]}) the communication kernels and serving_patterns (regular expressions with named groups) the
     project's own scheduler-step naming, whose token counts give time per token, as `analyze` reads them.
     """
-    patterns = (step_patterns, phase_patterns, comm_patterns, serving_patterns)
-    metrics = _analysis_metrics(trace, *patterns) if analysis or step_patterns else []
-    if serving_patterns and not (analysis or step_patterns):
-        from ..analyze import use_serving_patterns
+    if analysis or step_patterns:  # the analysis engine loads the serving patterns among the others
+        metrics = _analysis_metrics(trace, step_patterns, phase_patterns, comm_patterns, serving_patterns)
+    else:
+        metrics = []
+        if serving_patterns:
+            from ..analyze import use_serving_patterns
 
-        use_serving_patterns(trace, serving_patterns)
+            use_serving_patterns(trace, serving_patterns)
     run = window(trace)
     q = trace.engine.query
     steps = q("""SELECT t.pid, t.step_number, t.dur_ns, k.tokens

@@ -304,31 +304,29 @@ class Engine:
     def mentioned(self, sql: str, among) -> set[str]:
         """The names of `among` that `sql` reads through the SQL-file objects it names, transitively. Names are
         words, so this over-approximates, as `prepare` does."""
-        among = {n.lower() for n in among}
-        found: set[str] = set()
-        seen: set[Path] = set()
-        todo = [w.lower() for w in _WORD.findall(sql)]
-        while todo:
-            word = todo.pop()
-            if word in among:
-                found.add(word)
-            f = self._files.get(word)
-            if f is not None and f.path not in seen:
-                seen.add(f.path)
-                todo.extend(f.mentions)
-        return found
+        words, _ = self._reach(w.lower() for w in _WORD.findall(sql))
+        return words & {n.lower() for n in among}
 
     def defining_files(self, names) -> list[_SqlFile]:
         """The SQL files that define `names` and every object those read, transitively (words, as `mentioned`):
         what a result computed from `names` depends on, and nothing else loaded beside it."""
+        _, files = self._reach(n.lower() for n in names)
+        return sorted(files, key=lambda f: str(f.path))
+
+    def _reach(self, words) -> "tuple[set[str], list[_SqlFile]]":
+        """Every word reached from `words` through the SQL files' mentions, and the files passed through (each
+        once)."""
+        seen: set[str] = set()
         files: dict[Path, _SqlFile] = {}
-        todo = [n.lower() for n in names]
+        todo = list(words)
         while todo:
-            f = self._files.get(todo.pop())
+            word = todo.pop()
+            seen.add(word)
+            f = self._files.get(word)
             if f is not None and f.path not in files:
                 files[f.path] = f
                 todo.extend(f.mentions)
-        return sorted(files.values(), key=lambda f: str(f.path))
+        return seen, list(files.values())
 
     def prepare(self, sql: str, con=None) -> None:
         """Create the not-yet-created objects that `sql` mentions, and what they mention in turn.
