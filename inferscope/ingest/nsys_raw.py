@@ -253,7 +253,13 @@ class SqliteReader:
 
     def _rowid_bounds(self, name: str, con: sqlite3.Connection | None = None) -> tuple[int | None, int | None]:
         try:
-            return (con or self.con).execute(f'SELECT min(rowid), max(rowid) FROM "{name}"').fetchone()
+            # one subquery each: SQLite reads min() or max() of the rowid from the b-tree's ends only when the
+            # aggregate stands alone; `SELECT min(rowid), max(rowid)` scans the table (0.38 s at 5M NVTX rows)
+            return (
+                (con or self.con)
+                .execute(f'SELECT (SELECT min(rowid) FROM "{name}"), (SELECT max(rowid) FROM "{name}")')
+                .fetchone()
+            )
         except sqlite3.OperationalError as exc:
             if "rowid" in str(exc):
                 return None, None

@@ -53,6 +53,15 @@ _STAGED = pa.schema(
     ]
 )
 
+# How the staged file is encoded. It is read once, by DuckDB's sort, and the writing runs on the conversion's own
+# thread, so encoding speed counts, not size: at 5M NVTX rows zstd with dictionaries wrote it in 3.4 s (69 MB),
+# lz4 with the integers delta-packed and no dictionaries in 1.4 s (10 MB), and DuckDB sorted either in 1.6 - 1.7 s.
+_STAGED_LAYOUT = {
+    "compression": "lz4",
+    "use_dictionary": False,
+    "column_encoding": {f.name: "DELTA_BINARY_PACKED" for f in _STAGED if pa.types.is_integer(f.type)},
+}
+
 # the nesting's pre-order (nesting.nest_sorted): PushPop ranges first, by thread, longer before shorter
 _PREORDER = "ORDER BY style, pid, tid, start_ns, end_ns DESC, range_id"
 
@@ -67,7 +76,7 @@ class StagedNvtx:
         self._dir = tempfile.TemporaryDirectory(prefix="inferscope-nvtx-")
         self.path = f"{self._dir.name}/NVTX_EVENTS.parquet"
         self.rows = 0
-        with pq.ParquetWriter(self.path, _STAGED, compression="zstd") as writer:
+        with pq.ParquetWriter(self.path, _STAGED, **_STAGED_LAYOUT) as writer:
             for batch in read_ahead(batches):  # the next batch is read from the export meanwhile
                 table = prepare(batch, self.rows)
                 if table.num_rows:
