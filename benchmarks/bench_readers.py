@@ -46,7 +46,8 @@ _READ = r"""
 import sys, time
 sys.path.insert(0, sys.argv[4])
 how, path, table = sys.argv[1], sys.argv[2], sys.argv[3]
-from inferscope.ingest.nsys_raw import RAW_COLUMNS, SqliteReader, _adbc_connect, _sqlite3_connect, _read_table
+from inferscope.ingest import adbc_sqlite
+from inferscope.ingest.nsys_raw import RAW_COLUMNS, SqliteReader, _read_table, _sqlite3_connect
 t = time.perf_counter()
 uri = f"file:{path}?mode=ro&immutable=1"
 con = _sqlite3_connect(uri)
@@ -54,7 +55,7 @@ have = {r[1] for r in con.execute(f'PRAGMA table_info("{table}")')}
 cols = [c for c in RAW_COLUMNS[table] if c in have]
 sql = "SELECT " + ", ".join(f'"{c}"' for c in cols) + f' FROM "{table}"'
 if how == "adbc":
-    out = _read_table(con, _adbc_connect(uri), sql, cols, path)
+    out = _read_table(con, adbc_sqlite.connect(uri), sql, cols, path)
 elif how == "adbc x2":
     out = SqliteReader(path)(table)
 elif how == "sqlite3":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from ._common import app, run_app
+from ._pandas_refusal import refuse_pandas
 
 # Command modules register themselves on `app` when imported.
 from . import tables as _tables  # noqa: F401,E402
@@ -24,6 +25,7 @@ from . import cache as _cache_cmd  # noqa: F401,E402
 
 
 def main(argv: list[str] | None = None) -> None:
+    refuse_pandas()
     sys.exit(run_app(argv, exiting=True))
 
 

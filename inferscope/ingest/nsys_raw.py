@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import TraceInputError
+from . import adbc_sqlite
 from .nsys_arrow import (
     ArrowStreamsReader,
     parquet_table_batches,
@@ -82,7 +83,7 @@ class SqliteReader:
             raise TraceInputError(
                 f"{path}: SQLite database without Nsight Systems tables; pass an `nsys export --type sqlite` file"
             )
-        self.adbc = _adbc_connect(uri)
+        self.adbc = adbc_sqlite.connect(uri)
 
     def _exprs(self, name: str, con: sqlite3.Connection | None = None) -> dict[str, str]:
         """The SELECT expression of each wanted column the table has or can derive."""
@@ -142,24 +143,19 @@ class SqliteReader:
             finally:
                 seek.close()
         # connections of its own: the conversion reads the next raw table on the reader's in the background
-        con, adbc = _sqlite3_connect(self.uri), _adbc_connect(self.uri)
+        con, adbc = _sqlite3_connect(self.uri), adbc_sqlite.connect(self.uri)
         try:
             exprs = self._exprs(name, con)
             sql, cols, done = _select(exprs, name), list(exprs), 0
             if adbc is not None:
-                cur = adbc.cursor()
                 try:
-                    cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(rows)})
-                    cur.execute(sql)
-                    for batch in cur.fetch_record_batch():
+                    for batch in adbc.batches(sql, rows):
                         table = complete(name, pa.Table.from_batches([batch]).rename_columns(cols))
                         done += table.num_rows
                         yield table
                     return
                 except Exception:  # a type change ADBC cannot follow: the rest through sqlite3
                     pass
-                finally:
-                    cur.close()
             try:
                 cursor = con.execute(f"{sql} LIMIT -1 OFFSET {done}")
                 while chunk := cursor.fetchmany(rows):
@@ -199,7 +195,7 @@ class SqliteReader:
                     ) from exc
 
         def one(a: int, b: int) -> pa.Table:
-            adbc, con = _adbc_connect(self.uri), _sqlite3_connect(self.uri)  # per range: each thread its own
+            adbc, con = adbc_sqlite.connect(self.uri), _sqlite3_connect(self.uri)  # per range: each thread its own
             try:
                 where = f"rowid >= {a} AND rowid < {b}" if b < _MAX_ROWID else f"rowid >= {a}"
                 cols = ["_rowid", *dense] if sparse else list(dense)
@@ -280,7 +276,7 @@ class SqliteReader:
         def one(q: str) -> pa.Table:
             # each slice has its own connections, so a slice that falls back to sqlite3 (ADBC gave up on a
             # column's type) still runs beside the other instead of queueing on the reader's connection
-            adbc = _adbc_connect(self.uri)
+            adbc = adbc_sqlite.connect(self.uri)
             con = _sqlite3_connect(self.uri)
             try:
                 return _read_table(con, adbc, q, list(exprs), self.path)
@@ -375,28 +371,12 @@ def _sqlite3_connect(uri: str) -> sqlite3.Connection:
     return con
 
 
-def _adbc_connect(uri: str):
-    try:
-        import adbc_driver_sqlite.dbapi as adbc_sqlite
-    except ImportError:  # optional speed-up; sqlite3 is always there
-        return None
-    try:
-        return adbc_sqlite.connect(uri)
-    except Exception:
-        return None
-
-
 def _read_table(con: sqlite3.Connection, adbc, sql: str, cols: list[str], path: Path) -> pa.Table:
     """ADBC streams SQLite into Arrow about twice as fast as sqlite3; it infers column types from the first
     rows and gives up on a column whose type changes later, so sqlite3 is the fallback."""
     if adbc is not None:
         try:
-            cur = adbc.cursor()
-            try:
-                cur.execute(sql)
-                return cur.fetch_arrow_table().rename_columns(cols)
-            finally:
-                cur.close()
+            return adbc.read(sql).rename_columns(cols)
         except Exception:
             pass
     try:
