@@ -157,3 +157,41 @@ def test_uncastable_column_is_one_clear_error():
     bad = pa.table({"start_ns": pa.array([[1], [2]])})  # a list where an integer belongs
     with pytest.raises(TraceInputError, match=r"kernels\.start_ns: cannot read list<item: int64> values as int64"):
         model.conform("kernels", bad)
+
+
+def test_adbc_reads_what_sqlite3_reads():
+    """The fast path is taken, not silently replaced by the sqlite3 fallback: ADBC's own reads (whole, and in
+    batches of the size asked, also when the reader stops part-way) give sqlite3's rows."""
+    from inferscope.ingest import adbc_sqlite
+
+    pytest.importorskip("adbc_driver_sqlite")
+    uri = f"file:{H100}?mode=ro"
+    sql = 'SELECT start, "end", deviceId, shortName FROM CUPTI_ACTIVITY_KIND_KERNEL ORDER BY rowid'
+    want = sqlite3.connect(H100).execute(sql).fetchall()
+    adbc = adbc_sqlite.connect(uri)
+    assert adbc is not None
+    try:
+        assert _rows([adbc.read(sql)]) == want
+        batches = list(adbc.batches(sql, 1000))
+        assert [b.num_rows for b in batches[:-1]] == [1000] * (len(batches) - 1)
+        assert _rows([pa.Table.from_batches(batches)]) == want
+        stopped = adbc.batches(sql, 1000)
+        assert next(stopped).num_rows == 1000
+        stopped.close()  # the stream and its statement released; the connection still reads
+        assert adbc.read("SELECT count(*) FROM CUPTI_ACTIVITY_KIND_KERNEL").column(0).to_pylist() == [len(want)]
+    finally:
+        adbc.close()
+    assert adbc_sqlite.connect(f"file:{H100.parent / 'no-such-export.sqlite'}?mode=ro") is None
+
+
+def test_rowid_bounds_and_count_read_the_index(tmp_path):
+    """The bounds (two subqueries, each from the rowid b-tree's end) equal min and max over the rows, with gaps."""
+    path = _edited_copy(tmp_path, gaps=True)
+    reader = nsys_raw.SqliteReader(path)
+    try:
+        for name in ("NVTX_EVENTS", "CUPTI_ACTIVITY_KIND_KERNEL"):
+            lo, hi = sqlite3.connect(path).execute(f'SELECT min(rowid), max(rowid) FROM "{name}"').fetchone()
+            assert reader._rowid_bounds(name) == (lo, hi)
+            assert reader.count(name) == hi - lo + 1
+    finally:
+        reader.close()

@@ -31,9 +31,13 @@ class AdbcSqlite:
     def batches(self, sql: str, rows: int) -> Iterator[pa.RecordBatch]:
         """The result of `sql` about `rows` rows at a time."""
         statement = self._statement(sql, {"adbc.sqlite.query.batch_rows": str(rows)})
+        reader = None
         try:
-            yield from self._reader(statement)
+            reader = self._reader(statement)
+            yield from reader
         finally:
+            if reader is not None:  # the stream before the statement it reads from, also when left part-way
+                reader.close()
             statement.close()
 
     def close(self) -> None:
