@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness import compile_checkout  # noqa: E402 - beside this script
+
 REPO = Path(__file__).resolve().parent.parent
 TRACES = [
     REPO / "sample_traces/h100_2gpu_fastvideo.sqlite",
@@ -104,6 +106,7 @@ def main() -> None:
         print(json.dumps(_stages(*args.stages_child)))
         return
     checkout = args.checkout.resolve()
+    compile_checkout(checkout)
     env = dict(os.environ, PYTHONPATH=str(checkout))
     print(f"checkout {checkout}, load average {os.getloadavg()[0]:.1f}")
     print(f"{'trace':40s} {'run':5s} {'wall s':>14s} {'CPU s':>14s} {'peak MB':>10s}")

@@ -53,6 +53,15 @@ def input_file(args: argparse.Namespace, tiled: Path) -> Path:
     return arrows
 
 
+def compile_checkout(checkout: Path = REPO) -> None:
+    """Write the bytecode of `checkout`'s package before timing it, as `pip install` does for users. Where
+    PYTHONDONTWRITEBYTECODE is set (this machine kind sets it), Python never writes it, so every timed process
+    would compile each module edited since the last .pyc was written, and small-trace timings would include that."""
+    import compileall
+
+    compileall.compile_dir(checkout / "inferscope", quiet=1)
+
+
 def repo_env() -> dict:
     """The environment for `python -m inferscope` from this checkout."""
     return dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))

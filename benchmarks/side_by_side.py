@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_analyze import NSYS_RULES  # noqa: E402
-from harness import REPO, repo_env, timed_tree  # noqa: E402
+from harness import REPO, compile_checkout, repo_env, timed_tree  # noqa: E402
 from tile_nsys import tile  # noqa: E402
 
 SHARED = Path(os.environ.get("INFERSCOPE_SHARED", REPO.parent / "shared")) / "traces"
@@ -217,6 +217,7 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="inferscope-side-"))
     work.mkdir(parents=True, exist_ok=True)
     only = set(args.only or ("nsys", "kineto", "small"))
+    compile_checkout()
     print(
         f"machine: {os.cpu_count()} CPUs, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; "
         f"load average before the runs {os.getloadavg()[0]:.1f}; work folder {work}"
