@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -143,8 +144,7 @@ class SqliteReader:
             finally:
                 seek.close()
         # connections of its own: the conversion reads the next raw table on the reader's in the background
-        con, adbc = _sqlite3_connect(self.uri), adbc_sqlite.connect(self.uri)
-        try:
+        with _own_connections(self.uri) as (con, adbc):
             exprs = self._exprs(name, con)
             sql, cols, done = _select(exprs, name), list(exprs), 0
             if adbc is not None:
@@ -164,10 +164,6 @@ class SqliteReader:
                 raise TraceInputError(
                     f"{self.path}: corrupt or truncated SQLite export ({exc}); re-export it from the .nsys-rep"
                 ) from exc
-        finally:
-            con.close()
-            if adbc is not None:
-                adbc.close()
 
     def _chunks(self, name: str, seek: sqlite3.Connection, lo: int, rows: int) -> Iterator[pa.Table]:
         """`batches` of a large table: rowid ranges of `rows` read on READ_THREADS connections at once, handed on
@@ -195,8 +191,7 @@ class SqliteReader:
                     ) from exc
 
         def one(a: int, b: int) -> pa.Table:
-            adbc, con = adbc_sqlite.connect(self.uri), _sqlite3_connect(self.uri)  # per range: each thread its own
-            try:
+            with _own_connections(self.uri) as (con, adbc):  # per range: each thread its own
                 where = f"rowid >= {a} AND rowid < {b}" if b < _MAX_ROWID else f"rowid >= {a}"
                 cols = ["_rowid", *dense] if sparse else list(dense)
                 select = ", ".join(
@@ -218,10 +213,6 @@ class SqliteReader:
                         self.path,
                     )
                 return complete(name, table)
-            finally:
-                con.close()
-                if adbc is not None:
-                    adbc.close()
 
         pool = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="inferscope-sqlite")
         try:
@@ -276,14 +267,8 @@ class SqliteReader:
         def one(q: str) -> pa.Table:
             # each slice has its own connections, so a slice that falls back to sqlite3 (ADBC gave up on a
             # column's type) still runs beside the other instead of queueing on the reader's connection
-            adbc = adbc_sqlite.connect(self.uri)
-            con = _sqlite3_connect(self.uri)
-            try:
+            with _own_connections(self.uri) as (con, adbc):
                 return _read_table(con, adbc, q, list(exprs), self.path)
-            finally:
-                con.close()
-                if adbc is not None:
-                    adbc.close()
 
         with ThreadPoolExecutor(slices) as pool:
             parts = list(pool.map(one, queries))
@@ -369,6 +354,18 @@ def _sqlite3_connect(uri: str) -> sqlite3.Connection:
     con = sqlite3.connect(uri, uri=True, check_same_thread=False)
     con.text_factory = lambda b: b.decode("utf-8", "replace")  # see nsys_columns._utf8
     return con
+
+
+@contextmanager
+def _own_connections(uri: str) -> Iterator[tuple[sqlite3.Connection, "adbc_sqlite.AdbcSqlite | None"]]:
+    """A sqlite3 connection and an ADBC one (None without the driver) for one thread's reads, closed after."""
+    con, adbc = _sqlite3_connect(uri), adbc_sqlite.connect(uri)
+    try:
+        yield con, adbc
+    finally:
+        con.close()
+        if adbc is not None:
+            adbc.close()
 
 
 def _read_table(con: sqlite3.Connection, adbc, sql: str, cols: list[str], path: Path) -> pa.Table:
