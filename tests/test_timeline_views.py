@@ -92,6 +92,34 @@ def test_busy_union_idle_and_overlap_match_a_python_sweep(path, open_trace):
             assert exposed[dev] == total(u["copy"]) - intersect_total(u["copy"], u.get("compute", []))
 
 
+@pytest.mark.parametrize("path", NSYS_SQLITE, ids=lambda p: p.stem)
+def test_gpu_ops_are_numbered_in_the_documented_order(path, open_trace):
+    """op_id is 1..n over (start, end, device, stream, kind, correlation id), as gpu_ops.sql documents: the view
+    numbers a sorted subquery's rows as they stream, which only holds if DuckDB keeps that order, so it is checked
+    here against a sort in Python of the export's own rows."""
+    t = open_trace(path)
+    prepare(t)
+    got = t.sql(
+        "SELECT op_id, start_ns, end_ns, device_id, stream_id, op_kind, correlation_id FROM gpu_ops ORDER BY op_id",
+        arrow=True,
+    ).to_pylist()
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    raw = []
+    for table, kind in (
+        ("CUPTI_ACTIVITY_KIND_KERNEL", "kernel"),
+        ("CUPTI_ACTIVITY_KIND_MEMCPY", "memcpy"),
+        ("CUPTI_ACTIVITY_KIND_MEMSET", "memset"),
+    ):
+        if table in tables:
+            q = f'SELECT start, "end", deviceId, streamId, correlationId FROM {table}'
+            raw += [(s, e, d, st, kind, c) for s, e, d, st, c in con.execute(q)]
+    assert raw, "export without GPU work"
+    assert [r["op_id"] for r in got] == list(range(1, len(raw) + 1))
+    key = ("start_ns", "end_ns", "device_id", "stream_id", "op_kind", "correlation_id")
+    assert [tuple(r[k] for k in key) for r in got] == sorted(raw)
+
+
 def test_innermost_nvtx_range_of_each_launch_matches_a_stack_walk(open_trace):
     """h100 export: 16.8k PyTorch NVTX ranges; each launch call's innermost open push/pop range on its thread."""
     path = next(p for p in NSYS_SQLITE if p.stem.startswith("h100"))

