@@ -1,6 +1,7 @@
 -- idle_ledger: one owner per idle nanosecond. Every GPU idle gap of every device inside its active span
--- (gpu_idle_gaps, via gpu_idle_causes; the judgement itself is view idle_verdicts) gets exactly one cause, judged from the evidence the trace holds, in this
--- precedence (first match wins; "most" is half the gap):
+-- (gpu_idle_gaps, via gpu_idle_causes) gets exactly one cause, judged from the evidence the trace holds (view
+-- idle_verdicts makes the judgement; this view adds the ranges, samples and owner), in this precedence (first
+-- match wins; "most" is half the gap):
 --   sync        the process was blocked in host waits that returned inside the gap for most of it (sync_stalls:
 --               stream/device/event synchronisation, synchronous or pageable device-to-host copies, cudaFree);
 --   copy        the next operation is a copy (or memset) whose call began before the gap's midpoint: the host
