@@ -24,15 +24,22 @@ WITH after_sync AS (
                AS waited_ns
     FROM sync_stalls GROUP BY gap_id
 ),
+-- the thread's running API time at two points of each gap (0: the gap's start, 1: the next launch call's start),
+-- found in one ASOF join, so the thread's API intervals are sorted once, not once per point
+api_points AS (
+    SELECT gap_id, 0 AS which, pid, tid, start_ns AS ts_ns FROM gpu_idle_gaps WHERE next_api_start_ns > start_ns
+    UNION ALL
+    SELECT gap_id, 1, pid, tid, next_api_start_ns FROM gpu_idle_gaps WHERE next_api_start_ns > start_ns
+),
+api_hit AS (
+    SELECT p.gap_id, p.which,
+           coalesce(a.cum_before_ns + least(greatest(p.ts_ns - a.start_ns, 0), a.dur_ns), 0) AS api_ns
+    FROM api_points p
+    ASOF LEFT JOIN api_busy_by_thread a ON a.pid = p.pid AND a.tid = p.tid AND a.start_ns <= p.ts_ns
+),
 api_at AS (
-    SELECT g.gap_id,
-           coalesce(a0.cum_before_ns + least(greatest(g.start_ns - a0.start_ns, 0), a0.dur_ns), 0) AS a_start,
-           coalesce(a1.cum_before_ns + least(greatest(g.next_api_start_ns - a1.start_ns, 0), a1.dur_ns), 0) AS a_next
-    FROM gpu_idle_gaps g
-    ASOF LEFT JOIN api_busy_by_thread a0 ON a0.pid = g.pid AND a0.tid = g.tid AND a0.start_ns <= g.start_ns
-    ASOF LEFT JOIN api_busy_by_thread a1
-      ON a1.pid = g.pid AND a1.tid = g.tid AND a1.start_ns <= g.next_api_start_ns
-    WHERE g.next_api_start_ns > g.start_ns
+    SELECT gap_id, sum(api_ns) FILTER (WHERE which = 0) AS a_start, sum(api_ns) FILTER (WHERE which = 1) AS a_next
+    FROM api_hit GROUP BY gap_id
 ),
 gaps AS (
     SELECT g.*, coalesce(s.waited_ns, 0) AS waited_ns,
