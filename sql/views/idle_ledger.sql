@@ -38,6 +38,7 @@
 -- evidence_correlation_id, culprit_range, context_range, nvtx_range, py_function, py_file, py_line, py_samples,
 -- cpu_function, cpu_samples, in_warmup, owner. No parameters.
 CREATE OR REPLACE VIEW idle_ledger AS
+-- the judgement, read where used: each reader scans its own columns of the derived table (see idle_verdicts.sql)
 WITH placed AS NOT MATERIALIZED (
     SELECT * FROM idle_verdicts
 ),

@@ -10,6 +10,7 @@
 -- evidence_start_ns, evidence_correlation_id, mid_ns (the middle of the gap's part before the next launch call, for
 -- host and launch gaps). No parameters.
 CREATE OR REPLACE VIEW idle_verdicts AS
+-- read where used: a materialised copy of this (already stored) table is read back whole by each of its readers
 WITH g AS NOT MATERIALIZED (
     SELECT * FROM gpu_idle_causes
 ),

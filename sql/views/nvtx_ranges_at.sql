@@ -10,6 +10,7 @@ CREATE OR REPLACE MACRO nvtx_ranges_at(points) AS TABLE
 WITH pts AS (
     SELECT point_id, pid, tid, ts_ns, ts_ns // 1000000 AS bucket FROM query_table(points)
 ),
+-- read twice below, from the file: a materialised copy of every range cost more than the two scans (50M ranges)
 pp AS NOT MATERIALIZED (
     SELECT range_id, pid, tid, start_ns, end_ns, depth, start_ns // 1000000 AS b0, end_ns // 1000000 AS b1
     FROM nvtx_ranges
