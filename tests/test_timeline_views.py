@@ -45,19 +45,25 @@ def intersect_total(a, b):
     return t
 
 
-def raw_ops(path):
+def raw_gpu_rows(path, columns: str):
+    """(op_kind, row) for each kernel, memcpy and memset row of the export, `columns` selected from its table."""
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    ops = defaultdict(lambda: defaultdict(list))  # device -> kind -> intervals
     for table, kind in (
-        ("CUPTI_ACTIVITY_KIND_KERNEL", "compute"),
-        ("CUPTI_ACTIVITY_KIND_MEMCPY", "copy"),
-        ("CUPTI_ACTIVITY_KIND_MEMSET", "copy"),
+        ("CUPTI_ACTIVITY_KIND_KERNEL", "kernel"),
+        ("CUPTI_ACTIVITY_KIND_MEMCPY", "memcpy"),
+        ("CUPTI_ACTIVITY_KIND_MEMSET", "memset"),
     ):
         if table in tables:
-            for dev, s, e in con.execute(f'SELECT deviceId, start, "end" FROM {table}'):
-                ops[dev][kind].append((s, e))
-                ops[dev]["all"].append((s, e))
+            for row in con.execute(f"SELECT {columns} FROM {table}"):
+                yield kind, row
+
+
+def raw_ops(path):
+    ops = defaultdict(lambda: defaultdict(list))  # device -> kind -> intervals
+    for kind, (dev, s, e) in raw_gpu_rows(path, 'deviceId, start, "end"'):
+        ops[dev]["compute" if kind == "kernel" else "copy"].append((s, e))
+        ops[dev]["all"].append((s, e))
     return ops
 
 
@@ -103,17 +109,8 @@ def test_gpu_ops_are_numbered_in_the_documented_order(path, open_trace):
         "SELECT op_id, start_ns, end_ns, device_id, stream_id, op_kind, correlation_id FROM gpu_ops ORDER BY op_id",
         arrow=True,
     ).to_pylist()
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    raw = []
-    for table, kind in (
-        ("CUPTI_ACTIVITY_KIND_KERNEL", "kernel"),
-        ("CUPTI_ACTIVITY_KIND_MEMCPY", "memcpy"),
-        ("CUPTI_ACTIVITY_KIND_MEMSET", "memset"),
-    ):
-        if table in tables:
-            q = f'SELECT start, "end", deviceId, streamId, correlationId FROM {table}'
-            raw += [(s, e, d, st, kind, c) for s, e, d, st, c in con.execute(q)]
+    columns = 'start, "end", deviceId, streamId, correlationId'
+    raw = [(s, e, d, st, kind, c) for kind, (s, e, d, st, c) in raw_gpu_rows(path, columns)]
     assert raw, "export without GPU work"
     assert [r["op_id"] for r in got] == list(range(1, len(raw) + 1))
     key = ("start_ns", "end_ns", "device_id", "stream_id", "op_kind", "correlation_id")
